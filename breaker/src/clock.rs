@@ -1,0 +1,144 @@
+//! Time, injected. Nothing in the engine calls `Instant::now()` directly: windows, cooldowns,
+//! the half-open bound and slow-call detection all read the [`Clock`] they were given, so tests
+//! (yours too) can drive time with [`FakeClock`] instead of sleeping.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A source of monotonic time.
+pub trait Clock: Send + Sync {
+    /// The current instant. Must never go backwards; if it does, the engine treats the
+    /// earlier reading as "no time passed" rather than panicking.
+    fn now(&self) -> Instant;
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+}
+
+/// The production clock: [`Instant::now`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock that only moves when told to. Clones share the same time, so a test keeps one
+/// clone and hands another to the breaker.
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker::{Clock, FakeClock};
+///
+/// let clock = FakeClock::new();
+/// let t0 = clock.now();
+/// clock.advance(Duration::from_secs(30));
+/// assert_eq!(clock.now() - t0, Duration::from_secs(30));
+/// ```
+#[derive(Clone)]
+pub struct FakeClock {
+    start: Instant,
+    // Nanoseconds advanced so far, shared by every clone.
+    elapsed: Arc<AtomicU64>,
+}
+
+impl FakeClock {
+    /// A fake clock starting at the real current instant (any start works; only differences
+    /// matter to the engine).
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            elapsed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Moves time forward by `by` for every clone. Saturates instead of overflowing.
+    pub fn advance(&self, by: Duration) {
+        let by = nanos(by);
+        let _ = self
+            .elapsed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |e| {
+                Some(e.saturating_add(by))
+            });
+    }
+
+    /// How far this clock has been advanced since it was created.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.elapsed.load(Ordering::SeqCst))
+    }
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for FakeClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeClock")
+            .field("elapsed", &self.elapsed())
+            .finish()
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> Instant {
+        self.start.checked_add(self.elapsed()).unwrap_or(self.start)
+    }
+}
+
+/// Converts clock readings into nanoseconds since an origin, the unit the atomics store.
+#[derive(Clone)]
+pub(crate) struct Timeline {
+    clock: Arc<dyn Clock>,
+    origin: Instant,
+}
+
+impl Timeline {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        let origin = clock.now();
+        Self { clock, origin }
+    }
+
+    /// Nanoseconds since the origin. A clock that jumped behind the origin reads as 0; one
+    /// more than 584 years ahead saturates.
+    #[inline]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        nanos(self.clock.now().saturating_duration_since(self.origin))
+    }
+
+    pub(crate) fn instant_at(&self, nanos_since_origin: u64) -> Instant {
+        self.origin
+            .checked_add(Duration::from_nanos(nanos_since_origin))
+            .unwrap_or(self.origin)
+    }
+}
+
+impl fmt::Debug for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeline")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// A duration as saturating u64 nanoseconds.
+#[inline]
+pub(crate) const fn nanos(d: Duration) -> u64 {
+    let n = d.as_nanos();
+    if n > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        n as u64
+    }
+}

@@ -1,0 +1,493 @@
+//! [`ComponentBreaker`] and its hot path: admission ([`ComponentBreaker::acquire`]) and outcome
+//! recording. Everything a call touches is in this file; transitions live in `transition.rs`.
+//!
+//! Cost in `Closed`, success, slow-call detection off:
+//! - acquire: one load of the fuse's state word, one of this breaker's state word, one of the
+//!   slow-call threshold. No write, no clock read.
+//! - record: one clock read (to find the bucket), one load of the state word (generation
+//!   check), one load + CAS on this thread's stripe, one load of the consecutive-failure
+//!   counter (written only when it is non-zero).
+//!
+//! No allocation, no lock, no hashing. The trip check (which folds the window) runs only when a
+//! failure or a slow call is recorded.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
+
+use crate::clock::{nanos, Timeline};
+use crate::error::RejectReason;
+use crate::fuse::Fuse;
+use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
+use crate::half_open::{ProbeResult, ProbeWord};
+use crate::state::StateWord;
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::telemetry::{Hooks, TransitionReason};
+use crate::window::{Kind, Window};
+use crate::{CircuitConfig, CircuitError, CircuitState, Clock};
+
+/// One breaker: the state machine for one component. Usually owned by a
+/// [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) and reached through a manifest handle
+/// or by name, but it also works on its own.
+pub struct ComponentBreaker {
+    // Read by every call.
+    pub(crate) state: AtomicU64,
+    /// `slow_call_threshold` in nanoseconds; 0 when detection is off.
+    slow_nanos: AtomicU64,
+    pub(crate) window: Window,
+    pub(crate) fuse: Option<Arc<Fuse>>,
+    pub(crate) timeline: Timeline,
+
+    // Read and written on failures, transitions and snapshots.
+    pub(crate) name: &'static str,
+    /// The global fuse's own breaker: its state is derived, never driven by calls.
+    pub(crate) derived: bool,
+    pub(crate) config: ArcSwap<CircuitConfig>,
+    /// Whether this component takes the registry's defaults on reload (no override of its own).
+    pub(crate) follows_defaults: std::sync::atomic::AtomicBool,
+    pub(crate) probe: AtomicU64,
+    pub(crate) consecutive: CachePadded<AtomicU32>,
+    /// When the current state was entered (nanoseconds on the timeline).
+    pub(crate) since: AtomicU64,
+    /// When the current `Open` state ends.
+    pub(crate) open_until: AtomicU64,
+    /// Re-opens from `HalfOpen` since the last close: the backoff exponent.
+    pub(crate) reopens: AtomicU32,
+    /// Transition counts, indexed `from * 5 + to`.
+    pub(crate) transitions: [AtomicU64; 25],
+    /// Serialises transitions (never taken by the hot path).
+    pub(crate) transition_lock: Mutex<()>,
+    pub(crate) hooks: Arc<Hooks>,
+}
+
+impl fmt::Debug for ComponentBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ComponentBreaker")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a guard remembers about its admission.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    generation: u64,
+    admission: Admission,
+    /// When the call started, if slow-call detection was on.
+    started: Option<u64>,
+}
+
+impl Ticket {
+    pub(crate) fn is_probe(&self) -> bool {
+        self.admission == Admission::Probe
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Closed: counted and evaluated.
+    Counted,
+    /// HalfOpen: holds a probe token.
+    Probe,
+    /// Disabled: counted, never evaluated.
+    Unmetered,
+}
+
+/// Bounds the acquire loop: at most Open -> HalfOpen and one retry.
+const ACQUIRE_ATTEMPTS: usize = 3;
+
+impl ComponentBreaker {
+    /// A standalone breaker (no registry, no global fuse). The config is validated first.
+    pub fn new(
+        name: &str,
+        config: CircuitConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crate::RegistryError> {
+        crate::names::check(name).map_err(|reason| crate::RegistryError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
+        config.validate()?;
+        Ok(Self::build(
+            crate::names::intern(name),
+            config,
+            Timeline::new(clock),
+            None,
+            Arc::new(Hooks::default()),
+            false,
+        ))
+    }
+
+    /// Builds a breaker from a config the caller has validated.
+    pub(crate) fn build(
+        name: &'static str,
+        config: CircuitConfig,
+        timeline: Timeline,
+        fuse: Option<Arc<Fuse>>,
+        hooks: Arc<Hooks>,
+        derived: bool,
+    ) -> Self {
+        let now = timeline.now_nanos();
+        Self {
+            state: AtomicU64::new(StateWord::INITIAL.0),
+            slow_nanos: AtomicU64::new(config.slow_call_threshold.map_or(0, nanos)),
+            window: Window::new(config.window_buckets, config.bucket_nanos()),
+            fuse,
+            timeline,
+            name,
+            derived,
+            config: ArcSwap::from_pointee(config),
+            follows_defaults: std::sync::atomic::AtomicBool::new(true),
+            probe: AtomicU64::new(ProbeWord::fresh(0).0),
+            consecutive: CachePadded::new(AtomicU32::new(0)),
+            since: AtomicU64::new(now),
+            open_until: AtomicU64::new(0),
+            reopens: AtomicU32::new(0),
+            transitions: Default::default(),
+            transition_lock: Mutex::new(()),
+            hooks,
+        }
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The current state.
+    pub fn state(&self) -> CircuitState {
+        self.word().state()
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> CircuitConfig {
+        **self.config.load()
+    }
+
+    #[inline]
+    pub(crate) fn word(&self) -> StateWord {
+        StateWord(self.state.load(Ordering::Acquire))
+    }
+
+    /// Lets a call through or refuses it. Never blocks; see the module docs for its cost.
+    #[inline]
+    pub fn acquire(&self) -> Permit<'_> {
+        match self.admit() {
+            Ok(ticket) => Permit::Allowed(CallGuard::new(BreakerRef::Borrowed(self), ticket)),
+            Err(e) => Permit::Rejected(e),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) for a shared breaker: the guard keeps the breaker alive, so
+    /// it can outlive the borrow (spawned tasks).
+    pub fn acquire_owned(self: &Arc<Self>) -> Permit<'static> {
+        Arc::clone(self).into_permit()
+    }
+
+    pub(crate) fn into_permit(self: Arc<Self>) -> Permit<'static> {
+        match self.admit() {
+            Ok(ticket) => Permit::Allowed(CallGuard::new(BreakerRef::Shared(self), ticket)),
+            Err(e) => Permit::Rejected(e),
+        }
+    }
+
+    #[inline]
+    fn admit(&self) -> Result<Ticket, CircuitError> {
+        let fuse_open = match &self.fuse {
+            Some(fuse) => fuse.is_open(),
+            None => false,
+        };
+        let mut word = self.word();
+        for _ in 0..ACQUIRE_ATTEMPTS {
+            match word.state() {
+                CircuitState::Closed if !fuse_open => {
+                    return Ok(Ticket {
+                        generation: word.generation(),
+                        admission: Admission::Counted,
+                        started: self.start_timer(),
+                    });
+                }
+                CircuitState::Closed => return Err(self.reject_global()),
+                CircuitState::Disabled => {
+                    return Ok(Ticket {
+                        generation: word.generation(),
+                        admission: Admission::Unmetered,
+                        started: self.start_timer(),
+                    });
+                }
+                CircuitState::ForcedOpen => {
+                    self.window.reject(RejectReason::ForcedOpen as usize);
+                    return Err(CircuitError::ForcedOpen {
+                        component: Cow::Borrowed(self.name),
+                    });
+                }
+                CircuitState::Open if self.derived => return Err(self.reject_global()),
+                CircuitState::Open => {
+                    let now = self.timeline.now_nanos();
+                    let until = self.open_until.load(Ordering::Acquire);
+                    if now < until {
+                        self.window.reject(RejectReason::Open as usize);
+                        return Err(CircuitError::Open {
+                            component: Cow::Borrowed(self.name),
+                            retry_after: Duration::from_nanos(until - now),
+                        });
+                    }
+                    self.transition(
+                        word,
+                        CircuitState::HalfOpen,
+                        TransitionReason::CooldownElapsed,
+                        now,
+                    );
+                }
+                CircuitState::HalfOpen => {
+                    let now = self.timeline.now_nanos();
+                    let config = self.config.load();
+                    let since = self.since.load(Ordering::Acquire);
+                    if let Some(max_wait) = config.half_open_max_wait {
+                        if now.saturating_sub(since) >= nanos(max_wait) {
+                            self.transition(
+                                word,
+                                CircuitState::Open,
+                                TransitionReason::HalfOpenTimeout,
+                                now,
+                            );
+                            word = self.word();
+                            continue;
+                        }
+                    }
+                    if self.take_probe(word.generation(), config.half_open_max_concurrent) {
+                        return Ok(Ticket {
+                            generation: word.generation(),
+                            admission: Admission::Probe,
+                            started: (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
+                        });
+                    }
+                    self.window.reject(RejectReason::HalfOpenExhausted as usize);
+                    return Err(CircuitError::HalfOpenExhausted {
+                        component: Cow::Borrowed(self.name),
+                    });
+                }
+            }
+            word = self.word();
+        }
+        // Only reachable if the state changed under us on every attempt; refusing is safe.
+        self.window.reject(RejectReason::HalfOpenExhausted as usize);
+        Err(CircuitError::HalfOpenExhausted {
+            component: Cow::Borrowed(self.name),
+        })
+    }
+
+    #[cold]
+    fn reject_global(&self) -> CircuitError {
+        self.window.reject(RejectReason::GlobalOpen as usize);
+        CircuitError::GlobalOpen {
+            component: Cow::Borrowed(self.name),
+            retry_after: self.config.load().open_cooldown,
+        }
+    }
+
+    /// Reads the clock only when slow-call detection is on.
+    #[inline]
+    fn start_timer(&self) -> Option<u64> {
+        if self.slow_nanos.load(Ordering::Relaxed) == 0 {
+            None
+        } else {
+            Some(self.timeline.now_nanos())
+        }
+    }
+
+    /// Takes one of `limit` probe tokens of episode `generation`.
+    fn take_probe(&self, generation: u64, limit: u32) -> bool {
+        let mut current = ProbeWord(self.probe.load(Ordering::Acquire));
+        loop {
+            // The transition into HalfOpen writes the fresh word before it publishes the
+            // state, so a word from another episode means this one has already ended.
+            if !current.belongs_to(generation) {
+                return false;
+            }
+            let Some(next) = current.admit(limit) else {
+                return false;
+            };
+            match self.probe.compare_exchange_weak(
+                current.0,
+                next.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = ProbeWord(actual),
+            }
+        }
+    }
+
+    /// Records how an admitted call ended (called by the guard, exactly once).
+    #[inline]
+    pub(crate) fn finish(&self, ticket: &Ticket, how: Finish) -> Recorded {
+        let now = self.timeline.now_nanos();
+        let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
+        let slow = match ticket.started {
+            Some(started) if slow_nanos != 0 => now.saturating_sub(started) >= slow_nanos,
+            _ => false,
+        };
+        let kind = match how {
+            Finish::Success => Kind::Success,
+            Finish::Failure | Finish::Panicked => Kind::Failure,
+            Finish::Ignored => Kind::Ignored,
+            // A cancelled call tells nothing about the dependency, unless it had already been
+            // slow: then it is the slow failure it would have become.
+            Finish::Dropped if slow => Kind::Failure,
+            Finish::Dropped => Kind::Ignored,
+        };
+        let slow = slow && kind != Kind::Ignored;
+
+        let word = self.word();
+        if word.generation() != ticket.generation {
+            self.window.add_retired(kind);
+            if slow {
+                self.window.add_retired(Kind::Slow);
+            }
+            return Recorded::Stale;
+        }
+        self.window.add(now, kind);
+        if slow {
+            self.window.add(now, Kind::Slow);
+        }
+        match ticket.admission {
+            Admission::Unmetered => {}
+            Admission::Counted => match kind {
+                Kind::Success => {
+                    // Load first: a success must not write a shared line when nothing failed.
+                    if self.consecutive.load(Ordering::Relaxed) != 0 {
+                        self.consecutive.store(0, Ordering::Relaxed);
+                    }
+                    if slow {
+                        self.evaluate(word, now, 0);
+                    }
+                }
+                Kind::Failure => {
+                    let run = self
+                        .consecutive
+                        .fetch_add(1, Ordering::Relaxed)
+                        .saturating_add(1);
+                    self.evaluate(word, now, run);
+                }
+                Kind::Ignored | Kind::Slow => {}
+            },
+            Admission::Probe => {
+                let result = match kind {
+                    // A slow probe says the dependency is not well yet.
+                    Kind::Success if slow => ProbeResult::Failure,
+                    Kind::Success => ProbeResult::Success,
+                    Kind::Failure => ProbeResult::Failure,
+                    Kind::Ignored | Kind::Slow => ProbeResult::Neutral,
+                };
+                self.finish_probe(word, result, now);
+            }
+        }
+        Recorded::Counted
+    }
+
+    /// The trip check: consecutive failures first, then the window's rates.
+    #[cold]
+    fn evaluate(&self, word: StateWord, now: u64, run: u32) {
+        let config = self.config.load();
+        if let Some(threshold) = config.consecutive_failures_threshold {
+            if run >= threshold {
+                self.transition(
+                    word,
+                    CircuitState::Open,
+                    TransitionReason::ConsecutiveFailures { count: run },
+                    now,
+                );
+                return;
+            }
+        }
+        let stats = self.window_stats(&config, now);
+        if stats.calls < u64::from(config.min_calls) {
+            return;
+        }
+        let reason = if stats.error_rate >= config.error_rate_threshold {
+            TransitionReason::ErrorRate {
+                rate: stats.error_rate,
+                threshold: config.error_rate_threshold,
+                calls: stats.calls,
+            }
+        } else if config.slow_call_threshold.is_some()
+            && stats.slow_call_rate >= config.slow_call_rate_threshold
+        {
+            TransitionReason::SlowCallRate {
+                rate: stats.slow_call_rate,
+                threshold: config.slow_call_rate_threshold,
+                calls: stats.calls,
+            }
+        } else {
+            return;
+        };
+        self.transition(word, CircuitState::Open, reason, now);
+    }
+
+    pub(crate) fn window_stats(&self, config: &CircuitConfig, now: u64) -> crate::WindowStats {
+        let half_life = nanos(config.exponential_half_life) as f64 / config.bucket_nanos() as f64;
+        let strategy: &dyn crate::WindowStrategy = match config.sample_weighting {
+            crate::SampleWeighting::Sliding => &crate::Sliding,
+            crate::SampleWeighting::Exponential => &crate::Exponential,
+        };
+        self.window.stats(now, strategy, half_life)
+    }
+
+    /// Returns a probe's token and closes or re-opens once the episode has decided.
+    fn finish_probe(&self, word: StateWord, result: ProbeResult, now: u64) {
+        let mut current = ProbeWord(self.probe.load(Ordering::Acquire));
+        let next = loop {
+            if !current.belongs_to(word.generation()) {
+                return;
+            }
+            let next = current.finish(result);
+            match self.probe.compare_exchange_weak(
+                current.0,
+                next.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break next,
+                Err(actual) => current = ProbeWord(actual),
+            }
+        };
+        let config = self.config.load();
+        if next.failures() > config.half_open_allowed_failures {
+            self.transition(
+                word,
+                CircuitState::Open,
+                TransitionReason::ProbesFailed {
+                    failures: next.failures(),
+                },
+                now,
+            );
+        } else if next.successes() >= config.half_open_required_successes {
+            self.transition(
+                word,
+                CircuitState::Closed,
+                TransitionReason::ProbesSucceeded {
+                    successes: next.successes(),
+                },
+                now,
+            );
+        }
+    }
+
+    /// Applies a validated config; state and counts are kept.
+    pub(crate) fn apply(&self, config: CircuitConfig) {
+        self.slow_nanos.store(
+            config.slow_call_threshold.map_or(0, nanos),
+            Ordering::Relaxed,
+        );
+        self.window.set_bucket_nanos(config.bucket_nanos());
+        self.config.store(Arc::new(config));
+    }
+}

@@ -1,0 +1,121 @@
+//! The derived global fuse: a [`ComponentBreaker`] under the key `"__global__"` whose state is
+//! computed from the components, never set by calls.
+//!
+//! Components count themselves in and out of `unhealthy` (Open or HalfOpen) inside their own
+//! transition lock; after each such change the fuse re-derives under its own lock from the
+//! latest counts, so the last derivation always sees the final tally. Acquire reads only the
+//! fuse's state word.
+
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwap;
+
+use crate::component::ComponentBreaker;
+use crate::sync::{lock, AtomicU32, Mutex, Ordering};
+use crate::telemetry::{Event, TransitionReason};
+use crate::{CircuitState, GlobalTripConditions};
+
+pub(crate) struct Fuse {
+    pub(crate) breaker: ComponentBreaker,
+    unhealthy: AtomicU32,
+    members: Mutex<Vec<Weak<ComponentBreaker>>>,
+    pub(crate) conditions: ArcSwap<GlobalTripConditions>,
+    derive_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Fuse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fuse")
+            .field("state", &self.breaker.state())
+            .field("unhealthy", &self.unhealthy.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fuse {
+    pub(crate) fn new(breaker: ComponentBreaker, conditions: GlobalTripConditions) -> Self {
+        Self {
+            breaker,
+            unhealthy: AtomicU32::new(0),
+            members: Mutex::new(Vec::new()),
+            conditions: ArcSwap::from_pointee(conditions),
+            derive_lock: Mutex::new(()),
+        }
+    }
+
+    /// Whether the fuse refuses calls to closed components.
+    #[inline]
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(
+            self.breaker.word().state(),
+            CircuitState::Open | CircuitState::ForcedOpen
+        )
+    }
+
+    pub(crate) fn unhealthy(&self) -> u32 {
+        self.unhealthy.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn add_member(&self, member: &Arc<ComponentBreaker>) {
+        lock(&self.members).push(Arc::downgrade(member));
+        self.derive(self.breaker.timeline.now_nanos());
+    }
+
+    /// Called inside a component's transition lock.
+    pub(crate) fn count_unhealthy(&self, was: bool, is: bool) {
+        match (was, is) {
+            (false, true) => {
+                self.unhealthy.fetch_add(1, Ordering::AcqRel);
+            }
+            (true, false) => {
+                self.unhealthy.fetch_sub(1, Ordering::AcqRel);
+            }
+            _ => {}
+        }
+    }
+
+    /// Recomputes the fuse's state from the components. Manual states (forced open, disabled)
+    /// are left alone.
+    pub(crate) fn derive(&self, now: u64) {
+        let transition = {
+            let _guard = lock(&self.derive_lock);
+            let conditions = **self.conditions.load();
+            let members: Vec<Arc<ComponentBreaker>> = lock(&self.members)
+                .iter()
+                .filter_map(Weak::upgrade)
+                .collect();
+            let components = u32::try_from(members.len()).unwrap_or(u32::MAX);
+            let unhealthy = self.unhealthy();
+            let ratio_met = components >= conditions.min_components
+                && components > 0
+                && ((f64::from(unhealthy) / f64::from(components)) as f32)
+                    >= conditions.component_open_ratio;
+            let calls_met = conditions.min_calls == 0 || {
+                let calls: u64 = members
+                    .iter()
+                    .map(|m| m.window_stats(&m.config.load(), now).calls)
+                    .sum();
+                calls >= conditions.min_calls
+            };
+            let word = self.breaker.word();
+            let reason = TransitionReason::GlobalRatio {
+                unhealthy,
+                components,
+            };
+            match (word.state(), ratio_met && calls_met) {
+                (CircuitState::Closed, true) => {
+                    self.breaker
+                        .transition_quiet(word, CircuitState::Open, reason, now)
+                }
+                (CircuitState::Open, false) => {
+                    self.breaker
+                        .transition_quiet(word, CircuitState::Closed, reason, now)
+                }
+                _ => None,
+            }
+        };
+        if let Some(t) = transition {
+            self.breaker.hooks.emit(&Event::StateChanged(t));
+        }
+    }
+}

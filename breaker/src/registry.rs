@@ -1,0 +1,356 @@
+//! [`GlobalCircuitBreaker`]: the registry of component breakers, their defaults, the derived
+//! global fuse and the hooks.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use dashmap::DashMap;
+
+use crate::clock::Timeline;
+use crate::component::ComponentBreaker;
+use crate::config::ConfigValue;
+use crate::fuse::Fuse;
+use crate::guard::{Breaker, Permit};
+use crate::names::{self, GLOBAL};
+use crate::telemetry::{Event, Hook, Hooks, Transition};
+use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
+
+/// Why a component could not be registered or reconfigured.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The name is not usable.
+    #[error("invalid component name `{name}`: {reason}")]
+    InvalidName {
+        /// The refused name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// No component has that name.
+    #[error("no circuit breaker is registered for component `{name}`")]
+    UnknownComponent {
+        /// The name that was asked for.
+        name: String,
+    },
+    /// The config is invalid; nothing changed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The registry: one [`ComponentBreaker`] per component, defaults that components without an
+/// override follow, the derived global fuse (`"__global__"`), and the event hooks.
+///
+/// ```
+/// use breaker::{Breaker, CircuitConfig, GlobalCircuitBreaker, Outcome, Permit};
+///
+/// let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT)?;
+/// registry.register("binance_ws")?;
+/// match registry.acquire("binance_ws") {
+///     Permit::Allowed(guard) => {
+///         // ... call the exchange ...
+///         guard.record(Outcome::Success);
+///     }
+///     Permit::Rejected(e) => eprintln!("not calling: {e}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct GlobalCircuitBreaker {
+    breakers: DashMap<String, Arc<ComponentBreaker>>,
+    config: ArcSwap<CircuitConfig>,
+    clock: Arc<dyn Clock>,
+    timeline: Timeline,
+    fuse: Arc<Fuse>,
+    hooks: Arc<Hooks>,
+}
+
+impl fmt::Debug for GlobalCircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GlobalCircuitBreaker")
+            .field("components", &self.breakers.len())
+            .field("fuse", &self.fuse)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`GlobalCircuitBreaker`] with a clock and hooks in place before the first call.
+#[must_use]
+pub struct RegistryBuilder {
+    config: CircuitConfig,
+    clock: Arc<dyn Clock>,
+    hooks: Vec<Hook>,
+}
+
+impl fmt::Debug for RegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field("config", &self.config)
+            .field("hooks", &self.hooks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryBuilder {
+    /// The defaults every component follows unless it has its own config.
+    pub fn config(mut self, config: CircuitConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// A hook for every [`Event`].
+    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Validates the config and builds the registry.
+    pub fn build(self) -> Result<GlobalCircuitBreaker, ConfigError> {
+        self.config.validate()?;
+        let registry = GlobalCircuitBreaker::with_valid(self.config, self.clock);
+        for hook in self.hooks {
+            registry.hooks.add(hook);
+        }
+        Ok(registry)
+    }
+}
+
+impl GlobalCircuitBreaker {
+    /// A registry with these defaults and the system clock.
+    pub fn new(config: CircuitConfig) -> Result<Self, ConfigError> {
+        Self::builder().config(config).build()
+    }
+
+    /// A builder, for a custom clock or hooks.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder {
+            config: CircuitConfig::DEFAULT,
+            clock: Arc::new(SystemClock),
+            hooks: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_valid(config: CircuitConfig, clock: Arc<dyn Clock>) -> Self {
+        let timeline = Timeline::new(Arc::clone(&clock));
+        let hooks = Arc::new(Hooks::default());
+        let fuse_breaker = ComponentBreaker::build(
+            GLOBAL,
+            config,
+            timeline.clone(),
+            None,
+            Arc::clone(&hooks),
+            true,
+        );
+        Self {
+            breakers: DashMap::new(),
+            config: ArcSwap::from_pointee(config),
+            clock,
+            timeline,
+            fuse: Arc::new(Fuse::new(fuse_breaker, config.global_trip_conditions)),
+            hooks,
+        }
+    }
+
+    /// The breaker for `name`, registered with the registry's defaults if it is new.
+    pub fn register(&self, name: &str) -> Result<Arc<ComponentBreaker>, RegistryError> {
+        self.insert(name, None)
+    }
+
+    /// The breaker for `name` with its own config (which it then keeps across reloads of the
+    /// defaults). If `name` is already registered, its config is replaced and its state kept.
+    pub fn register_with(
+        &self,
+        name: &str,
+        config: CircuitConfig,
+    ) -> Result<Arc<ComponentBreaker>, RegistryError> {
+        self.insert(name, Some(config))
+    }
+
+    fn insert(
+        &self,
+        name: &str,
+        config: Option<CircuitConfig>,
+    ) -> Result<Arc<ComponentBreaker>, RegistryError> {
+        names::check(name).map_err(|reason| RegistryError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
+        if let Some(existing) = self.component(name) {
+            if let Some(config) = config {
+                self.reload_component(name, config)?;
+            }
+            return Ok(existing);
+        }
+        if let Some(config) = &config {
+            config.validate()?;
+        }
+        let mut created = None;
+        let breaker = Arc::clone(&self.breakers.entry(name.to_owned()).or_insert_with(|| {
+            let own = config.is_some();
+            let breaker = Arc::new(ComponentBreaker::build(
+                names::intern(name),
+                config.unwrap_or_else(|| **self.config.load()),
+                self.timeline.clone(),
+                Some(Arc::clone(&self.fuse)),
+                Arc::clone(&self.hooks),
+                false,
+            ));
+            breaker
+                .follows_defaults
+                .store(!own, std::sync::atomic::Ordering::Relaxed);
+            created = Some(Arc::clone(&breaker));
+            breaker
+        }));
+        // Outside the map's shard lock: the fuse walks its members when it derives.
+        if let Some(new) = created {
+            self.fuse.add_member(&new);
+        }
+        Ok(breaker)
+    }
+
+    /// The breaker for `name`, if registered.
+    pub fn component(&self, name: &str) -> Option<Arc<ComponentBreaker>> {
+        self.breakers.get(name).map(|b| Arc::clone(b.value()))
+    }
+
+    /// The names of all registered components, sorted.
+    pub fn components(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.breakers.iter().map(|b| b.value().name()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The global fuse's breaker (`"__global__"`). Its state is derived; forcing or disabling
+    /// it is an operator's kill switch, and [`reset`](ComponentBreaker::reset) hands it back to
+    /// the derivation at the next component transition.
+    pub fn global(&self) -> &ComponentBreaker {
+        &self.fuse.breaker
+    }
+
+    /// The registry's defaults.
+    pub fn config(&self) -> CircuitConfig {
+        **self.config.load()
+    }
+
+    /// The clock every breaker of this registry reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Validates `config` and makes it the new defaults, for every component without its own
+    /// config and for the global fuse's conditions. State and counts are kept; a changed
+    /// threshold applies at the next evaluation. An invalid config is refused, the running one
+    /// stays, and either way an [`Event`] says so.
+    pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
+        let current = self.config();
+        let checked = config
+            .validate()
+            .and_then(|()| fixed_fields(&current, &config));
+        if let Err(error) = checked {
+            self.hooks.emit(&Event::ConfigRefused {
+                component: None,
+                error: error.clone(),
+            });
+            return Err(error);
+        }
+        self.config.store(Arc::new(config));
+        for entry in &self.breakers {
+            let breaker = entry.value();
+            if breaker
+                .follows_defaults
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                breaker.apply(config);
+            }
+        }
+        self.fuse.breaker.apply(config);
+        self.fuse
+            .conditions
+            .store(Arc::new(config.global_trip_conditions));
+        self.fuse.derive(self.timeline.now_nanos());
+        self.hooks.emit(&Event::ConfigReloaded { component: None });
+        Ok(())
+    }
+
+    /// Gives one component its own config (validated first; see [`reload`](Self::reload)).
+    pub fn reload_component(&self, name: &str, config: CircuitConfig) -> Result<(), RegistryError> {
+        let breaker = self
+            .component(name)
+            .ok_or_else(|| RegistryError::UnknownComponent {
+                name: name.to_owned(),
+            })?;
+        let checked = config
+            .validate()
+            .and_then(|()| fixed_fields(&breaker.config(), &config));
+        if let Err(error) = checked {
+            self.hooks.emit(&Event::ConfigRefused {
+                component: Some(breaker.name()),
+                error: error.clone(),
+            });
+            return Err(error.into());
+        }
+        breaker
+            .follows_defaults
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        breaker.apply(config);
+        self.hooks.emit(&Event::ConfigReloaded {
+            component: Some(breaker.name()),
+        });
+        Ok(())
+    }
+
+    /// A hook for every [`Event`]. Hooks run on the thread that caused the event, outside
+    /// every lock; a hook that panics is logged and skipped.
+    pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) {
+        self.hooks.add(Arc::new(hook));
+    }
+
+    /// A hook for state changes only.
+    pub fn on_state_change(&self, hook: impl Fn(&Transition) + Send + Sync + 'static) {
+        self.on_event(move |event| {
+            if let Event::StateChanged(t) = event {
+                hook(t);
+            }
+        });
+    }
+
+    pub(crate) fn fuse(&self) -> &Fuse {
+        &self.fuse
+    }
+
+    pub(crate) fn breakers(&self) -> impl Iterator<Item = Arc<ComponentBreaker>> + '_ {
+        self.breakers.iter().map(|b| Arc::clone(b.value()))
+    }
+}
+
+/// The window's ring is allocated once per breaker, so its bucket count cannot change live.
+fn fixed_fields(current: &CircuitConfig, next: &CircuitConfig) -> Result<(), ConfigError> {
+    if current.window_buckets == next.window_buckets {
+        Ok(())
+    } else {
+        Err(ConfigError::runtime(
+            "window_buckets",
+            ConfigValue::Count(u64::from(next.window_buckets)),
+            "cannot change on reload (the bucket ring is allocated once); restart to resize it",
+        ))
+    }
+}
+
+impl Breaker for GlobalCircuitBreaker {
+    /// Looks `component` up (one hash lookup and a reference-count increment, which manifest
+    /// handles avoid) and acquires from its breaker.
+    fn acquire(&self, component: &str) -> Permit<'_> {
+        match self.breakers.get(component) {
+            Some(breaker) => Arc::clone(breaker.value()).into_permit(),
+            None => Permit::Rejected(CircuitError::ComponentMissing {
+                component: component.to_owned().into(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Every atomic and lock the engine uses comes through here, so a loom model can swap them
+//! for loom's instrumented versions with `RUSTFLAGS="--cfg loom"`.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::Mutex;
+
+#[cfg(not(loom))]
+pub(crate) use parking_lot::Mutex;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Lazily allocated stripe slots. `OnceBox` races instead of blocking: two threads may both
+/// allocate, one wins, the other frees its box, and nobody waits.
+pub(crate) use once_cell::race::OnceBox;
+
+/// Locks a mutex whichever implementation backs it. parking_lot's never poisons; loom's
+/// (std-like) one can only be poisoned by a panic that the model would already report.
+#[cfg(not(loom))]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> parking_lot::MutexGuard<'_, T> {
+    m.lock()
+}
+
+#[cfg(loom)]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

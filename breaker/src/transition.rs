@@ -1,0 +1,147 @@
+//! State transitions: the automatic ones the hot path triggers, and manual control.
+//!
+//! Every transition takes the breaker's transition lock, checks that the state word is still
+//! the one the caller decided on, writes the new state's bookkeeping (cooldown end, probe word,
+//! window reset) and only then publishes the new word with a release store. A reader that sees
+//! the new word therefore sees its bookkeeping, and of several threads that decide on the same
+//! transition exactly one performs it (and exactly one event is emitted). The hot path never
+//! takes the lock.
+
+use std::time::Duration;
+
+use crate::clock::nanos;
+use crate::component::ComponentBreaker;
+use crate::half_open::ProbeWord;
+use crate::state::StateWord;
+use crate::sync::{lock, Ordering};
+use crate::telemetry::{Event, Transition, TransitionReason};
+use crate::CircuitState;
+
+impl ComponentBreaker {
+    /// Moves from `expected` to `to` if the state is still `expected`; emits the event and
+    /// re-derives the global fuse. Returns whether this call made the transition.
+    pub(crate) fn transition(
+        &self,
+        expected: StateWord,
+        to: CircuitState,
+        reason: TransitionReason,
+        now: u64,
+    ) -> bool {
+        let Some(transition) = self.transition_quiet(expected, to, reason, now) else {
+            return false;
+        };
+        if let Some(fuse) = &self.fuse {
+            if transition.from.is_unhealthy() != transition.to.is_unhealthy() {
+                fuse.derive(now);
+            }
+        }
+        self.hooks.emit(&Event::StateChanged(transition));
+        true
+    }
+
+    /// The transition itself, without telling anyone (the fuse emits after its own lock).
+    pub(crate) fn transition_quiet(
+        &self,
+        expected: StateWord,
+        to: CircuitState,
+        reason: TransitionReason,
+        now: u64,
+    ) -> Option<Transition> {
+        let _guard = lock(&self.transition_lock);
+        let current = self.word();
+        if current != expected {
+            return None;
+        }
+        let from = current.state();
+        let next = current.next(to);
+        match to {
+            CircuitState::Open => {
+                let reopens = if from == CircuitState::HalfOpen {
+                    self.reopens
+                        .fetch_add(1, Ordering::Relaxed)
+                        .saturating_add(1)
+                } else {
+                    self.reopens.load(Ordering::Relaxed)
+                };
+                let cooldown = self.config.load().cooldown_after(reopens);
+                self.open_until
+                    .store(now.saturating_add(nanos(cooldown)), Ordering::Relaxed);
+            }
+            CircuitState::HalfOpen => {
+                self.probe
+                    .store(ProbeWord::fresh(next.generation()).0, Ordering::Relaxed);
+            }
+            CircuitState::Closed => {
+                // A fresh episode: the failures that opened the breaker must not re-trip it.
+                self.window.retire_all();
+                self.consecutive.store(0, Ordering::Relaxed);
+                self.reopens.store(0, Ordering::Relaxed);
+            }
+            CircuitState::ForcedOpen | CircuitState::Disabled => {}
+        }
+        self.since.store(now, Ordering::Relaxed);
+        if let Some(fuse) = &self.fuse {
+            // Counted under this lock so the fuse's tally can never see a close before the
+            // open it undoes.
+            fuse.count_unhealthy(from.is_unhealthy(), to.is_unhealthy());
+        }
+        self.state.store(next.0, Ordering::Release);
+        self.transitions[from as usize * 5 + to as usize].fetch_add(1, Ordering::Relaxed);
+        Some(Transition {
+            component: self.name,
+            from,
+            to,
+            reason,
+            at: self.timeline.instant_at(now),
+            generation: next.generation(),
+        })
+    }
+
+    /// Moves to `to` from whatever state the breaker is in (manual control).
+    fn force(&self, to: CircuitState, reason: TransitionReason, always: bool) {
+        loop {
+            let word = self.word();
+            if word.state() == to && !always {
+                return;
+            }
+            let now = self.timeline.now_nanos();
+            if self.transition(word, to, reason, now) {
+                return;
+            }
+        }
+    }
+
+    /// Isolates the component: every call is rejected with
+    /// [`CircuitError::ForcedOpen`](crate::CircuitError::ForcedOpen) until [`reset`](Self::reset).
+    /// Automatic transitions never leave this state, and it does not count toward the global
+    /// fuse (maintenance must not trip the whole process).
+    pub fn force_open(&self) {
+        self.force(
+            CircuitState::ForcedOpen,
+            TransitionReason::ForcedOpen,
+            false,
+        );
+    }
+
+    /// Turns the breaker off: every call is let through and counted, nothing trips, the global
+    /// fuse is bypassed, until [`reset`](Self::reset).
+    pub fn disable(&self) {
+        self.force(CircuitState::Disabled, TransitionReason::Disabled, false);
+    }
+
+    /// Back to `Closed` with an empty window, no consecutive failures and no backoff, from any
+    /// state (a `Closed -> Closed` transition when already closed). Outcomes of calls admitted
+    /// before the reset are then [`Stale`](crate::Recorded::Stale).
+    pub fn reset(&self) {
+        self.force(CircuitState::Closed, TransitionReason::Reset, true);
+    }
+
+    /// Time until an `Open` breaker lets probes through (`None` in any other state).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let word = self.word();
+        (word.state() == CircuitState::Open).then(|| {
+            let until = self.open_until.load(Ordering::Acquire);
+            Duration::from_nanos(until.saturating_sub(self.timeline.now_nanos()))
+        })
+    }
+}
