@@ -190,6 +190,10 @@ impl GlobalCircuitBreaker {
         if let Some(config) = &config {
             config.validate()?;
         }
+        Ok(self.insert_valid(name, config))
+    }
+
+    fn insert_valid(&self, name: &str, config: Option<CircuitConfig>) -> Arc<ComponentBreaker> {
         let mut created = None;
         let breaker = Arc::clone(&self.breakers.entry(name.to_owned()).or_insert_with(|| {
             let own = config.is_some();
@@ -211,7 +215,31 @@ impl GlobalCircuitBreaker {
         if let Some(new) = created {
             self.fuse.add_member(&new);
         }
-        Ok(breaker)
+        breaker
+    }
+
+    /// Registers a component declared in a `breakers!` manifest (its name and config were
+    /// checked at compile time), or returns the one already registered under that name.
+    pub(crate) fn declare(
+        &self,
+        name: &'static str,
+        config: Option<CircuitConfig>,
+    ) -> Arc<ComponentBreaker> {
+        if let Some(existing) = self.component(name) {
+            return existing;
+        }
+        let config = config.filter(|c| match c.validate() {
+            Ok(()) => true,
+            Err(error) => {
+                // Unreachable through the manifest's const check; refuse loudly, not fatally.
+                self.hooks.emit(&Event::ConfigRefused {
+                    component: Some(name),
+                    error,
+                });
+                false
+            }
+        });
+        self.insert_valid(name, config)
     }
 
     /// The breaker for `name`, if registered.

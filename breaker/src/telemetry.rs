@@ -85,8 +85,8 @@ impl fmt::Display for TransitionReason {
             }
             Self::ConsecutiveFailures { count } => write!(f, "{count} consecutive failures"),
             Self::CooldownElapsed => f.write_str("cooldown elapsed"),
-            Self::ProbesSucceeded { successes } => write!(f, "{successes} probes succeeded"),
-            Self::ProbesFailed { failures } => write!(f, "{failures} probes failed"),
+            Self::ProbesSucceeded { successes } => write!(f, "{successes} probe(s) succeeded"),
+            Self::ProbesFailed { failures } => write!(f, "{failures} probe(s) failed"),
             Self::HalfOpenTimeout => f.write_str("half-open episode timed out"),
             Self::ForcedOpen => f.write_str("forced open"),
             Self::Disabled => f.write_str("disabled"),

@@ -30,12 +30,14 @@ impl ComponentBreaker {
         let Some(transition) = self.transition_quiet(expected, to, reason, now) else {
             return false;
         };
+        let health_changed = transition.from.is_unhealthy() != transition.to.is_unhealthy();
+        // The component's own event first, so logs read cause before effect.
+        self.hooks.emit(&Event::StateChanged(transition));
         if let Some(fuse) = &self.fuse {
-            if transition.from.is_unhealthy() != transition.to.is_unhealthy() {
+            if health_changed {
                 fuse.derive(now);
             }
         }
-        self.hooks.emit(&Event::StateChanged(transition));
         true
     }
 

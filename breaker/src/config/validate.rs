@@ -143,7 +143,11 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             "must be between 1 and 1000"
         );
     }
-    if !c.rolling_window.as_nanos().is_multiple_of(c.window_buckets as u128) {
+    if !c
+        .rolling_window
+        .as_nanos()
+        .is_multiple_of(c.window_buckets as u128)
+    {
         refuse!(
             "window_buckets",
             Count(c.window_buckets as u64),

@@ -1,0 +1,377 @@
+//! Rewrites a function into acquire -> call -> record against its component's handle.
+//!
+//! The shapes, and why the generated code looks the way it does:
+//! - **sync fn**: the body runs in `call_once(move || BODY)`, an `FnOnce`, so `?` and `return`
+//!   leave the closure (and are recorded like any other exit) and the body may return borrows
+//!   of `&mut` arguments (a closure inferred as `Fn` cannot; tracing#2847).
+//! - **async fn**: the body runs as `typed_future::<RET, _>(async move BODY).await`; the guard
+//!   is held across the await (it is `Send`). Naming RET up front lets `?` in the body infer its
+//!   error type.
+//! - **fn returning a future** (`-> impl Future`, `#[async_trait]`'s `Pin<Box<dyn Future>>`):
+//!   only the tail `async move { .. }` / `Box::pin(async move { .. })` is rewritten and every
+//!   other statement is left alone (tracing#1297, #1866), so the future stays `Send`.
+//! - `impl Trait` in RET is erased to `_` where RET is written out (it is not allowed there).
+//! - The user's signature and body tokens are reused as they are, so their own lints
+//!   (`dead_code`, `unused_variables`) and type errors still point at their code; inner
+//!   attributes (`#![allow(..)]`) are hoisted into the new body (tracing#2294); the body is
+//!   quoted exactly once; the macro's locals are `mixed_site`, so they cannot clash with the
+//!   user's.
+//! - On any error the original item is emitted beside the error, so one mistake does not
+//!   cascade into errors at every call site.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{
+    AttrStyle, Block, Expr, FnArg, GenericArgument, Item, ItemFn, Pat, PathArguments, ReturnType,
+    Stmt, TraitItemFn, Type,
+};
+
+use crate::args::Args;
+
+pub(crate) fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            let error = e.to_compile_error();
+            quote!(#error #item)
+        }
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let function = parse_function(item)?;
+    let args: Args = syn::parse2(args)?;
+    Rewrite::new(args, function)?.expand()
+}
+
+/// The item as a function with a body, or an error that says what to do instead.
+fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
+    if let Ok(f) = syn::parse2::<ItemFn>(item.clone()) {
+        return Ok(f);
+    }
+    if let Ok(m) = syn::parse2::<TraitItemFn>(item.clone()) {
+        return match m.default {
+            Some(block) => Ok(ItemFn {
+                attrs: m.attrs,
+                vis: syn::Visibility::Inherited,
+                sig: m.sig,
+                block: Box::new(block),
+            }),
+            None => Err(syn::Error::new(
+                m.sig.ident.span(),
+                "#[circuit_breaker] needs a function body to protect: put it on the method in \
+                 the `impl` block, not on the trait's declaration",
+            )),
+        };
+    }
+    let span = match syn::parse2::<Item>(item) {
+        Ok(Item::Struct(s)) => s.ident.span(),
+        Ok(Item::Enum(e)) => e.ident.span(),
+        Ok(Item::Trait(t)) => t.ident.span(),
+        Ok(Item::Impl(i)) => i.impl_token.span,
+        Ok(Item::Mod(m)) => m.ident.span(),
+        Ok(Item::Static(s)) => s.ident.span(),
+        Ok(Item::Const(c)) => c.ident.span(),
+        _ => Span::call_site(),
+    };
+    Err(syn::Error::new(
+        span,
+        "#[circuit_breaker] can only be applied to functions and methods (sync or async) that \
+         return `Result`",
+    ))
+}
+
+enum Shape {
+    Sync,
+    Async,
+    /// A non-async fn returning a future; the path to its tail `async` block and the future's
+    /// `Output` type.
+    FutureTail(Type),
+}
+
+struct Rewrite {
+    args: Args,
+    function: ItemFn,
+    shape: Shape,
+    ret: Type,
+    krate: TokenStream,
+}
+
+impl Rewrite {
+    fn new(args: Args, function: ItemFn) -> syn::Result<Self> {
+        let sig = &function.sig;
+        if let Some(c) = &sig.constness {
+            return Err(syn::Error::new(
+                c.span,
+                "#[circuit_breaker] cannot be used on a `const fn`: a breaker decides at run time",
+            ));
+        }
+        let ret = match &sig.output {
+            ReturnType::Type(_, ty) => (**ty).clone(),
+            ReturnType::Default => {
+                return Err(syn::Error::new(
+                    sig.ident.span(),
+                    format!(
+                        "#[circuit_breaker] needs `{}` to return `Result<T, E>`: it records `Ok` \
+                         as a success and `Err` as a failure, and returns `Err` when the breaker \
+                         refuses the call; this function returns `()`",
+                        sig.ident
+                    ),
+                ))
+            }
+        };
+        let shape = if sig.asyncness.is_some() {
+            Shape::Async
+        } else if let Some(output) = future_output(&ret) {
+            Shape::FutureTail(output)
+        } else {
+            Shape::Sync
+        };
+        let krate = args
+            .krate
+            .as_ref()
+            .map_or_else(|| quote!(::breaker), ToTokens::to_token_stream);
+        Ok(Self {
+            args,
+            function,
+            shape,
+            ret,
+            krate,
+        })
+    }
+
+    fn expand(self) -> syn::Result<TokenStream> {
+        let ItemFn {
+            attrs,
+            vis,
+            sig,
+            block,
+        } = &self.function;
+        let (inner, outer): (Vec<_>, Vec<_>) = attrs
+            .iter()
+            .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
+        let private = self.private();
+        let body = match &self.shape {
+            Shape::Sync => {
+                let ret = erase_impl_trait(&self.ret);
+                self.protect(
+                    &quote!(#private::call_once::<#ret, _>(move || #block)),
+                    false,
+                )?
+            }
+            Shape::Async => {
+                let ret = erase_impl_trait(&self.ret);
+                self.protect(
+                    &quote!(#private::typed_future::<#ret, _>(async move #block).await),
+                    true,
+                )?
+            }
+            Shape::FutureTail(output) => {
+                let output = erase_impl_trait(output);
+                let mut block = (**block).clone();
+                let tail = tail_async_block(&mut block)?;
+                let inner_block = tail.block.clone();
+                let protected = self.protect(
+                    &quote!(#private::typed_future::<#output, _>(async move #inner_block).await),
+                    true,
+                )?;
+                let span = tail.async_token.span;
+                *tail = syn::parse2(quote_spanned!(span=> async move { #protected }))?;
+                let stmts = &block.stmts;
+                quote!(#(#stmts)*)
+            }
+        };
+        Ok(quote! {
+            #(#outer)*
+            #vis #sig {
+                #(#inner)*
+                #body
+            }
+        })
+    }
+
+    fn private(&self) -> TokenStream {
+        let krate = &self.krate;
+        quote!(#krate::__private)
+    }
+
+    /// acquire; on refusal return the rejection (or the fallback); run `call`; record; return.
+    fn protect(&self, call: &TokenStream, is_async: bool) -> syn::Result<TokenStream> {
+        let private = self.private();
+        let mixed = Span::mixed_site();
+        let guard = syn::Ident::new("guard", mixed);
+        let out = syn::Ident::new("out", mixed);
+        let err = syn::Ident::new("err", mixed);
+        let outcome = syn::Ident::new("outcome", mixed);
+
+        let component = &self.args.component;
+        let handle = quote_spanned!(component.span()=> crate::breakers::#component);
+        let acquire = match &self.args.registry {
+            None => quote!(#private::acquire(&#handle)),
+            Some(registry) => quote!(#private::acquire_in(&#registry, &#handle)),
+        };
+        let refused = match &self.args.fallback {
+            Some(fallback) => {
+                let forwarded = self.forwarded_args(fallback)?;
+                let call = quote_spanned!(fallback.span()=> #fallback(#(#forwarded),*));
+                if is_async {
+                    quote!(#call.await)
+                } else {
+                    call
+                }
+            }
+            None => {
+                let span = match &self.function.sig.output {
+                    ReturnType::Type(_, ty) => ty.span(),
+                    ReturnType::Default => Span::call_site(),
+                };
+                quote_spanned!(span=> #private::Reject::rejected(#err))
+            }
+        };
+        let failed = match &self.args.failure_if {
+            Some(path) => quote_spanned! {path.span()=>
+                if #path(#err) { #private::Outcome::Failure } else { #private::Outcome::Success }
+            },
+            None => quote!(#private::Outcome::Failure),
+        };
+        let on_error = match &self.args.ignore_if {
+            Some(path) => quote_spanned! {path.span()=>
+                if #path(#err) { #private::Outcome::Ignored } else { #failed }
+            },
+            None => failed,
+        };
+        let classify_span = match &self.function.sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => Span::call_site(),
+        };
+        let classify = quote_spanned!(classify_span=> #private::Classify::error(&#out));
+        Ok(quote! {
+            let #guard = match #acquire {
+                ::core::result::Result::Ok(#guard) => #guard,
+                ::core::result::Result::Err(#err) => return #refused,
+            };
+            let #out = #call;
+            let #outcome = match #classify {
+                ::core::option::Option::None => #private::Outcome::Success,
+                ::core::option::Option::Some(#err) => #on_error,
+            };
+            #guard.record(#outcome);
+            #out
+        })
+    }
+
+    /// The function's parameters, to pass on to the fallback unchanged.
+    fn forwarded_args(&self, fallback: &syn::Path) -> syn::Result<Vec<TokenStream>> {
+        self.function
+            .sig
+            .inputs
+            .iter()
+            .map(|arg| match arg {
+                FnArg::Receiver(r) => Ok(r.self_token.to_token_stream()),
+                FnArg::Typed(t) => match &*t.pat {
+                    Pat::Ident(p) => Ok(p.ident.to_token_stream()),
+                    other => Err(syn::Error::new(
+                        other.span(),
+                        format!(
+                            "`fallback = {}` receives this function's arguments, so each \
+                             parameter needs a plain name, not a pattern",
+                            fallback.to_token_stream()
+                        ),
+                    )),
+                },
+            })
+            .collect()
+    }
+}
+
+/// `Output` of `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ..>>`, if the
+/// return type is a future.
+fn future_output(ty: &Type) -> Option<Type> {
+    let bounds = match ty {
+        Type::ImplTrait(t) => &t.bounds,
+        Type::TraitObject(t) => &t.bounds,
+        Type::Paren(p) => return future_output(&p.elem),
+        Type::Group(g) => return future_output(&g.elem),
+        Type::Path(p) => {
+            // Pin<Box<..>>: look inside the generic arguments.
+            let last = p.path.segments.last()?;
+            let PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            return args.args.iter().find_map(|a| match a {
+                GenericArgument::Type(t) => future_output(t),
+                _ => None,
+            });
+        }
+        _ => return None,
+    };
+    bounds.iter().find_map(|b| {
+        let syn::TypeParamBound::Trait(t) = b else {
+            return None;
+        };
+        let last = t.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|a| match a {
+            GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
+            _ => None,
+        })
+    })
+}
+
+/// The `async` block a future-returning function ends in: `async move { .. }` or
+/// `Box::pin(async move { .. })`.
+fn tail_async_block(block: &mut Block) -> syn::Result<&mut syn::ExprAsync> {
+    let span = block.brace_token.span.close();
+    let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() else {
+        return Err(not_async_tail(span));
+    };
+    let tail_span = tail.span();
+    match tail {
+        Expr::Async(a) => Ok(a),
+        Expr::Call(call) if call.args.len() == 1 && is_pin_call(&call.func) => {
+            match call.args.first_mut() {
+                Some(Expr::Async(a)) => Ok(a),
+                _ => Err(not_async_tail(tail_span)),
+            }
+        }
+        _ => Err(not_async_tail(tail_span)),
+    }
+}
+
+fn is_pin_call(func: &Expr) -> bool {
+    matches!(func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "pin"))
+}
+
+fn not_async_tail(span: Span) -> syn::Error {
+    syn::Error::new(
+        span,
+        "#[circuit_breaker] can only protect a function returning a future if its body ends in \
+         `async move { .. }` or `Box::pin(async move { .. })`; write it as an `async fn` instead",
+    )
+}
+
+/// RET with every `impl Trait` replaced by `_`, for the places where RET is written out.
+fn erase_impl_trait(ty: &Type) -> Type {
+    struct Erase;
+    impl VisitMut for Erase {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(t) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](t.span()),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Erase.visit_type_mut(&mut ty);
+    ty
+}

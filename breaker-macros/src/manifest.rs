@@ -1,0 +1,237 @@
+//! `breakers! { ... }`: parses the manifest, checks its names, and generates one `static`
+//! handle per component in a `breakers` module, plus `ALL`.
+//!
+//! Nothing is shared between macro invocations: `#[circuit_breaker]` names a handle by path
+//! (`crate::breakers::<name>`), so rustc itself checks that the component was declared.
+
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{braced, Attribute, Expr, Ident, Path, Token};
+
+pub(crate) struct Manifest {
+    krate: Option<Path>,
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    attrs: Vec<Attribute>,
+    name: Ident,
+    /// `field: value` overrides, if the entry has a `{ ... }` block.
+    config: Option<(Span, Vec<Field>)>,
+}
+
+struct Field {
+    name: Ident,
+    value: Expr,
+}
+
+impl Parse for Field {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let value: Expr = input.parse()?;
+        Ok(Self { name, value })
+    }
+}
+
+impl Parse for Manifest {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut krate = None;
+        if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            input.parse::<Token![crate]>()?;
+            input.parse::<Token![=]>()?;
+            krate = Some(input.parse()?);
+            input.parse::<Token![;]>()?;
+        }
+        let mut entries = Vec::new();
+        while !input.is_empty() {
+            let attrs = input.call(Attribute::parse_outer)?;
+            let name = input.call(Ident::parse_any).map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a component name (a lower snake_case identifier such as `binance_ws`)",
+                )
+            })?;
+            let config = if input.peek(syn::token::Brace) {
+                let content;
+                let brace = braced!(content in input);
+                let fields = Punctuated::<Field, Token![,]>::parse_terminated(&content)?;
+                Some((brace.span.join(), fields.into_iter().collect()))
+            } else {
+                None
+            };
+            entries.push(Entry {
+                attrs,
+                name,
+                config,
+            });
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `,` between components, or `{ field: value, .. }` with config overrides",
+                )
+            })?;
+        }
+        Ok(Self { krate, entries })
+    }
+}
+
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+    "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "union",
+];
+
+/// Lower snake_case, not a keyword, not reserved, at most 128 bytes.
+fn check_name(name: &Ident) -> syn::Result<()> {
+    let text = name.to_string();
+    let text = text.strip_prefix("r#").unwrap_or(&text);
+    if KEYWORDS.contains(&text) {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("`{text}` is a Rust keyword and cannot name a component; try `{text}_api`"),
+        ));
+    }
+    let snake = text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !snake {
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "component names must be lower snake_case (like `binance_ws`); `{text}` is not"
+            ),
+        ));
+    }
+    if text.len() > 128 {
+        return Err(syn::Error::new(
+            name.span(),
+            "component names must be at most 128 bytes long",
+        ));
+    }
+    Ok(())
+}
+
+impl Manifest {
+    /// Every name problem at once, each at its own token.
+    fn check(&self) -> syn::Result<()> {
+        let mut errors: Option<syn::Error> = None;
+        let mut push = |e: syn::Error| match &mut errors {
+            Some(all) => all.combine(e),
+            None => errors = Some(e),
+        };
+        let mut seen: HashMap<String, &Ident> = HashMap::new();
+        for entry in &self.entries {
+            if let Err(e) = check_name(&entry.name) {
+                push(e);
+                continue;
+            }
+            let key = entry.name.to_string();
+            if let Some(first) = seen.get(&key) {
+                let mut e = syn::Error::new(
+                    entry.name.span(),
+                    format!("component `{key}` is declared twice"),
+                );
+                e.combine(syn::Error::new(
+                    first.span(),
+                    format!("`{key}` first declared here"),
+                ));
+                push(e);
+            } else {
+                seen.insert(key, &entry.name);
+            }
+        }
+        if self.entries.is_empty() {
+            push(syn::Error::new(
+                Span::call_site(),
+                "`breakers!` needs at least one component, as in `breakers! { binance_ws }`",
+            ));
+        }
+        errors.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn expand(self) -> TokenStream {
+        if let Err(e) = self.check() {
+            return e.to_compile_error();
+        }
+        let krate = self
+            .krate
+            .as_ref()
+            .map_or_else(|| quote!(::breaker), |p| quote!(#p));
+        let count = self.entries.len();
+        let mut consts = Vec::new();
+        let mut statics = Vec::new();
+        let mut all = Vec::new();
+        for entry in &self.entries {
+            let name = &entry.name;
+            let text = name.to_string();
+            let config = match &entry.config {
+                None => quote!(::core::option::Option::None),
+                Some((span, fields)) => {
+                    let konst = format_ident!("__BREAKERS_CONFIG_{}", text.to_uppercase());
+                    let assigns = fields.iter().map(|f| {
+                        let (field, value) = (&f.name, &f.value);
+                        quote!(#field: #value)
+                    });
+                    // The struct literal keeps the user's field tokens, so rustc reports an
+                    // unknown field (with "a field with a similar name exists") or a wrong type
+                    // at them; the const check turns an out-of-range value into a compile error
+                    // with the runtime validator's message.
+                    consts.push(quote_spanned! {*span=>
+                        #[doc(hidden)]
+                        #[allow(non_upper_case_globals)]
+                        const #konst: #krate::CircuitConfig = #krate::CircuitConfig {
+                            #(#assigns,)*
+                            ..#krate::CircuitConfig::DEFAULT
+                        };
+                        #[allow(clippy::panic)]
+                        const _: () = if let ::core::result::Result::Err(violation) = #konst.check() {
+                            ::core::panic!("{}", violation.message)
+                        };
+                    });
+                    quote!(::core::option::Option::Some(super::#konst))
+                }
+            };
+            let docs: Vec<_> = entry
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .collect();
+            let default_doc = format!("The `{text}` component's circuit breaker.");
+            let doc = if docs.is_empty() {
+                quote!(#[doc = #default_doc])
+            } else {
+                quote!(#(#docs)*)
+            };
+            let others = entry.attrs.iter().filter(|a| !a.path().is_ident("doc"));
+            statics.push(quote! {
+                #doc
+                #(#others)*
+                pub static #name: #krate::ComponentHandle =
+                    #krate::ComponentHandle::new(#text, #config, &ALL);
+            });
+            all.push(quote!(&#name));
+        }
+        quote! {
+            #(#consts)*
+            /// The circuit breakers declared with `breakers!`: one handle per component.
+            #[allow(non_upper_case_globals)]
+            pub mod breakers {
+                #(#statics)*
+                /// Every component declared in this manifest.
+                pub static ALL: [&#krate::ComponentHandle; #count] = [#(#all),*];
+            }
+        }
+    }
+}

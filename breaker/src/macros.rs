@@ -1,0 +1,101 @@
+//! The macros' documentation; the code lives in `breaker-macros`.
+
+/// Declares the components this crate calls, once, and checks them at compile time.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// breaker::breakers! {
+///     /// Binance market-data websocket.
+///     binance_ws,
+///     binance_rest { error_rate_threshold: 0.3, open_cooldown: Duration::from_secs(10) },
+///     kraken_rest,
+/// }
+///
+/// # fn main() {
+/// assert_eq!(breakers::binance_rest.declared_config().map(|c| c.error_rate_threshold), Some(0.3));
+/// assert_eq!(breakers::ALL.len(), 3);
+/// # }
+/// ```
+///
+/// This expands to a `pub mod breakers` holding one `pub static` [`ComponentHandle`] per
+/// component (named after it) and `ALL`, an array of them. `#[circuit_breaker(component =
+/// "binance_ws")]` names `crate::breakers::binance_ws`, so a misspelt or undeclared component
+/// is rustc's own error at your string (with "a static with a similar name exists"). Use the
+/// manifest at the crate root; a library can share its manifest with `pub use dep::breakers;`.
+///
+/// - Names are lower snake_case identifiers, not keywords, each declared once.
+/// - `name { field: value, .. }` overrides [`CircuitConfig`] fields on top of the registry's
+///   defaults. Field names and types are checked by rustc; out-of-range values fail to compile
+///   with the message [`CircuitConfig::validate`] would give at run time.
+/// - The first use of any handle registers every component of the manifest in the
+///   process-wide [`registry`](crate::registry()), so snapshots list them all; later uses go
+///   straight to the breaker with no map lookup. [`ComponentHandle::declare_manifest`] does the
+///   registration at startup instead.
+/// - `crate = path;` as the first item names a re-exported `breaker` crate.
+///
+/// [`ComponentHandle`]: crate::ComponentHandle
+/// [`ComponentHandle::declare_manifest`]: crate::ComponentHandle::declare_manifest
+/// [`CircuitConfig`]: crate::CircuitConfig
+/// [`CircuitConfig::validate`]: crate::CircuitConfig::validate
+pub use breaker_macros::breakers;
+
+/// Protects a function with its component's circuit breaker.
+///
+/// ```
+/// # use breaker::CircuitError;
+/// breaker::breakers! { binance_rest }
+///
+/// #[derive(Debug)]
+/// enum ApiError { Http(u16), Breaker(CircuitError) }
+/// impl From<CircuitError> for ApiError {
+///     fn from(e: CircuitError) -> Self { ApiError::Breaker(e) }
+/// }
+///
+/// #[breaker::circuit_breaker(component = "binance_rest")]
+/// fn ticker(symbol: &str) -> Result<f64, ApiError> {
+///     if symbol.is_empty() {
+///         return Err(ApiError::Http(400)); // recorded as a failure, like any `Err`
+///     }
+///     Ok(42_000.0)
+/// }
+///
+/// # fn main() {
+/// assert_eq!(ticker("BTCUSDT").ok(), Some(42_000.0));
+/// # }
+/// ```
+///
+/// `fn ticker(..) -> Result<T, E> { BODY }` becomes, in effect:
+///
+/// ```text
+/// fn ticker(..) -> Result<T, E> {
+///     let guard = match acquire(&crate::breakers::binance_rest) {
+///         Ok(guard) => guard,
+///         Err(refused) => return Err(E::from(refused)),   // or `return FALLBACK(args..)`
+///     };
+///     let out: Result<T, E> = call_once(move || BODY);     // `async move BODY`.await for async fns
+///     guard.record(/* Ok: Success, Err: Failure, unless failure_if / ignore_if say otherwise */);
+///     out
+/// }
+/// ```
+///
+/// so every exit of BODY (`?`, `return`, the tail) is recorded, a panic is recorded as a
+/// failure by the guard's `Drop`, and a cancelled async call gives its half-open slot back.
+///
+/// Arguments:
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `component = "name"` or `component = name` | required: a component declared in `breakers!` |
+/// | `failure_if = path` | `fn(&E) -> bool`: which errors are failures; the others count as successes |
+/// | `ignore_if = path` | `fn(&E) -> bool`: errors that count as neither (a 404); checked first |
+/// | `fallback = path` | called with the same arguments (and `.await`ed for async fns) instead of returning the rejection; must return the same type |
+/// | `registry = path` | a [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) (or anything that derefs to one, such as a `Lazy`) instead of the process-wide registry |
+/// | `crate = path` | where the `breaker` crate is, when it is re-exported |
+///
+/// Works on free functions and methods (`&self`, `&mut self`, `self: Arc<Self>`), generic
+/// functions, `async fn` (also in traits), `fn .. -> impl Future` ending in `async move { .. }`
+/// and `#[async_trait]` methods (only the tail `Box::pin(async move { .. })` is rewritten).
+/// The function must return `Result<T, E>` with `E: From<CircuitError>` (or have a
+/// `fallback`); [`CircuitError`](crate::CircuitError) converts into `std::io::Error`.
+pub use breaker_macros::circuit_breaker;
