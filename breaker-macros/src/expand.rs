@@ -88,7 +88,7 @@ enum Shape {
     Async,
     /// A non-async fn returning a future; the path to its tail `async` block and the future's
     /// `Output` type.
-    FutureTail(Type),
+    FutureTail(Box<Type>),
 }
 
 struct Rewrite {
@@ -125,7 +125,7 @@ impl Rewrite {
         let shape = if sig.asyncness.is_some() {
             Shape::Async
         } else if let Some(output) = future_output(&ret) {
-            Shape::FutureTail(output)
+            Shape::FutureTail(Box::new(output))
         } else {
             Shape::Sync
         };
@@ -214,21 +214,17 @@ impl Rewrite {
         };
         let refused = match &self.args.fallback {
             Some(fallback) => {
-                let forwarded = self.forwarded_args(fallback)?;
-                let call = quote_spanned!(fallback.span()=> #fallback(#(#forwarded),*));
+                // The arguments carry the path's span, so a wrong fallback signature is
+                // reported at `fallback = path`, not spread over the parameter list.
+                let forwarded = respan(&self.forwarded_args(fallback)?, fallback.span());
+                let call = quote_spanned!(fallback.span()=> #fallback(#forwarded));
                 if is_async {
                     quote!(#call.await)
                 } else {
                     call
                 }
             }
-            None => {
-                let span = match &self.function.sig.output {
-                    ReturnType::Type(_, ty) => ty.span(),
-                    ReturnType::Default => Span::call_site(),
-                };
-                quote_spanned!(span=> #private::Reject::rejected(#err))
-            }
+            None => respan(&quote!(#private::Reject::rejected(#err)), self.ret.span()),
         };
         let failed = match &self.args.failure_if {
             Some(path) => quote_spanned! {path.span()=>
@@ -242,11 +238,13 @@ impl Rewrite {
             },
             None => failed,
         };
-        let classify_span = match &self.function.sig.output {
-            ReturnType::Type(_, ty) => ty.span(),
-            ReturnType::Default => Span::call_site(),
+        // Without a fallback the value must also be rejectable, so a function returning `u32`
+        // gets one error (at its return type), not one per trait.
+        let classify = match &self.args.fallback {
+            Some(_) => quote!(#private::error_of),
+            None => quote!(#private::error_of_rejectable),
         };
-        let classify = quote_spanned!(classify_span=> #private::Classify::error(&#out));
+        let classify = respan(&quote!(#classify(&#out)), self.ret.span());
         Ok(quote! {
             let #guard = match #acquire {
                 ::core::result::Result::Ok(#guard) => #guard,
@@ -263,7 +261,7 @@ impl Rewrite {
     }
 
     /// The function's parameters, to pass on to the fallback unchanged.
-    fn forwarded_args(&self, fallback: &syn::Path) -> syn::Result<Vec<TokenStream>> {
+    fn forwarded_args(&self, fallback: &syn::Path) -> syn::Result<TokenStream> {
         self.function
             .sig
             .inputs
@@ -282,8 +280,28 @@ impl Rewrite {
                     )),
                 },
             })
-            .collect()
+            .collect::<syn::Result<Vec<_>>>()
+            .map(|args| quote!(#(#args),*))
     }
+}
+
+/// `tokens` located at `span` (each keeping its own hygiene), so rustc points at one place of
+/// the user's code.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(g) = &tree {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                group.set_span(g.span().located_at(span));
+                tree = proc_macro2::TokenTree::Group(group);
+            } else {
+                tree.set_span(tree.span().located_at(span));
+            }
+            tree
+        })
+        .collect()
 }
 
 /// `Output` of `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ..>>`, if the

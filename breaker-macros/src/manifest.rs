@@ -182,18 +182,19 @@ impl Manifest {
                     let konst = format_ident!("__BREAKERS_CONFIG_{}", text.to_uppercase());
                     let assigns = fields.iter().map(|f| {
                         let (field, value) = (&f.name, &f.value);
-                        quote!(#field: #value)
+                        quote!(config.#field = #value;)
                     });
-                    // The struct literal keeps the user's field tokens, so rustc reports an
-                    // unknown field (with "a field with a similar name exists") or a wrong type
-                    // at them; the const check turns an out-of-range value into a compile error
+                    // Field assignments keep the user's tokens, so rustc reports an unknown
+                    // field (with "a field with a similar name exists") or a wrong type at
+                    // them; the const check turns an out-of-range value into a compile error
                     // with the runtime validator's message.
                     consts.push(quote_spanned! {*span=>
                         #[doc(hidden)]
                         #[allow(non_upper_case_globals)]
-                        const #konst: #krate::CircuitConfig = #krate::CircuitConfig {
-                            #(#assigns,)*
-                            ..#krate::CircuitConfig::DEFAULT
+                        const #konst: #krate::CircuitConfig = {
+                            let mut config = #krate::CircuitConfig::DEFAULT;
+                            #(#assigns)*
+                            config
                         };
                         #[allow(clippy::panic)]
                         const _: () = if let ::core::result::Result::Err(violation) = #konst.check() {

@@ -50,7 +50,10 @@ pub struct ComponentBreaker {
     /// Whether this component takes the registry's defaults on reload (no override of its own).
     pub(crate) follows_defaults: std::sync::atomic::AtomicBool,
     pub(crate) probe: AtomicU64,
-    pub(crate) consecutive: CachePadded<AtomicU32>,
+    /// Failures in a row, tagged with the episode they belong to: `generation:32 | count:32`.
+    /// A count from another episode reads as 0, so a new episode needs no reset and a failure
+    /// that raced a transition cannot lengthen the new episode's run.
+    pub(crate) consecutive: CachePadded<AtomicU64>,
     /// When the current state was entered (nanoseconds on the timeline).
     pub(crate) since: AtomicU64,
     /// When the current `Open` state ends.
@@ -145,7 +148,7 @@ impl ComponentBreaker {
             config: ArcSwap::from_pointee(config),
             follows_defaults: std::sync::atomic::AtomicBool::new(true),
             probe: AtomicU64::new(ProbeWord::fresh(0).0),
-            consecutive: CachePadded::new(AtomicU32::new(0)),
+            consecutive: CachePadded::new(AtomicU64::new(0)),
             since: AtomicU64::new(now),
             open_until: AtomicU64::new(0),
             reopens: AtomicU32::new(0),
@@ -261,7 +264,7 @@ impl ComponentBreaker {
                             continue;
                         }
                     }
-                    if self.take_probe(word.generation(), config.half_open_max_concurrent) {
+                    if self.take_probe(word.generation(), &config) {
                         return Ok(Ticket {
                             generation: word.generation(),
                             admission: Admission::Probe,
@@ -302,8 +305,9 @@ impl ComponentBreaker {
         }
     }
 
-    /// Takes one of `limit` probe tokens of episode `generation`.
-    fn take_probe(&self, generation: u64, limit: u32) -> bool {
+    /// Takes one of `half_open_max_concurrent` probe tokens of episode `generation`, unless
+    /// the episode has already decided (its deciding probe is about to transition).
+    fn take_probe(&self, generation: u64, config: &CircuitConfig) -> bool {
         let mut current = ProbeWord(self.probe.load(Ordering::Acquire));
         loop {
             // The transition into HalfOpen writes the fresh word before it publishes the
@@ -311,7 +315,12 @@ impl ComponentBreaker {
             if !current.belongs_to(generation) {
                 return false;
             }
-            let Some(next) = current.admit(limit) else {
+            if current.successes() >= config.half_open_required_successes
+                || current.failures() > config.half_open_allowed_failures
+            {
+                return false;
+            }
+            let Some(next) = current.admit(config.half_open_max_concurrent) else {
                 return false;
             };
             match self.probe.compare_exchange_weak(
@@ -347,34 +356,29 @@ impl ComponentBreaker {
         let slow = slow && kind != Kind::Ignored;
 
         let word = self.word();
-        if word.generation() != ticket.generation {
+        let generation = ticket.generation;
+        if word.generation() != generation {
             self.window.add_retired(kind);
             if slow {
                 self.window.add_retired(Kind::Slow);
             }
             return Recorded::Stale;
         }
-        self.window.add(now, kind);
+        self.window.add(now, generation, kind);
         if slow {
-            self.window.add(now, Kind::Slow);
+            self.window.add(now, generation, Kind::Slow);
         }
         match ticket.admission {
             Admission::Unmetered => {}
             Admission::Counted => match kind {
                 Kind::Success => {
-                    // Load first: a success must not write a shared line when nothing failed.
-                    if self.consecutive.load(Ordering::Relaxed) != 0 {
-                        self.consecutive.store(0, Ordering::Relaxed);
-                    }
+                    self.end_failure_run(generation);
                     if slow {
                         self.evaluate(word, now, 0);
                     }
                 }
                 Kind::Failure => {
-                    let run = self
-                        .consecutive
-                        .fetch_add(1, Ordering::Relaxed)
-                        .saturating_add(1);
+                    let run = self.extend_failure_run(generation);
                     self.evaluate(word, now, run);
                 }
                 Kind::Ignored | Kind::Slow => {}
@@ -393,9 +397,61 @@ impl ComponentBreaker {
         Recorded::Counted
     }
 
+    /// A success ends the failure run. Load first: a success must not write a shared line
+    /// when nothing failed.
+    #[inline]
+    fn end_failure_run(&self, generation: u64) {
+        let run = self.consecutive.load(Ordering::Relaxed);
+        if run & 0xffff_ffff != 0 && run >> 32 == generation & 0xffff_ffff {
+            let _ = self.consecutive.compare_exchange(
+                run,
+                (generation & 0xffff_ffff) << 32,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// One more failure in episode `generation`'s run; returns the run's length.
+    fn extend_failure_run(&self, generation: u64) -> u32 {
+        let episode = generation & 0xffff_ffff;
+        let mut run = self.consecutive.load(Ordering::Relaxed);
+        loop {
+            let count = if run >> 32 == episode {
+                run & 0xffff_ffff
+            } else {
+                0
+            };
+            let next = (episode << 32) | (count + 1).min(0xffff_ffff);
+            match self.consecutive.compare_exchange_weak(
+                run,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return (next & 0xffff_ffff) as u32,
+                Err(actual) => run = actual,
+            }
+        }
+    }
+
+    /// Failures in a row in the current episode.
+    pub(crate) fn failure_run(&self) -> u32 {
+        let run = self.consecutive.load(Ordering::Relaxed);
+        if run >> 32 == self.word().generation() & 0xffff_ffff {
+            (run & 0xffff_ffff) as u32
+        } else {
+            0
+        }
+    }
+
     /// The trip check: consecutive failures first, then the window's rates.
     #[cold]
     fn evaluate(&self, word: StateWord, now: u64, run: u32) {
+        if self.derived {
+            // The fuse's state is derived from the components, never from its own calls.
+            return;
+        }
         let config = self.config.load();
         if let Some(threshold) = config.consecutive_failures_threshold {
             if run >= threshold {
@@ -408,7 +464,7 @@ impl ComponentBreaker {
                 return;
             }
         }
-        let stats = self.window_stats(&config, now);
+        let stats = self.window_stats(&config, now, word.generation());
         if stats.calls < u64::from(config.min_calls) {
             return;
         }
@@ -432,13 +488,18 @@ impl ComponentBreaker {
         self.transition(word, CircuitState::Open, reason, now);
     }
 
-    pub(crate) fn window_stats(&self, config: &CircuitConfig, now: u64) -> crate::WindowStats {
+    pub(crate) fn window_stats(
+        &self,
+        config: &CircuitConfig,
+        now: u64,
+        generation: u64,
+    ) -> crate::WindowStats {
         let half_life = nanos(config.exponential_half_life) as f64 / config.bucket_nanos() as f64;
         let strategy: &dyn crate::WindowStrategy = match config.sample_weighting {
             crate::SampleWeighting::Sliding => &crate::Sliding,
             crate::SampleWeighting::Exponential => &crate::Exponential,
         };
-        self.window.stats(now, strategy, half_life)
+        self.window.stats(now, generation, strategy, half_life)
     }
 
     /// Returns a probe's token and closes or re-opens once the episode has decided.
@@ -487,7 +548,8 @@ impl ComponentBreaker {
             config.slow_call_threshold.map_or(0, nanos),
             Ordering::Relaxed,
         );
-        self.window.set_bucket_nanos(config.bucket_nanos());
+        self.window
+            .set_bucket_nanos(config.bucket_nanos(), self.word().generation());
         self.config.store(Arc::new(config));
     }
 }

@@ -56,9 +56,10 @@ impl Fuse {
         self.unhealthy.load(Ordering::Acquire)
     }
 
+    /// Adds a component before it is visible to callers, so the tally never counts an
+    /// unhealthy component the member count does not know yet.
     pub(crate) fn add_member(&self, member: &Arc<ComponentBreaker>) {
         lock(&self.members).push(Arc::downgrade(member));
-        self.derive(self.breaker.timeline.now_nanos());
     }
 
     /// Called inside a component's transition lock.
@@ -75,39 +76,45 @@ impl Fuse {
     }
 
     /// Recomputes the fuse's state from the components. Manual states (forced open, disabled)
-    /// are left alone.
+    /// are left alone. `min_calls` gates opening only (like a component's `min_calls`): an open
+    /// fuse closes as soon as the ratio no longer holds.
     pub(crate) fn derive(&self, now: u64) {
         let transition = {
             let _guard = lock(&self.derive_lock);
             let conditions = **self.conditions.load();
-            let members: Vec<Arc<ComponentBreaker>> = lock(&self.members)
-                .iter()
-                .filter_map(Weak::upgrade)
-                .collect();
-            let components = u32::try_from(members.len()).unwrap_or(u32::MAX);
+            let (components, calls) = {
+                let members = lock(&self.members);
+                let calls = || -> u64 {
+                    members
+                        .iter()
+                        .filter_map(Weak::upgrade)
+                        .map(|m| {
+                            m.window_stats(&m.config.load(), now, m.word().generation())
+                                .calls
+                        })
+                        .sum()
+                };
+                let components = u32::try_from(members.len()).unwrap_or(u32::MAX);
+                // Only walk the windows when the call gate is on: a plain ratio is O(1).
+                (components, (conditions.min_calls > 0).then(calls))
+            };
             let unhealthy = self.unhealthy();
             let ratio_met = components >= conditions.min_components
                 && components > 0
                 && ((f64::from(unhealthy) / f64::from(components)) as f32)
                     >= conditions.component_open_ratio;
-            let calls_met = conditions.min_calls == 0 || {
-                let calls: u64 = members
-                    .iter()
-                    .map(|m| m.window_stats(&m.config.load(), now).calls)
-                    .sum();
-                calls >= conditions.min_calls
-            };
+            let calls_met = calls.is_none_or(|c| c >= conditions.min_calls);
             let word = self.breaker.word();
             let reason = TransitionReason::GlobalRatio {
                 unhealthy,
                 components,
             };
-            match (word.state(), ratio_met && calls_met) {
-                (CircuitState::Closed, true) => {
+            match word.state() {
+                CircuitState::Closed if ratio_met && calls_met => {
                     self.breaker
                         .transition_quiet(word, CircuitState::Open, reason, now)
                 }
-                (CircuitState::Open, false) => {
+                CircuitState::Open if !ratio_met => {
                     self.breaker
                         .transition_quiet(word, CircuitState::Closed, reason, now)
                 }

@@ -31,9 +31,9 @@ impl<T, E> Classify for Result<T, E> {
 
 /// Builds the value a refused call returns.
 #[diagnostic::on_unimplemented(
-    message = "#[circuit_breaker] needs to turn a `CircuitError` into the error type of `{Self}`",
-    label = "the error type of this `Result` needs `impl From<breaker::CircuitError>`",
-    note = "a refused call returns `Err(CircuitError.into())`; implement `From<breaker::CircuitError>` for your error type, or use `fallback = path`"
+    message = "#[circuit_breaker] cannot protect a function returning `{Self}`",
+    label = "this function must return `Result<T, E>` with `E: From<breaker::CircuitError>`",
+    note = "the breaker records `Ok` as a success and `Err` as a failure, and a refused call returns `Err(CircuitError.into())` (or calls `fallback = path`)"
 )]
 pub trait Reject: Classify {
     /// `Err(error.into())`.
@@ -75,11 +75,15 @@ pub fn acquire_in(
     handle.in_registry(registry).acquire_owned().into_result()
 }
 
-/// The outcome of `Ok` / `Err` without overrides.
+/// The error of a protected call's value (functions with a `fallback`).
 #[inline]
-pub fn outcome<R: Classify>(out: &R) -> Outcome {
-    match out.error() {
-        None => Outcome::Success,
-        Some(_) => Outcome::Failure,
-    }
+pub fn error_of<R: Classify>(out: &R) -> Option<&R::Error> {
+    out.error()
+}
+
+/// The error of a protected call's value, which must also be rejectable (functions without
+/// a `fallback`): one trait bound, so a wrong return type gets one error.
+#[inline]
+pub fn error_of_rejectable<R: Reject>(out: &R) -> Option<&R::Error> {
+    out.error()
 }

@@ -13,6 +13,7 @@ use crate::config::ConfigValue;
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
 use crate::names::{self, GLOBAL};
+use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
 use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
 
@@ -63,6 +64,8 @@ pub struct GlobalCircuitBreaker {
     timeline: Timeline,
     fuse: Arc<Fuse>,
     hooks: Arc<Hooks>,
+    /// Serialises registration and reloads (never taken by calls).
+    config_lock: Mutex<()>,
 }
 
 impl fmt::Debug for GlobalCircuitBreaker {
@@ -154,6 +157,7 @@ impl GlobalCircuitBreaker {
             timeline,
             fuse: Arc::new(Fuse::new(fuse_breaker, config.global_trip_conditions)),
             hooks,
+            config_lock: Mutex::new(()),
         }
     }
 
@@ -181,41 +185,15 @@ impl GlobalCircuitBreaker {
             name: name.to_owned(),
             reason,
         })?;
-        if let Some(existing) = self.component(name) {
-            if let Some(config) = config {
-                self.reload_component(name, config)?;
-            }
-            return Ok(existing);
-        }
         if let Some(config) = &config {
             config.validate()?;
         }
-        Ok(self.insert_valid(name, config))
-    }
-
-    fn insert_valid(&self, name: &str, config: Option<CircuitConfig>) -> Arc<ComponentBreaker> {
-        let mut created = None;
-        let breaker = Arc::clone(&self.breakers.entry(name.to_owned()).or_insert_with(|| {
-            let own = config.is_some();
-            let breaker = Arc::new(ComponentBreaker::build(
-                names::intern(name),
-                config.unwrap_or_else(|| **self.config.load()),
-                self.timeline.clone(),
-                Some(Arc::clone(&self.fuse)),
-                Arc::clone(&self.hooks),
-                false,
-            ));
-            breaker
-                .follows_defaults
-                .store(!own, std::sync::atomic::Ordering::Relaxed);
-            created = Some(Arc::clone(&breaker));
-            breaker
-        }));
-        // Outside the map's shard lock: the fuse walks its members when it derives.
-        if let Some(new) = created {
-            self.fuse.add_member(&new);
+        let breaker = self.insert_valid(name, None);
+        if let Some(config) = config {
+            // Whether this call or a racing one created it, the explicit config wins.
+            self.reload_component(name, config)?;
         }
-        breaker
+        Ok(breaker)
     }
 
     /// Registers a component declared in a `breakers!` manifest (its name and config were
@@ -240,6 +218,39 @@ impl GlobalCircuitBreaker {
             }
         });
         self.insert_valid(name, config)
+    }
+
+    /// Gets or creates `name` (with `config`, or following the defaults).
+    fn insert_valid(&self, name: &str, config: Option<CircuitConfig>) -> Arc<ComponentBreaker> {
+        if let Some(existing) = self.component(name) {
+            return existing;
+        }
+        // Serialised with reloads, so a component created during a reload of the defaults
+        // cannot miss it.
+        let guard = lock(&self.config_lock);
+        let mut created = false;
+        let breaker = Arc::clone(&self.breakers.entry(name.to_owned()).or_insert_with(|| {
+            let breaker = Arc::new(ComponentBreaker::build(
+                names::intern(name),
+                config.unwrap_or_else(|| **self.config.load()),
+                self.timeline.clone(),
+                Some(Arc::clone(&self.fuse)),
+                Arc::clone(&self.hooks),
+                false,
+            ));
+            breaker
+                .follows_defaults
+                .store(config.is_none(), std::sync::atomic::Ordering::Relaxed);
+            // A member before it is visible, so the fuse never counts it as unhealthy first.
+            self.fuse.add_member(&breaker);
+            created = true;
+            breaker
+        }));
+        drop(guard);
+        if created {
+            self.fuse.derive(self.timeline.now_nanos());
+        }
+        breaker
     }
 
     /// The breaker for `name`, if registered.
@@ -276,11 +287,13 @@ impl GlobalCircuitBreaker {
     /// threshold applies at the next evaluation. An invalid config is refused, the running one
     /// stays, and either way an [`Event`] says so.
     pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
+        let guard = lock(&self.config_lock);
         let current = self.config();
         let checked = config
             .validate()
             .and_then(|()| fixed_fields(&current, &config));
         if let Err(error) = checked {
+            drop(guard);
             self.hooks.emit(&Event::ConfigRefused {
                 component: None,
                 error: error.clone(),
@@ -301,6 +314,7 @@ impl GlobalCircuitBreaker {
         self.fuse
             .conditions
             .store(Arc::new(config.global_trip_conditions));
+        drop(guard);
         self.fuse.derive(self.timeline.now_nanos());
         self.hooks.emit(&Event::ConfigReloaded { component: None });
         Ok(())
@@ -313,10 +327,12 @@ impl GlobalCircuitBreaker {
             .ok_or_else(|| RegistryError::UnknownComponent {
                 name: name.to_owned(),
             })?;
+        let guard = lock(&self.config_lock);
         let checked = config
             .validate()
             .and_then(|()| fixed_fields(&breaker.config(), &config));
         if let Err(error) = checked {
+            drop(guard);
             self.hooks.emit(&Event::ConfigRefused {
                 component: Some(breaker.name()),
                 error: error.clone(),
@@ -327,6 +343,7 @@ impl GlobalCircuitBreaker {
             .follows_defaults
             .store(false, std::sync::atomic::Ordering::Relaxed);
         breaker.apply(config);
+        drop(guard);
         self.hooks.emit(&Event::ConfigReloaded {
             component: Some(breaker.name()),
         });
@@ -374,8 +391,10 @@ impl Breaker for GlobalCircuitBreaker {
     /// Looks `component` up (one hash lookup and a reference-count increment, which manifest
     /// handles avoid) and acquires from its breaker.
     fn acquire(&self, component: &str) -> Permit<'_> {
-        match self.breakers.get(component) {
-            Some(breaker) => Arc::clone(breaker.value()).into_permit(),
+        // The map's shard guard is dropped before admitting: admission may transition and
+        // run hooks, which may register components.
+        match self.component(component) {
+            Some(breaker) => breaker.into_permit(),
             None => Permit::Rejected(CircuitError::ComponentMissing {
                 component: component.to_owned().into(),
             }),

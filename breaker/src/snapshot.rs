@@ -136,8 +136,8 @@ impl ComponentBreaker {
                 global_open: r(RejectReason::GlobalOpen),
                 forced_open: r(RejectReason::ForcedOpen),
             },
-            window: self.window_stats(&self.config.load(), now),
-            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            window: self.window_stats(&self.config.load(), now, word.generation()),
+            consecutive_failures: self.failure_run(),
             half_open_in_flight: if state == CircuitState::HalfOpen
                 && probe.belongs_to(word.generation())
             {

@@ -74,9 +74,8 @@ impl ComponentBreaker {
                     .store(ProbeWord::fresh(next.generation()).0, Ordering::Relaxed);
             }
             CircuitState::Closed => {
-                // A fresh episode: the failures that opened the breaker must not re-trip it.
-                self.window.retire_all();
-                self.consecutive.store(0, Ordering::Relaxed);
+                // The new generation starts an empty window and failure run by itself (both are
+                // tagged with it), so the failures that opened the breaker cannot re-trip it.
                 self.reopens.store(0, Ordering::Relaxed);
             }
             CircuitState::ForcedOpen | CircuitState::Disabled => {}

@@ -5,6 +5,7 @@
 //!
 //! [`GlobalCircuitBreaker::reload`]: crate::GlobalCircuitBreaker::reload
 
+mod optional_duration;
 mod validate;
 
 use std::time::Duration;
@@ -87,8 +88,8 @@ pub struct CircuitConfig {
     /// Also trip after this many failures in a row, whatever the rate (`None`: off).
     pub consecutive_failures_threshold: Option<u32>,
     /// A call that takes at least this long is slow (`None`: slow-call detection off, and the
-    /// call path reads the clock once instead of twice).
-    #[serde(with = "humantime_serde")]
+    /// call path reads the clock once instead of twice). `"off"` in config files.
+    #[serde(with = "optional_duration")]
     pub slow_call_threshold: Option<Duration>,
     /// Trip when `slow calls / calls >= slow_call_rate_threshold` (inclusive).
     pub slow_call_rate_threshold: f32,
@@ -108,8 +109,8 @@ pub struct CircuitConfig {
     /// Failed probes tolerated; one more re-opens.
     pub half_open_allowed_failures: u32,
     /// A `HalfOpen` episode that has not decided within this long re-opens, so probes that
-    /// never report cannot wedge the breaker (`None`: wait forever).
-    #[serde(with = "humantime_serde")]
+    /// never report cannot wedge the breaker (`None`, `"off"` in config files: wait forever).
+    #[serde(with = "optional_duration")]
     pub half_open_max_wait: Option<Duration>,
     /// How outcomes in the window are weighted.
     pub sample_weighting: SampleWeighting,

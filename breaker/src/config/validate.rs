@@ -10,6 +10,9 @@ use super::CircuitConfig;
 /// overflow the nanosecond arithmetic of the window and the cooldown.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
+/// The narrowest bucket: keeps epoch numbers small enough to pack beside an episode tag.
+pub(crate) const MIN_BUCKET: Duration = Duration::from_millis(1);
+
 /// The most buckets a window may have; memory per component grows with it.
 pub(crate) const MAX_BUCKETS: u32 = 1000;
 
@@ -152,6 +155,13 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             "window_buckets",
             Count(c.window_buckets as u64),
             "must divide rolling_window into equal whole-nanosecond buckets"
+        );
+    }
+    if c.rolling_window.as_nanos() / (c.window_buckets as u128) < MIN_BUCKET.as_nanos() {
+        refuse!(
+            "window_buckets",
+            Count(c.window_buckets as u64),
+            "must leave buckets of at least 1ms (rolling_window / window_buckets)"
         );
     }
     if c.min_calls == 0 {

@@ -2,15 +2,14 @@
 //!
 //! Every thread writes to its own stripe (LongAdder-style: one stripe to start with, more only
 //! when two threads collide on a counter), so many threads hammering one breaker do not all
-//! write the same cache line. Each bucket carries the epoch (clock reading / bucket width) it
-//! counts for; the first writer to see a newer epoch claims the bucket with a CAS and moves its
-//! old counts into the stripe's `retired` totals, so lifetime totals never lose a count even
-//! though the window forgets.
+//! write the same cache line. Each bucket is tagged with the breaker episode and the epoch
+//! (clock reading / bucket width) it counts for; the first writer to see a newer tag claims the
+//! bucket with a CAS and moves its old counts into the stripe's `retired` totals, so lifetime
+//! totals never lose a count even though the window forgets.
 //!
-//! Memory per component: `stripes × (window_buckets × 40 B + 64 B)`, each stripe rounded up
-//! to a 128 B cache-line pair, plus `max_stripes × 8 B` of slot pointers. With the default 10
-//! buckets that is about 640 B per active stripe; a component only ever touched by one thread
-//! at a time keeps one stripe.
+//! Memory: a stripe is a 128 B header plus `window_buckets × 40 B` of buckets; a window also
+//! holds `max_stripes × 8 B` of slot pointers. A component only ever touched by one thread at
+//! a time keeps one stripe.
 
 mod stripe;
 mod weighting;
@@ -21,7 +20,7 @@ use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
 use crate::sync::{AtomicU32, AtomicU64, OnceBox, Ordering};
-pub(crate) use stripe::{Kind, Stripe, Tally};
+pub(crate) use stripe::{Kind, Stripe, Tag, Tally};
 use weighting::Fold;
 pub use weighting::{Exponential, Sliding, WindowStats, WindowStrategy};
 
@@ -43,7 +42,16 @@ thread_local! {
 fn seed() -> u32 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     // A Weyl sequence spreads consecutive threads over the stripe space.
-    NEXT.fetch_add(0x9E37_79B9, std::sync::atomic::Ordering::Relaxed) | 1
+    nonzero(NEXT.fetch_add(0x9E37_79B9, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// xorshift must never hold 0 (it would stay 0).
+fn nonzero(x: u32) -> u32 {
+    if x == 0 {
+        0x2545_F491
+    } else {
+        x
+    }
 }
 
 #[inline]
@@ -57,7 +65,7 @@ fn rehash() {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        p.set(x | 1);
+        p.set(nonzero(x));
     });
 }
 
@@ -96,10 +104,13 @@ impl Window {
     }
 
     /// A new bucket width (after a reload changed `rolling_window`): epochs change scale, so
-    /// the window restarts; lifetime totals keep every count.
-    pub(crate) fn set_bucket_nanos(&self, nanos: u64) {
+    /// the window restarts (tagged for `generation`); lifetime totals keep every count.
+    pub(crate) fn set_bucket_nanos(&self, nanos: u64, generation: u64) {
         if self.bucket_nanos.swap(nanos.max(1), Ordering::AcqRel) != nanos.max(1) {
-            self.retire_all();
+            let tag = Tag::new(generation, 0);
+            for stripe in self.live_stripes() {
+                stripe.restart(tag);
+            }
         }
     }
 
@@ -116,12 +127,12 @@ impl Window {
         self.stripe_at(probe() as usize & (width - 1))
     }
 
-    /// Counts one outcome in the bucket for `now_nanos`. Lock-free; the common case is a load
-    /// of the bucket's epoch and one CAS on this thread's stripe.
+    /// Counts one outcome of episode `generation` in the bucket for `now_nanos`. Lock-free;
+    /// the common case is a load of the bucket's tag and one CAS on this thread's stripe.
     #[inline]
-    pub(crate) fn add(&self, now_nanos: u64, kind: Kind) {
-        let epoch = self.epoch(now_nanos);
-        if !self.my_stripe().add(epoch, self.buckets, kind) {
+    pub(crate) fn add(&self, now_nanos: u64, generation: u64, kind: Kind) {
+        let tag = Tag::new(generation, self.epoch(now_nanos));
+        if !self.my_stripe().add(tag, kind) {
             self.on_contention();
         }
     }
@@ -134,7 +145,9 @@ impl Window {
     /// Counts a rejection (never windowed).
     #[inline]
     pub(crate) fn reject(&self, reason: usize) {
-        self.my_stripe().reject(reason);
+        if !self.my_stripe().reject(reason) {
+            self.on_contention();
+        }
     }
 
     /// Two threads hit the same counter: widen the stripe set (up to the cap) and move this
@@ -154,37 +167,26 @@ impl Window {
         self.stripes.iter().filter_map(|s| s.get().map(|s| &**s))
     }
 
-    /// Moves every bucket's counts into the totals: the window starts empty (on close, reset
-    /// and bucket-width changes).
-    pub(crate) fn retire_all(&self) {
-        for stripe in self.live_stripes() {
-            stripe.retire_all();
-        }
-    }
-
-    /// The window's counts at `now_nanos`, folded by `strategy`. O(stripes × buckets); only
-    /// the trip check and snapshots call it, and it allocates nothing.
+    /// The window of episode `generation` at `now_nanos`, folded by `strategy`.
+    /// O(stripes × buckets); only the trip check and snapshots call it, and it allocates nothing.
     pub(crate) fn stats(
         &self,
         now_nanos: u64,
+        generation: u64,
         strategy: &dyn WindowStrategy,
         half_life_buckets: f64,
     ) -> WindowStats {
-        let epoch = self.epoch(now_nanos);
+        let now = Tag::new(generation, self.epoch(now_nanos));
         let mut fold = Fold::default();
         for stripe in self.live_stripes() {
-            stripe.fold_into(
-                epoch,
-                self.buckets,
-                &mut |age, [successes, failures, _, slow]| {
-                    fold.add(
-                        strategy.weight(age, half_life_buckets),
-                        successes,
-                        failures,
-                        slow,
-                    );
-                },
-            );
+            stripe.fold_into(now, &mut |age, [successes, failures, _, slow]| {
+                fold.add(
+                    strategy.weight(age, half_life_buckets),
+                    successes,
+                    failures,
+                    slow,
+                );
+            });
         }
         fold.finish()
     }

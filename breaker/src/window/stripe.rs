@@ -1,4 +1,10 @@
-//! One thread-group's share of a window: a ring of epoch-tagged buckets plus lifetime totals.
+//! One thread-group's share of a window: a ring of tagged buckets plus lifetime totals.
+//!
+//! A bucket's tag packs the breaker episode (low 16 bits of the state word's generation) and the
+//! epoch (clock reading / bucket width) it counts for. Folding counts only buckets of the
+//! current episode, so a new episode starts with an empty window without anyone clearing it,
+//! and an outcome that raced a transition lands in its own (old) episode's bucket, where it
+//! cannot influence the new state.
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -18,8 +24,36 @@ pub(crate) struct Tally {
     pub(crate) failures: u64,
     pub(crate) ignored: u64,
     pub(crate) slow: u64,
-    /// Indexed by [`crate::error::RejectReason`].
+    /// Indexed by `crate::error::RejectReason`.
     pub(crate) rejections: [u64; 4],
+}
+
+const EPOCH_BITS: u32 = 48;
+const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
+
+/// `episode:16 | epoch:48`. Epochs are at least a millisecond wide (validated), so 48 bits
+/// last about 8,900 years of uptime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tag(u64);
+
+impl Tag {
+    pub(crate) fn new(generation: u64, epoch: u64) -> Self {
+        Self(((generation & 0xffff) << EPOCH_BITS) | (epoch & EPOCH_MASK))
+    }
+
+    fn episode(self) -> u64 {
+        self.0 >> EPOCH_BITS
+    }
+
+    fn epoch(self) -> u64 {
+        self.0 & EPOCH_MASK
+    }
+
+    /// Whether `self` belongs to an episode after `other`'s (wrapping, within half the range).
+    fn later_episode_than(self, other: Tag) -> bool {
+        let ahead = self.episode().wrapping_sub(other.episode()) & 0xffff;
+        ahead != 0 && ahead < 0x8000
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,7 +72,7 @@ impl Counts {
 
 #[derive(Debug, Default)]
 struct Bucket {
-    epoch: AtomicU64,
+    tag: AtomicU64,
     counts: Counts,
 }
 
@@ -58,33 +92,36 @@ impl Stripe {
         }
     }
 
-    fn bucket(&self, epoch: u64, ring: u32) -> &Bucket {
-        &self.buckets[(epoch % u64::from(ring.max(1))) as usize % self.buckets.len()]
+    fn bucket(&self, epoch: u64) -> &Bucket {
+        // `buckets` is never empty; the ring length is the configured bucket count.
+        &self.buckets[(epoch % self.buckets.len() as u64) as usize]
     }
 
-    /// Counts `kind` for `epoch`. Returns `false` if another thread raced on the same counter
+    /// Counts `kind` under `tag`. Returns `false` if another thread raced on the same counter
     /// (the count still landed; the caller may spread out).
     #[inline]
-    pub(crate) fn add(&self, epoch: u64, ring: u32, kind: Kind) -> bool {
-        let bucket = self.bucket(epoch, ring);
+    pub(crate) fn add(&self, tag: Tag, kind: Kind) -> bool {
+        let bucket = self.bucket(tag.epoch());
         loop {
-            let seen = bucket.epoch.load(Ordering::Acquire);
-            if seen == epoch {
+            let seen = Tag(bucket.tag.load(Ordering::Acquire));
+            if seen == tag {
                 return bump(bucket.counts.get(kind));
             }
-            if seen > epoch {
-                // This reading is older than the bucket's: it is outside the window already.
+            let older_reading = seen.episode() == tag.episode() && seen.epoch() > tag.epoch();
+            if older_reading || seen.later_episode_than(tag) {
+                // Outside the window already (a reading older than the bucket's), or from a
+                // finished episode: it counts in the totals only.
                 self.retired.get(kind).fetch_add(1, Ordering::Relaxed);
                 return true;
             }
             if bucket
-                .epoch
-                .compare_exchange(seen, epoch, Ordering::AcqRel, Ordering::Acquire)
+                .tag
+                .compare_exchange(seen.0, tag.0, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                // We claimed the bucket for the new epoch: move its old counts to the totals.
-                // A racer that already counted for the new epoch lands in `retired` too, so
-                // the totals stay exact and the window is off by at most that racer.
+                // We claimed the bucket: move its old counts to the totals. A racer that
+                // already counted under the new tag lands in `retired` too, so the totals stay
+                // exact and the window is off by at most that racer.
                 self.retire_bucket(bucket);
                 return bump(bucket.counts.get(kind));
             }
@@ -95,9 +132,10 @@ impl Stripe {
         self.retired.get(kind).fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a rejection; `false` on a collision, like [`add`](Self::add).
     #[inline]
-    pub(crate) fn reject(&self, reason: usize) {
-        self.rejections[reason % 4].fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn reject(&self, reason: usize) -> bool {
+        bump(&self.rejections[reason % 4])
     }
 
     fn retire_bucket(&self, bucket: &Bucket) {
@@ -109,30 +147,34 @@ impl Stripe {
         }
     }
 
-    pub(crate) fn retire_all(&self) {
+    /// Empties every bucket and re-tags it `tag`, for a bucket width change (epochs change
+    /// scale, so old tags would compare wrongly).
+    pub(crate) fn restart(&self, tag: Tag) {
         for bucket in self.buckets.iter() {
+            bucket.tag.store(tag.0, Ordering::Release);
             self.retire_bucket(bucket);
         }
     }
 
-    /// Hands each in-window bucket's counts (`[successes, failures, ignored, slow]`) to
-    /// `visit` with its age in buckets (0 = current).
-    pub(crate) fn fold_into(&self, epoch: u64, ring: u32, visit: &mut dyn FnMut(u64, [u64; 4])) {
+    /// Hands each bucket of `now`'s episode inside the window, with its counts
+    /// (`[successes, failures, ignored, slow]`), to `visit` with its age in buckets
+    /// (0 = current).
+    pub(crate) fn fold_into(&self, now: Tag, visit: &mut dyn FnMut(u64, [u64; 4])) {
+        let ring = self.buckets.len() as u64;
         for bucket in self.buckets.iter() {
-            let seen = bucket.epoch.load(Ordering::Acquire);
-            let Some(age) = epoch.checked_sub(seen) else {
-                continue;
-            };
-            if age >= u64::from(ring) {
+            let seen = Tag(bucket.tag.load(Ordering::Acquire));
+            if seen.episode() != now.episode() {
                 continue;
             }
-            visit(age, bucket.counts.load());
+            match now.epoch().checked_sub(seen.epoch()) {
+                Some(age) if age < ring => visit(age, bucket.counts.load()),
+                _ => {}
+            }
         }
     }
 
     pub(crate) fn total_into(&self, t: &mut Tally) {
-        let retired = self.retired.load();
-        let mut sum = retired;
+        let mut sum = self.retired.load();
         for bucket in self.buckets.iter() {
             for (s, v) in sum.iter_mut().zip(bucket.counts.load()) {
                 *s += v;

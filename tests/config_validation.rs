@@ -1,0 +1,504 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Every invalid field is refused, by name, by `validate`, `check` and every constructor;
+//! configs load from TOML/JSON with human durations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use breaker::{
+    CircuitConfig, ComponentBreaker, ConfigValue, FakeClock, GlobalCircuitBreaker,
+    GlobalTripConditions, RegistryError, SampleWeighting, Violation, MAX_DURATION,
+};
+
+const D: CircuitConfig = CircuitConfig::DEFAULT;
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// The defaults with one change.
+fn with(change: impl FnOnce(&mut CircuitConfig)) -> CircuitConfig {
+    let mut config = D;
+    change(&mut config);
+    config
+}
+
+type Change = fn(&mut CircuitConfig);
+
+/// `(field refused, change)`: each change breaks exactly one rule of the defaults.
+fn invalid() -> Vec<(&'static str, CircuitConfig)> {
+    let over = MAX_DURATION + Duration::from_nanos(1);
+    let rows: Vec<(&'static str, Change)> = vec![
+        ("rolling_window", |c| c.rolling_window = Duration::ZERO),
+        ("rolling_window", |c| {
+            c.rolling_window = MAX_DURATION + Duration::from_nanos(1)
+        }),
+        ("window_buckets", |c| c.window_buckets = 0),
+        ("window_buckets", |c| c.window_buckets = 1001),
+        ("window_buckets", |c| c.window_buckets = 3), // 10 s / 3
+        ("window_buckets", |c| {
+            // buckets narrower than 1 ms
+            c.rolling_window = Duration::from_micros(500);
+            c.window_buckets = 1;
+        }),
+        ("min_calls", |c| c.min_calls = 0),
+        ("error_rate_threshold", |c| c.error_rate_threshold = 0.0),
+        ("error_rate_threshold", |c| c.error_rate_threshold = 1.5),
+        ("error_rate_threshold", |c| {
+            c.error_rate_threshold = f32::NAN
+        }),
+        ("error_rate_threshold", |c| c.error_rate_threshold = -0.1),
+        ("error_rate_threshold", |c| {
+            c.error_rate_threshold = f32::INFINITY
+        }),
+        ("consecutive_failures_threshold", |c| {
+            c.consecutive_failures_threshold = Some(0)
+        }),
+        ("slow_call_threshold", |c| {
+            c.slow_call_threshold = Some(Duration::ZERO)
+        }),
+        ("slow_call_rate_threshold", |c| {
+            c.slow_call_rate_threshold = 0.0
+        }),
+        ("slow_call_rate_threshold", |c| {
+            c.slow_call_rate_threshold = f32::NAN
+        }),
+        ("slow_call_rate_threshold", |c| {
+            c.slow_call_rate_threshold = 1.01
+        }),
+        ("open_cooldown", |c| c.open_cooldown = Duration::ZERO),
+        ("open_backoff_multiplier", |c| {
+            c.open_backoff_multiplier = 0.5
+        }),
+        ("open_backoff_multiplier", |c| {
+            c.open_backoff_multiplier = f32::NAN
+        }),
+        ("open_backoff_multiplier", |c| {
+            c.open_backoff_multiplier = f32::INFINITY
+        }),
+        ("open_backoff_multiplier", |c| {
+            c.open_backoff_multiplier = 1000.5
+        }),
+        ("open_cooldown_max", |c| {
+            c.open_cooldown_max = c.open_cooldown - SECS(1)
+        }),
+        ("half_open_max_concurrent", |c| {
+            c.half_open_max_concurrent = 0
+        }),
+        ("half_open_max_concurrent", |c| {
+            c.half_open_max_concurrent = 1001
+        }),
+        ("half_open_required_successes", |c| {
+            c.half_open_required_successes = 0
+        }),
+        ("half_open_required_successes", |c| {
+            c.half_open_required_successes = c.half_open_max_concurrent + 1;
+        }),
+        ("half_open_allowed_failures", |c| {
+            c.half_open_allowed_failures = 1001
+        }),
+        ("half_open_max_wait", |c| {
+            c.half_open_max_wait = Some(Duration::ZERO)
+        }),
+        ("exponential_half_life", |c| {
+            c.exponential_half_life = Duration::ZERO
+        }),
+        ("global_trip_conditions.component_open_ratio", |c| {
+            c.global_trip_conditions.component_open_ratio = 0.0;
+        }),
+        ("global_trip_conditions.component_open_ratio", |c| {
+            c.global_trip_conditions.component_open_ratio = 1.5;
+        }),
+        ("global_trip_conditions.component_open_ratio", |c| {
+            c.global_trip_conditions.component_open_ratio = f32::NAN;
+        }),
+        ("global_trip_conditions.min_components", |c| {
+            c.global_trip_conditions.min_components = 0
+        }),
+    ];
+    let mut table: Vec<_> = rows
+        .into_iter()
+        .map(|(field, change)| (field, with(change)))
+        .collect();
+    // Durations past MAX_DURATION, for every duration field that has the limit.
+    table.extend([
+        (
+            "slow_call_threshold",
+            with(|c| c.slow_call_threshold = Some(over)),
+        ),
+        ("open_cooldown", with(|c| c.open_cooldown = over)),
+        ("open_cooldown_max", with(|c| c.open_cooldown_max = over)),
+        (
+            "half_open_max_wait",
+            with(|c| c.half_open_max_wait = Some(over)),
+        ),
+        (
+            "exponential_half_life",
+            with(|c| c.exponential_half_life = over),
+        ),
+    ]);
+    table
+}
+
+fn bad() -> CircuitConfig {
+    with(|c| c.min_calls = 0)
+}
+
+#[test]
+fn the_defaults_are_valid() {
+    assert_eq!(D.validate(), Ok(()));
+    assert_eq!(D.check(), Ok(()));
+    assert_eq!(CircuitConfig::default(), D);
+}
+
+#[test]
+fn validate_names_every_invalid_field() {
+    for (field, config) in invalid() {
+        let err = config
+            .validate()
+            .expect_err(&format!("{field} in {config:?} must be refused"));
+        assert_eq!(err.field(), field, "{config:?}");
+        assert!(!err.rule().is_empty(), "{field}");
+        assert_eq!(
+            err.to_string(),
+            format!("{field} = {}: {}", err.value(), err.rule())
+        );
+    }
+}
+
+#[test]
+fn check_agrees_with_validate() {
+    for (field, config) in invalid() {
+        let violation = config
+            .check()
+            .expect_err(&format!("{field} in {config:?} must be refused"));
+        let err = config.validate().unwrap_err();
+        assert_eq!(violation.field, field, "{config:?}");
+        assert_eq!(violation.rule, err.rule(), "{field}");
+        assert_eq!(violation.message, format!("{field}: {}", violation.rule));
+    }
+}
+
+#[test]
+fn check_works_in_const_context() {
+    const VIOLATION: Result<(), Violation> = CircuitConfig {
+        half_open_max_concurrent: 0,
+        ..CircuitConfig::DEFAULT
+    }
+    .check();
+    const FINE: Result<(), Violation> = CircuitConfig::DEFAULT.check();
+    let v = VIOLATION.unwrap_err();
+    assert_eq!(v.field, "half_open_max_concurrent");
+    assert_eq!(v.value, ConfigValue::Count(0));
+    assert_eq!(
+        v.message,
+        "half_open_max_concurrent: must be between 1 and 1000"
+    );
+    assert!(FINE.is_ok());
+}
+
+#[test]
+fn error_messages_name_field_value_and_rule() {
+    let duration_rule = "must be greater than 0 and at most 365 days";
+    let cases = [
+        (
+            with(|c| c.rolling_window = Duration::ZERO),
+            format!("rolling_window = 0s: {duration_rule}"),
+        ),
+        (
+            with(|c| c.window_buckets = 3),
+            "window_buckets = 3: must divide rolling_window into equal whole-nanosecond buckets"
+                .to_owned(),
+        ),
+        (bad(), "min_calls = 0: must be at least 1".to_owned()),
+        (
+            with(|c| c.error_rate_threshold = 1.5),
+            "error_rate_threshold = 1.5: must be in (0, 1]".to_owned(),
+        ),
+        (
+            with(|c| c.error_rate_threshold = f32::NAN),
+            "error_rate_threshold = NaN: must be in (0, 1]".to_owned(),
+        ),
+        (
+            with(|c| c.slow_call_threshold = Some(Duration::ZERO)),
+            format!("slow_call_threshold = 0s: {duration_rule} when set"),
+        ),
+        (
+            with(|c| c.open_backoff_multiplier = 0.5),
+            "open_backoff_multiplier = 0.5: must be in [1, 1000]".to_owned(),
+        ),
+        (
+            with(|c| c.open_cooldown_max = SECS(10)),
+            "open_cooldown_max = 10s: must be at least open_cooldown and at most 365 days"
+                .to_owned(),
+        ),
+        (
+            with(|c| c.half_open_max_wait = Some(Duration::from_millis(0))),
+            format!("half_open_max_wait = 0s: {duration_rule} when set"),
+        ),
+        (
+            with(|c| c.global_trip_conditions.min_components = 0),
+            "global_trip_conditions.min_components = 0: must be at least 1".to_owned(),
+        ),
+    ];
+    for (config, expected) in cases {
+        assert_eq!(config.validate().unwrap_err().to_string(), expected);
+    }
+}
+
+#[test]
+fn boundary_values_are_accepted() {
+    let rows: [Change; 18] = [
+        |c| c.rolling_window = MAX_DURATION,
+        |c| {
+            // the narrowest bucket allowed
+            c.rolling_window = Duration::from_millis(1);
+            c.window_buckets = 1;
+        },
+        |c| c.window_buckets = 1000,
+        |c| c.window_buckets = 1,
+        |c| c.min_calls = 1,
+        |c| c.error_rate_threshold = 1.0,
+        |c| c.error_rate_threshold = f32::MIN_POSITIVE,
+        |c| c.consecutive_failures_threshold = Some(1),
+        |c| c.slow_call_threshold = Some(Duration::from_nanos(1)),
+        |c| c.slow_call_rate_threshold = 1.0,
+        |c| c.open_backoff_multiplier = 1.0,
+        |c| c.open_backoff_multiplier = 1000.0,
+        |c| c.open_cooldown_max = c.open_cooldown,
+        |c| c.open_cooldown_max = MAX_DURATION,
+        |c| {
+            c.half_open_max_concurrent = 1000;
+            c.half_open_required_successes = 1000;
+        },
+        |c| c.half_open_allowed_failures = 1000,
+        |c| c.half_open_max_wait = None,
+        |c| {
+            c.global_trip_conditions.component_open_ratio = 1.0;
+            c.global_trip_conditions.min_components = 1;
+        },
+    ];
+    for change in rows {
+        let config = with(change);
+        assert_eq!(config.validate(), Ok(()), "{config:?}");
+    }
+}
+
+#[test]
+fn the_first_broken_rule_in_field_order_is_reported() {
+    let config = CircuitConfig {
+        min_calls: 0,
+        error_rate_threshold: 2.0,
+        open_cooldown: Duration::ZERO,
+        ..D
+    };
+    assert_eq!(config.validate().unwrap_err().field(), "min_calls");
+}
+
+#[test]
+fn registry_new_refuses_an_invalid_config() {
+    let err = GlobalCircuitBreaker::new(bad()).unwrap_err();
+    assert_eq!(err.field(), "min_calls");
+}
+
+#[test]
+fn builder_refuses_an_invalid_config() {
+    let err = GlobalCircuitBreaker::builder()
+        .config(CircuitConfig {
+            error_rate_threshold: f32::NAN,
+            ..D
+        })
+        .clock(FakeClock::new())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "error_rate_threshold");
+}
+
+#[test]
+fn register_with_refuses_an_invalid_config_and_registers_nothing() {
+    let registry = GlobalCircuitBreaker::builder()
+        .clock(FakeClock::new())
+        .build()
+        .unwrap();
+    let err = registry.register_with("invalid_cfg", bad()).unwrap_err();
+    match err {
+        RegistryError::Config(e) => assert_eq!(e.field(), "min_calls"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    assert!(registry.component("invalid_cfg").is_none());
+    assert!(registry.components().is_empty());
+}
+
+#[test]
+fn register_with_refuses_an_invalid_config_for_an_existing_component() {
+    let registry = GlobalCircuitBreaker::builder()
+        .clock(FakeClock::new())
+        .build()
+        .unwrap();
+    let b = registry.register("existing").unwrap();
+    let err = registry.register_with("existing", bad()).unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Config(e) if e.field() == "min_calls"),
+        "{err:?}"
+    );
+    assert_eq!(b.config(), D);
+}
+
+#[test]
+fn component_breaker_new_refuses_an_invalid_config() {
+    let clock = FakeClock::new();
+    let config = CircuitConfig {
+        window_buckets: 1001,
+        ..D
+    };
+    let err = ComponentBreaker::new("standalone_invalid", config, Arc::new(clock)).unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Config(e) if e.field() == "window_buckets"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn toml_with_human_durations() {
+    let config: CircuitConfig = toml::from_str(
+        r#"
+        rolling_window = "30s"
+        window_buckets = 30
+        min_calls = 5
+        error_rate_threshold = 0.25
+        consecutive_failures_threshold = 7
+        slow_call_threshold = "250ms"
+        open_cooldown = "1m 30s"
+        half_open_max_wait = "2m"
+        sample_weighting = "exponential"
+        exponential_half_life = "1500ms"
+
+        [global_trip_conditions]
+        min_components = 2
+        "#,
+    )
+    .unwrap();
+    let expected = CircuitConfig {
+        rolling_window: SECS(30),
+        window_buckets: 30,
+        min_calls: 5,
+        error_rate_threshold: 0.25,
+        consecutive_failures_threshold: Some(7),
+        slow_call_threshold: Some(Duration::from_millis(250)),
+        open_cooldown: SECS(90),
+        half_open_max_wait: Some(SECS(120)),
+        sample_weighting: SampleWeighting::Exponential,
+        exponential_half_life: Duration::from_millis(1500),
+        global_trip_conditions: GlobalTripConditions {
+            min_components: 2,
+            ..GlobalTripConditions::DEFAULT
+        },
+        ..D
+    };
+    assert_eq!(config, expected);
+    assert_eq!(config.validate(), Ok(()));
+}
+
+#[test]
+fn partial_configs_fill_in_the_defaults() {
+    let empty: CircuitConfig = toml::from_str("").unwrap();
+    assert_eq!(empty, D);
+    let partial: CircuitConfig = toml::from_str("min_calls = 7").unwrap();
+    assert_eq!(partial, CircuitConfig { min_calls: 7, ..D });
+    let json: CircuitConfig = serde_json::from_str(r#"{"open_cooldown": "45s"}"#).unwrap();
+    assert_eq!(
+        json,
+        CircuitConfig {
+            open_cooldown: SECS(45),
+            ..D
+        }
+    );
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let err = toml::from_str::<CircuitConfig>("min_calls = 7\nmin_call = 8").unwrap_err();
+    assert!(err.to_string().contains("min_call"), "{err}");
+    let nested = "[global_trip_conditions]\nmin_component = 2";
+    assert!(toml::from_str::<CircuitConfig>(nested).is_err());
+    assert!(serde_json::from_str::<CircuitConfig>(r#"{"rolling_windows": "1s"}"#).is_err());
+}
+
+#[test]
+fn bad_durations_and_values_are_rejected_by_serde_or_validate() {
+    assert!(toml::from_str::<CircuitConfig>(r#"open_cooldown = "soon""#).is_err());
+    assert!(toml::from_str::<CircuitConfig>(r#"sample_weighting = "linear""#).is_err());
+    // In range for the type but not for the rules: loading succeeds, validation refuses.
+    let loaded: CircuitConfig = toml::from_str("error_rate_threshold = 1.5").unwrap();
+    assert_eq!(
+        loaded.validate().unwrap_err().field(),
+        "error_rate_threshold"
+    );
+}
+
+#[test]
+fn serializes_durations_in_human_form() {
+    let text = toml::to_string(&D).unwrap();
+    assert!(text.contains(r#"rolling_window = "10s""#), "{text}");
+    assert!(text.contains(r#"open_cooldown_max = "5m""#), "{text}");
+    assert!(text.contains(r#"sample_weighting = "sliding""#), "{text}");
+}
+
+#[test]
+fn toml_round_trip_is_lossless() {
+    let configs = [
+        D,
+        CircuitConfig {
+            rolling_window: SECS(60),
+            window_buckets: 12,
+            min_calls: 3,
+            error_rate_threshold: 0.3,
+            consecutive_failures_threshold: Some(5),
+            slow_call_threshold: Some(Duration::from_millis(250)),
+            slow_call_rate_threshold: 0.8,
+            open_cooldown: Duration::from_millis(1500),
+            open_backoff_multiplier: 1.5,
+            open_cooldown_max: SECS(600),
+            half_open_max_concurrent: 5,
+            half_open_required_successes: 2,
+            half_open_allowed_failures: 1,
+            half_open_max_wait: Some(SECS(20)),
+            sample_weighting: SampleWeighting::Exponential,
+            exponential_half_life: SECS(15),
+            global_trip_conditions: GlobalTripConditions {
+                component_open_ratio: 0.75,
+                min_components: 4,
+                min_calls: 100,
+            },
+        },
+    ];
+    for config in configs {
+        let text = toml::to_string(&config).unwrap();
+        let back: CircuitConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config, "{text}");
+    }
+}
+
+#[test]
+fn toml_round_trip_keeps_a_disabled_half_open_max_wait() {
+    // `half_open_max_wait` defaults to Some(60s); None ("wait forever") must survive a trip
+    // through a TOML file rather than silently coming back as the default.
+    let config = CircuitConfig {
+        half_open_max_wait: None,
+        ..D
+    };
+    let text = toml::to_string(&config).unwrap();
+    let back: CircuitConfig = toml::from_str(&text).unwrap();
+    assert_eq!(back.half_open_max_wait, None, "serialized as:\n{text}");
+}
+
+#[test]
+fn json_round_trip_is_lossless_including_none() {
+    let config = CircuitConfig {
+        consecutive_failures_threshold: None,
+        slow_call_threshold: None,
+        half_open_max_wait: None,
+        sample_weighting: SampleWeighting::Exponential,
+        ..D
+    };
+    let text = serde_json::to_string(&config).unwrap();
+    let back: CircuitConfig = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, config, "{text}");
+}

@@ -1,0 +1,291 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The derived global fuse: it opens when enough components are unhealthy, refuses calls to
+//! the healthy ones, still lets the unhealthy ones probe, and closes when they recover.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use breaker::{
+    CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
+    GlobalCircuitBreaker, GlobalTripConditions, Outcome, TransitionReason, GLOBAL,
+};
+use breaker_suite::EventLog;
+
+const COOLDOWN: Duration = Duration::from_secs(10);
+
+struct Fixture {
+    clock: FakeClock,
+    registry: GlobalCircuitBreaker,
+    log: EventLog,
+}
+
+impl Fixture {
+    fn get(&self, name: &str) -> Arc<ComponentBreaker> {
+        self.registry.component(name).unwrap()
+    }
+
+    fn fuse(&self) -> CircuitState {
+        self.registry.global().state()
+    }
+}
+
+/// A registry with the components `names`; the fuse opens at half of at least three.
+fn registry(names: &[&str]) -> Fixture {
+    let clock = FakeClock::new();
+    let log = EventLog::default();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(CircuitConfig {
+            min_calls: 2,
+            open_cooldown: COOLDOWN,
+            half_open_max_concurrent: 1,
+            half_open_required_successes: 1,
+            global_trip_conditions: GlobalTripConditions {
+                component_open_ratio: 0.5,
+                min_components: 3,
+                min_calls: 0,
+            },
+            ..CircuitConfig::DEFAULT
+        })
+        .clock(clock.clone())
+        .on_event(log.hook())
+        .build()
+        .unwrap();
+    for name in names {
+        registry.register(name).unwrap();
+    }
+    Fixture {
+        clock,
+        registry,
+        log,
+    }
+}
+
+fn trip(b: &ComponentBreaker) {
+    for _ in 0..2 {
+        b.acquire().into_result().unwrap().record(Outcome::Failure);
+    }
+    assert_eq!(b.state(), CircuitState::Open);
+}
+
+/// Four components, `a` and `b` tripped: the fuse is open.
+fn fuse_open() -> Fixture {
+    let f = registry(&["a", "b", "c", "d"]);
+    trip(&f.get("a"));
+    trip(&f.get("b"));
+    assert_eq!(f.fuse(), CircuitState::Open);
+    f
+}
+
+fn global_open(component: &str) -> CircuitError {
+    CircuitError::GlobalOpen {
+        component: component.to_owned().into(),
+        retry_after: COOLDOWN,
+    }
+}
+
+#[test]
+fn one_unhealthy_of_four_leaves_the_fuse_closed_two_open_it() {
+    let f = registry(&["a", "b", "c", "d"]);
+    trip(&f.get("a"));
+    assert_eq!(f.fuse(), CircuitState::Closed);
+    assert_eq!(f.registry.snapshot().unhealthy, 1);
+    assert!(f.get("c").acquire().is_allowed());
+
+    trip(&f.get("b"));
+    assert_eq!(f.fuse(), CircuitState::Open);
+    assert_eq!(f.registry.snapshot().unhealthy, 2);
+    let opened = f
+        .log
+        .transitions()
+        .into_iter()
+        .filter(|t| t.component == GLOBAL)
+        .collect::<Vec<_>>();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(
+        (opened[0].from, opened[0].to, opened[0].reason),
+        (
+            CircuitState::Closed,
+            CircuitState::Open,
+            TransitionReason::GlobalRatio {
+                unhealthy: 2,
+                components: 4
+            }
+        )
+    );
+}
+
+#[test]
+fn an_open_fuse_rejects_closed_components_with_global_open() {
+    let f = fuse_open();
+    assert_eq!(
+        f.get("c").acquire().into_result().unwrap_err(),
+        global_open("c")
+    );
+    let mut ran = false;
+    let out = f.registry.call("d", || {
+        ran = true;
+        Ok::<(), ()>(())
+    });
+    assert_eq!(out, Err(CallError::Rejected(global_open("d"))));
+    assert!(!ran, "a refused call must not run");
+    let snap = f.registry.snapshot();
+    assert_eq!(snap.component("c").unwrap().rejections.global_open, 1);
+    assert_eq!(snap.component("d").unwrap().rejections.global_open, 1);
+    assert_eq!(f.get("c").state(), CircuitState::Closed);
+}
+
+#[test]
+fn open_components_still_reject_with_open_under_an_open_fuse() {
+    let f = fuse_open();
+    assert_eq!(
+        f.get("a").acquire().into_result().unwrap_err(),
+        CircuitError::Open {
+            component: "a".into(),
+            retry_after: COOLDOWN,
+        }
+    );
+}
+
+#[test]
+fn unhealthy_components_probe_while_the_fuse_is_open_and_their_recovery_closes_it() {
+    let f = fuse_open();
+    f.clock.advance(COOLDOWN);
+    let (a, b, c) = (f.get("a"), f.get("b"), f.get("c"));
+
+    let probe_a = a.acquire().into_result().unwrap();
+    let probe_b = b.acquire().into_result().unwrap();
+    assert!(probe_a.is_probe() && probe_b.is_probe());
+    // HalfOpen still counts as unhealthy: the fuse stays open for the healthy ones.
+    assert_eq!(f.fuse(), CircuitState::Open);
+    assert_eq!(c.acquire().into_result().unwrap_err(), global_open("c"));
+
+    probe_a.record(Outcome::Success);
+    assert_eq!(a.state(), CircuitState::Closed);
+    assert_eq!(f.fuse(), CircuitState::Closed, "1 of 4 is below the ratio");
+    assert_eq!(f.registry.call("c", || Ok::<u8, ()>(3)), Ok(3));
+    assert!(a.acquire().is_allowed());
+
+    probe_b.record(Outcome::Success);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(f.registry.snapshot().unhealthy, 0);
+    assert_eq!(
+        f.log
+            .moves()
+            .into_iter()
+            .filter(|m| m.0 == GLOBAL)
+            .collect::<Vec<_>>(),
+        [
+            (GLOBAL, CircuitState::Closed, CircuitState::Open),
+            (GLOBAL, CircuitState::Open, CircuitState::Closed)
+        ]
+    );
+}
+
+#[test]
+fn the_fuse_stays_open_until_enough_components_have_recovered() {
+    let f = registry(&["a", "b", "c", "d"]);
+    // Calls to `c` already in flight when the fuse opens still report, and trip it.
+    let c = f.get("c");
+    let in_flight = [
+        c.acquire().into_result().unwrap(),
+        c.acquire().into_result().unwrap(),
+    ];
+    trip(&f.get("a"));
+    trip(&f.get("b"));
+    assert_eq!(f.fuse(), CircuitState::Open);
+    for guard in in_flight {
+        guard.record(Outcome::Failure);
+    }
+    assert_eq!(c.state(), CircuitState::Open);
+    assert_eq!(f.registry.snapshot().unhealthy, 3);
+    f.clock.advance(COOLDOWN);
+    // 3 of 4 unhealthy; the fuse closes once fewer than half are.
+    for (name, unhealthy, fuse) in [
+        ("a", 2, CircuitState::Open),
+        ("b", 1, CircuitState::Closed),
+        ("c", 0, CircuitState::Closed),
+    ] {
+        let component = f.get(name);
+        let probe = component.acquire().into_result().unwrap();
+        assert!(probe.is_probe(), "{name} probes through the fuse");
+        probe.record(Outcome::Success);
+        assert_eq!(component.state(), CircuitState::Closed);
+        assert_eq!(f.registry.snapshot().unhealthy, unhealthy);
+        assert_eq!(f.fuse(), fuse, "after {name} closed");
+    }
+    assert_eq!(f.fuse(), CircuitState::Closed);
+    assert_eq!(f.registry.call("d", || Ok::<u8, ()>(4)), Ok(4));
+}
+
+#[test]
+fn below_min_components_the_fuse_stays_closed() {
+    let f = registry(&["a", "b"]);
+    trip(&f.get("a"));
+    trip(&f.get("b"));
+    assert_eq!(f.registry.snapshot().unhealthy, 2);
+    assert_eq!(
+        f.fuse(),
+        CircuitState::Closed,
+        "2 of 2 but fewer than 3 components"
+    );
+    assert!(f.log.transitions().iter().all(|t| t.component != GLOBAL));
+
+    // A third (healthy) component meets min_components: 2 of 3 open the fuse.
+    let c = f.registry.register("c").unwrap();
+    assert_eq!(f.fuse(), CircuitState::Open);
+    assert_eq!(c.acquire().into_result().unwrap_err(), global_open("c"));
+}
+
+#[test]
+fn disabled_components_bypass_an_open_fuse() {
+    let f = registry(&["a", "b", "c", "d"]);
+    let d = f.get("d");
+    d.disable();
+    trip(&f.get("a"));
+    trip(&f.get("b"));
+    assert_eq!(f.fuse(), CircuitState::Open);
+    assert_eq!(
+        f.get("c").acquire().into_result().unwrap_err(),
+        global_open("c")
+    );
+    let guard = d.acquire().into_result().unwrap();
+    assert!(!guard.is_probe());
+    guard.record(Outcome::Success);
+    assert_eq!(f.registry.call("d", || Ok::<u8, ()>(1)), Ok(1));
+}
+
+#[test]
+fn forced_open_components_do_not_count_toward_the_ratio() {
+    let f = registry(&["a", "b", "c", "d"]);
+    f.get("a").force_open();
+    f.get("b").force_open();
+    f.get("c").force_open();
+    assert_eq!(f.registry.snapshot().unhealthy, 0);
+    assert_eq!(f.fuse(), CircuitState::Closed);
+    assert!(f.get("d").acquire().is_allowed());
+}
+
+#[test]
+fn forcing_an_open_component_open_takes_it_out_of_the_ratio() {
+    let f = fuse_open();
+    f.get("b").force_open();
+    assert_eq!(f.registry.snapshot().unhealthy, 1);
+    assert_eq!(f.fuse(), CircuitState::Closed);
+    assert!(f.get("c").acquire().is_allowed());
+    assert!(matches!(
+        f.get("b").acquire().into_result().unwrap_err(),
+        CircuitError::ForcedOpen { .. }
+    ));
+}
+
+#[test]
+fn the_snapshot_names_the_fuse_global() {
+    let f = fuse_open();
+    let snap = f.registry.snapshot();
+    assert_eq!(snap.global.component, "__global__");
+    assert_eq!(snap.global.component, GLOBAL);
+    assert_eq!(snap.global.state, CircuitState::Open);
+    assert_eq!(f.registry.global().name(), "__global__");
+    let names: Vec<_> = snap.components.iter().map(|c| c.component).collect();
+    assert_eq!(names, ["a", "b", "c", "d"], "the fuse is not a component");
+}

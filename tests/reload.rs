@@ -1,0 +1,435 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Live reload: state and counts survive, new thresholds apply at the next evaluation, invalid
+//! configs are refused with the running one kept, and every outcome is announced.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use breaker::{
+    CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker, Outcome,
+    RegistryError, SampleWeighting,
+};
+use breaker_suite::EventLog;
+
+/// `min_calls` 10, threshold 0.5.
+const BASE: CircuitConfig = CircuitConfig {
+    min_calls: 10,
+    error_rate_threshold: 0.5,
+    ..CircuitConfig::DEFAULT
+};
+
+fn setup() -> (GlobalCircuitBreaker, EventLog, FakeClock) {
+    let clock = FakeClock::new();
+    let log = EventLog::default();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(BASE)
+        .clock(clock.clone())
+        .on_event(log.hook())
+        .build()
+        .unwrap();
+    (registry, log, clock)
+}
+
+fn record(b: &ComponentBreaker, outcome: Outcome, times: u32) {
+    for _ in 0..times {
+        b.acquire().into_result().unwrap().record(outcome);
+    }
+}
+
+/// The config events, in order.
+fn config_events(log: &EventLog) -> Vec<Event> {
+    log.events()
+        .into_iter()
+        .filter(|e| !matches!(e, Event::StateChanged(_)))
+        .collect()
+}
+
+#[test]
+fn reload_keeps_an_open_breaker_open_with_its_counts() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("kept_open").unwrap();
+    record(&b, Outcome::Success, 3);
+    record(&b, Outcome::Failure, 7);
+    assert_eq!(b.state(), CircuitState::Open);
+    let before = b.snapshot();
+
+    registry
+        .reload(CircuitConfig {
+            error_rate_threshold: 0.9,
+            min_calls: 50,
+            ..BASE
+        })
+        .unwrap();
+
+    assert_eq!(b.state(), CircuitState::Open);
+    assert!(!b.acquire().is_allowed());
+    let after = b.snapshot();
+    assert_eq!(after.successes, before.successes);
+    assert_eq!(after.failures, before.failures);
+    assert_eq!(after.window, before.window);
+    assert_eq!(after.generation, before.generation);
+    assert_eq!(after.transitions, before.transitions);
+    assert_eq!(b.config().error_rate_threshold, 0.9);
+}
+
+#[test]
+fn reload_keeps_a_closed_window() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("kept_window").unwrap();
+    record(&b, Outcome::Success, 6);
+    record(&b, Outcome::Failure, 2);
+    let before = b.snapshot();
+    registry
+        .reload(CircuitConfig {
+            error_rate_threshold: 0.8,
+            ..BASE
+        })
+        .unwrap();
+    let after = b.snapshot();
+    assert_eq!(after.window, before.window);
+    assert_eq!(after.consecutive_failures, 2);
+    assert_eq!(after.state, CircuitState::Closed);
+}
+
+#[test]
+fn a_lower_threshold_applies_at_the_next_evaluation() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("lowered").unwrap();
+    record(&b, Outcome::Success, 7);
+    record(&b, Outcome::Failure, 3);
+    assert_eq!(b.state(), CircuitState::Closed, "3/10 < 0.5");
+
+    registry
+        .reload(CircuitConfig {
+            error_rate_threshold: 0.3,
+            ..BASE
+        })
+        .unwrap();
+    assert_eq!(b.state(), CircuitState::Closed, "no evaluation yet");
+    record(&b, Outcome::Failure, 1);
+    assert_eq!(b.state(), CircuitState::Open, "4/11 >= 0.3 after reload");
+}
+
+#[test]
+fn a_higher_min_calls_applies_at_the_next_evaluation() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("raised").unwrap();
+    record(&b, Outcome::Failure, 9);
+    registry
+        .reload(CircuitConfig {
+            min_calls: 20,
+            ..BASE
+        })
+        .unwrap();
+    record(&b, Outcome::Failure, 1);
+    assert_eq!(
+        b.state(),
+        CircuitState::Closed,
+        "10 calls < new min_calls 20"
+    );
+    record(&b, Outcome::Failure, 10);
+    assert_eq!(b.state(), CircuitState::Open);
+}
+
+#[test]
+fn a_valid_reload_emits_config_reloaded() {
+    let (registry, log, _clock) = setup();
+    registry.register("announced").unwrap();
+    let next = CircuitConfig {
+        min_calls: 5,
+        ..BASE
+    };
+    registry.reload(next).unwrap();
+    assert_eq!(registry.config(), next);
+    assert_eq!(
+        config_events(&log),
+        vec![Event::ConfigReloaded { component: None }]
+    );
+}
+
+#[test]
+fn an_invalid_reload_is_refused_and_the_running_config_stays() {
+    let (registry, log, _clock) = setup();
+    let b = registry.register("refused").unwrap();
+    let err = registry
+        .reload(CircuitConfig {
+            error_rate_threshold: 1.5,
+            min_calls: 1,
+            ..BASE
+        })
+        .unwrap_err();
+    assert_eq!(err.field(), "error_rate_threshold");
+    assert_eq!(registry.config(), BASE);
+    assert_eq!(b.config(), BASE);
+    assert_eq!(
+        config_events(&log),
+        vec![Event::ConfigRefused {
+            component: None,
+            error: err
+        }]
+    );
+    // The old min_calls (10) still gates: had min_calls 1 been applied this would trip.
+    record(&b, Outcome::Failure, 1);
+    assert_eq!(b.state(), CircuitState::Closed);
+}
+
+#[test]
+fn changing_window_buckets_on_reload_is_refused() {
+    let (registry, log, _clock) = setup();
+    let b = registry.register("buckets").unwrap();
+    let resized = CircuitConfig {
+        rolling_window: Duration::from_secs(10),
+        window_buckets: 20,
+        ..BASE
+    };
+    assert_eq!(resized.validate(), Ok(()), "valid on its own");
+    let err = registry.reload(resized).unwrap_err();
+    assert_eq!(err.field(), "window_buckets");
+    assert_eq!(registry.config(), BASE);
+    assert_eq!(b.config().window_buckets, 10);
+    assert!(matches!(
+        config_events(&log).as_slice(),
+        [Event::ConfigRefused { component: None, error }] if error.field() == "window_buckets"
+    ));
+}
+
+#[test]
+fn changing_rolling_window_restarts_the_window_but_keeps_totals() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("rewindowed").unwrap();
+    record(&b, Outcome::Failure, 9);
+    registry
+        .reload(CircuitConfig {
+            rolling_window: Duration::from_secs(20),
+            ..BASE
+        })
+        .unwrap();
+    let snap = b.snapshot();
+    assert_eq!(snap.window.calls, 0);
+    assert_eq!(snap.failures, 9);
+    record(&b, Outcome::Failure, 1);
+    assert_eq!(b.state(), CircuitState::Closed, "1 call in the new window");
+}
+
+#[test]
+fn switching_the_weighting_on_reload_keeps_the_window() {
+    let (registry, _log, clock) = setup();
+    let b = registry.register("reweighted").unwrap();
+    record(&b, Outcome::Failure, 4);
+    clock.advance(Duration::from_secs(5));
+    record(&b, Outcome::Success, 4);
+    assert_eq!(b.snapshot().window.error_rate, 0.5);
+    registry
+        .reload(CircuitConfig {
+            sample_weighting: SampleWeighting::Exponential,
+            ..BASE
+        })
+        .unwrap();
+    let window = b.snapshot().window;
+    assert_eq!(window.calls, 8);
+    // The failures are 5 buckets (one half-life) old: 2 / (2 + 4).
+    assert!((window.error_rate - 1.0 / 3.0).abs() < 1e-4, "{window:?}");
+}
+
+#[test]
+fn reload_component_gives_a_component_its_own_config() {
+    let (registry, log, _clock) = setup();
+    let own = registry.register("own").unwrap();
+    let follower = registry.register("follower").unwrap();
+    let custom = CircuitConfig {
+        min_calls: 3,
+        error_rate_threshold: 0.9,
+        ..BASE
+    };
+    registry.reload_component("own", custom).unwrap();
+    assert_eq!(own.config(), custom);
+    assert_eq!(follower.config(), BASE);
+    assert_eq!(registry.config(), BASE, "the defaults are untouched");
+    assert_eq!(
+        config_events(&log),
+        vec![Event::ConfigReloaded {
+            component: Some("own")
+        }]
+    );
+
+    let defaults = CircuitConfig {
+        min_calls: 4,
+        error_rate_threshold: 0.2,
+        ..BASE
+    };
+    registry.reload(defaults).unwrap();
+    assert_eq!(
+        own.config(),
+        custom,
+        "an override ignores later default reloads"
+    );
+    assert_eq!(follower.config(), defaults);
+
+    // And the override is what the component evaluates with.
+    record(&own, Outcome::Success, 1);
+    record(&own, Outcome::Failure, 2);
+    assert_eq!(own.state(), CircuitState::Closed, "2/3 < 0.9");
+    record(&own, Outcome::Failure, 6);
+    assert_eq!(own.state(), CircuitState::Closed, "8/9 < 0.9");
+    record(&own, Outcome::Failure, 1);
+    assert_eq!(own.state(), CircuitState::Open, "9/10 >= 0.9");
+}
+
+#[test]
+fn register_with_also_ignores_later_default_reloads() {
+    let (registry, _log, _clock) = setup();
+    let custom = CircuitConfig {
+        min_calls: 3,
+        ..BASE
+    };
+    let b = registry.register_with("registered_with", custom).unwrap();
+    registry
+        .reload(CircuitConfig {
+            min_calls: 30,
+            ..BASE
+        })
+        .unwrap();
+    assert_eq!(b.config(), custom);
+}
+
+#[test]
+fn reload_component_of_an_unknown_name_is_an_error() {
+    let (registry, _log, _clock) = setup();
+    registry.register("known").unwrap();
+    let err = registry.reload_component("unknown", BASE).unwrap_err();
+    assert_eq!(
+        err,
+        RegistryError::UnknownComponent {
+            name: "unknown".to_owned()
+        }
+    );
+    assert!(registry.component("unknown").is_none());
+}
+
+#[test]
+fn an_invalid_reload_component_is_refused_and_keeps_following_defaults() {
+    let (registry, log, _clock) = setup();
+    let b = registry.register("still_follows").unwrap();
+    let err = registry
+        .reload_component(
+            "still_follows",
+            CircuitConfig {
+                open_cooldown: Duration::ZERO,
+                ..BASE
+            },
+        )
+        .unwrap_err();
+    let RegistryError::Config(error) = err else {
+        panic!("expected a config error, got {err:?}");
+    };
+    assert_eq!(error.field(), "open_cooldown");
+    assert_eq!(b.config(), BASE);
+    assert_eq!(
+        config_events(&log),
+        vec![Event::ConfigRefused {
+            component: Some("still_follows"),
+            error
+        }]
+    );
+    let defaults = CircuitConfig {
+        min_calls: 7,
+        ..BASE
+    };
+    registry.reload(defaults).unwrap();
+    assert_eq!(
+        b.config(),
+        defaults,
+        "a refused override does not detach it"
+    );
+}
+
+#[test]
+fn reload_component_may_not_change_window_buckets() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("fixed_ring").unwrap();
+    let err = registry
+        .reload_component(
+            "fixed_ring",
+            CircuitConfig {
+                window_buckets: 5,
+                ..BASE
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Config(e) if e.field() == "window_buckets"),
+        "{err:?}"
+    );
+    assert_eq!(b.config(), BASE);
+}
+
+#[test]
+fn standalone_breakers_are_not_touched_by_a_registry_reload() {
+    let (registry, _log, clock) = setup();
+    let standalone =
+        ComponentBreaker::new("standalone_reload", BASE, Arc::new(clock.clone())).unwrap();
+    registry
+        .reload(CircuitConfig {
+            min_calls: 1,
+            ..BASE
+        })
+        .unwrap();
+    assert_eq!(standalone.config(), BASE);
+}
+
+#[test]
+fn growing_rolling_window_on_reload_counts_new_outcomes() {
+    let (registry, _log, clock) = setup();
+    let b = registry.register("grown_window").unwrap();
+    // Traffic in every 1 s bucket from t = 90 s to t = 99 s.
+    clock.advance(Duration::from_secs(90));
+    for _ in 0..10 {
+        record(&b, Outcome::Success, 1);
+        clock.advance(Duration::from_secs(1));
+    }
+    // t = 100 s: 10 buckets of 2 s now.
+    registry
+        .reload(CircuitConfig {
+            rolling_window: Duration::from_secs(20),
+            ..BASE
+        })
+        .unwrap();
+    assert_eq!(b.snapshot().window.calls, 0, "the window restarts");
+    record(&b, Outcome::Failure, 9);
+    let snap = b.snapshot();
+    assert_eq!(snap.failures, 9);
+    assert_eq!(
+        (snap.window.calls, snap.window.failures),
+        (9, 9),
+        "outcomes after the reload must land in the new window"
+    );
+    record(&b, Outcome::Failure, 1);
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "10/10 failures, min_calls 10"
+    );
+}
+
+#[test]
+fn shrinking_rolling_window_on_reload_counts_new_outcomes() {
+    let (registry, _log, clock) = setup();
+    let b = registry.register("shrunk_window").unwrap();
+    clock.advance(Duration::from_secs(90));
+    for _ in 0..10 {
+        record(&b, Outcome::Success, 1);
+        clock.advance(Duration::from_secs(1));
+    }
+    // t = 100 s: 10 buckets of 500 ms now.
+    registry
+        .reload(CircuitConfig {
+            rolling_window: Duration::from_secs(5),
+            ..BASE
+        })
+        .unwrap();
+    assert_eq!(b.snapshot().window.calls, 0, "the window restarts");
+    record(&b, Outcome::Failure, 9);
+    assert_eq!(b.snapshot().window.failures, 9);
+    record(&b, Outcome::Failure, 1);
+    assert_eq!(b.state(), CircuitState::Open);
+}

@@ -1,0 +1,9 @@
+//! trybuild: every diagnostic the macros emit (`ui-tests/fail`, one error per file, with the
+//! `.stderr` a user sees) and every supported function shape (`ui-tests/pass`).
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("ui-tests/fail/*.rs");
+    t.pass("ui-tests/pass/*.rs");
+}

@@ -1,0 +1,7 @@
+breaker::breakers! {
+    binance_ws,
+    kraken_rest,
+    binance_ws,
+}
+
+fn main() {}

@@ -1,0 +1,3 @@
+breaker::breakers! { binance_ws, type }
+
+fn main() {}

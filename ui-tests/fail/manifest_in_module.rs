@@ -1,0 +1,12 @@
+mod infra {
+    breaker::breakers! { binance_ws }
+}
+
+#[breaker::circuit_breaker(component = "binance_ws")]
+fn subscribe() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+fn main() {
+    let _ = subscribe();
+}

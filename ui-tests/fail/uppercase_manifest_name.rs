@@ -1,0 +1,3 @@
+breaker::breakers! { BinanceWs }
+
+fn main() {}
