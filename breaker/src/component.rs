@@ -25,7 +25,7 @@ use crate::fuse::Fuse;
 use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
 use crate::half_open::{ProbeResult, ProbeWord};
 use crate::state::StateWord;
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::telemetry::{Hooks, TransitionReason};
 use crate::window::{Kind, Window};
 use crate::{CircuitConfig, CircuitError, CircuitState, Clock};
@@ -48,7 +48,7 @@ pub struct ComponentBreaker {
     pub(crate) derived: bool,
     pub(crate) config: ArcSwap<CircuitConfig>,
     /// Whether this component takes the registry's defaults on reload (no override of its own).
-    pub(crate) follows_defaults: std::sync::atomic::AtomicBool,
+    pub(crate) follows_defaults: AtomicBool,
     pub(crate) probe: AtomicU64,
     /// Failures in a row, tagged with the episode they belong to: `generation:32 | count:32`.
     /// A count from another episode reads as 0, so a new episode needs no reset and a failure
@@ -146,7 +146,7 @@ impl ComponentBreaker {
             name,
             derived,
             config: ArcSwap::from_pointee(config),
-            follows_defaults: std::sync::atomic::AtomicBool::new(true),
+            follows_defaults: AtomicBool::new(true),
             probe: AtomicU64::new(ProbeWord::fresh(0).0),
             consecutive: CachePadded::new(AtomicU64::new(0)),
             since: AtomicU64::new(now),

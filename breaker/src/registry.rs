@@ -13,7 +13,7 @@ use crate::config::ConfigValue;
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
 use crate::names::{self, GLOBAL};
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, Ordering};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
 use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
 
@@ -240,7 +240,7 @@ impl GlobalCircuitBreaker {
             ));
             breaker
                 .follows_defaults
-                .store(config.is_none(), std::sync::atomic::Ordering::Relaxed);
+                .store(config.is_none(), Ordering::Relaxed);
             // A member before it is visible, so the fuse never counts it as unhealthy first.
             self.fuse.add_member(&breaker);
             created = true;
@@ -303,10 +303,7 @@ impl GlobalCircuitBreaker {
         self.config.store(Arc::new(config));
         for entry in &self.breakers {
             let breaker = entry.value();
-            if breaker
-                .follows_defaults
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
+            if breaker.follows_defaults.load(Ordering::Relaxed) {
                 breaker.apply(config);
             }
         }
@@ -339,9 +336,7 @@ impl GlobalCircuitBreaker {
             });
             return Err(error.into());
         }
-        breaker
-            .follows_defaults
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        breaker.follows_defaults.store(false, Ordering::Relaxed);
         breaker.apply(config);
         drop(guard);
         self.hooks.emit(&Event::ConfigReloaded {

@@ -2,14 +2,17 @@
 //! for loom's instrumented versions with `RUSTFLAGS="--cfg loom"`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::Mutex;
 
 #[cfg(not(loom))]
 pub(crate) use parking_lot::Mutex;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+// The thread-probe seed (window/mod.rs) and `FakeClock` stay on std atomics on purpose: the
+// first is a per-thread hint whose value never affects correctness, the second is a test aid.
 
 /// Lazily allocated stripe slots. `OnceBox` races instead of blocking: two threads may both
 /// allocate, one wins, the other frees its box, and nobody waits.
