@@ -13,7 +13,13 @@ mod fuse;
 pub mod guard;
 mod half_open;
 mod handle;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "tower")]
+pub mod layer;
 mod macros;
+#[cfg(feature = "prometheus")]
+pub mod metrics;
 mod names;
 mod protect;
 mod registry;

@@ -1,14 +1,14 @@
 //! Every atomic and lock the engine uses comes through here, so a loom model can swap them
-//! for loom's instrumented versions with `RUSTFLAGS="--cfg loom"`.
+//! for loom's instrumented versions with `RUSTFLAGS="--cfg breaker_loom"` (not plain `loom`, which would also switch tokio into its own loom mode).
 
-#[cfg(loom)]
+#[cfg(breaker_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-#[cfg(loom)]
+#[cfg(breaker_loom)]
 pub(crate) use loom::sync::Mutex;
 
-#[cfg(not(loom))]
+#[cfg(not(breaker_loom))]
 pub(crate) use parking_lot::Mutex;
-#[cfg(not(loom))]
+#[cfg(not(breaker_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 // The thread-probe seed (window/mod.rs) and `FakeClock` stay on std atomics on purpose: the
@@ -20,12 +20,12 @@ pub(crate) use once_cell::race::OnceBox;
 
 /// Locks a mutex whichever implementation backs it. parking_lot's never poisons; loom's
 /// (std-like) one can only be poisoned by a panic that the model would already report.
-#[cfg(not(loom))]
+#[cfg(not(breaker_loom))]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> parking_lot::MutexGuard<'_, T> {
     m.lock()
 }
 
-#[cfg(loom)]
+#[cfg(breaker_loom)]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,

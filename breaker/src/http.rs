@@ -1,0 +1,1 @@
+//! A read-only axum router: `GET /breakers` (JSON snapshot) and `GET /metrics`.

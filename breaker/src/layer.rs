@@ -1,0 +1,1 @@
+//! A tower `Layer` that protects a service with a component's breaker.

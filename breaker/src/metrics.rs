@@ -1,0 +1,1 @@
+//! Prometheus exposition, collected at scrape time from the engine's own counters.
