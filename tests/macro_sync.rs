@@ -242,7 +242,10 @@ mod failed_probe {
         expect_open(fetch(false), COOLDOWN * 2);
         assert_eq!(runs(), 4);
         let s = snap();
-        assert_eq!(transition_count(&s, CircuitState::HalfOpen, CircuitState::Open), 1);
+        assert_eq!(
+            transition_count(&s, CircuitState::HalfOpen, CircuitState::Open),
+            1
+        );
         assert_eq!(s.failures, 4);
     }
 }
@@ -490,10 +493,7 @@ mod io_errors {
 
     #[test]
     fn a_rejection_converts_into_io_error() {
-        assert_eq!(
-            read(true).unwrap_err().kind(),
-            std::io::ErrorKind::Other
-        );
+        assert_eq!(read(true).unwrap_err().kind(), std::io::ErrorKind::Other);
         assert_eq!(rest().state(), CircuitState::Open);
         let rejected = read(false).unwrap_err();
         assert_eq!(rejected.kind(), std::io::ErrorKind::ConnectionRefused);
@@ -533,10 +533,7 @@ mod process_wide {
         let global = breaker::registry()
             .component("process_wide_only")
             .expect("not registered in the process-wide registry");
-        assert!(std::ptr::eq(
-            &*global,
-            &*crate::breakers::process_wide_only
-        ));
+        assert!(std::ptr::eq(&*global, &*crate::breakers::process_wide_only));
         // Default config (min_calls 20): two calls cannot trip it.
         assert_eq!(global.state(), CircuitState::Closed);
     }

@@ -207,7 +207,12 @@ impl Rewrite {
         let outcome = syn::Ident::new("outcome", mixed);
 
         let component = &self.args.component;
-        let handle = quote_spanned!(component.span()=> crate::breakers::#component);
+        // The path resolves at the call site but is *located* at the user's component name, so
+        // rustc's "cannot find value" lands on their string, while lints that skip macro
+        // output (`unused_qualifications`) do not fire on `crate::breakers::`.
+        let at_name = Span::call_site().located_at(component.span());
+        let component = syn::Ident::new(&component.to_string(), at_name);
+        let handle = quote_spanned!(at_name=> crate::breakers::#component);
         let acquire = match &self.args.registry {
             None => quote!(#private::acquire(&#handle)),
             Some(registry) => quote!(#private::acquire_in(&#registry, &#handle)),

@@ -176,6 +176,11 @@ impl Manifest {
         for entry in &self.entries {
             let name = &entry.name;
             let text = name.to_string();
+            let field_names: Vec<String> = entry
+                .config
+                .iter()
+                .flat_map(|(_, fields)| fields.iter().map(|f| f.name.to_string()))
+                .collect();
             let config = match &entry.config {
                 None => quote!(::core::option::Option::None),
                 Some((span, fields)) => {
@@ -220,7 +225,7 @@ impl Manifest {
                 #doc
                 #(#others)*
                 pub static #name: #krate::ComponentHandle =
-                    #krate::ComponentHandle::new(#text, #config, &ALL);
+                    #krate::ComponentHandle::new(#text, #config, &[#(#field_names),*], &ALL);
             });
             all.push(quote!(&#name));
         }

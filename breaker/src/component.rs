@@ -25,7 +25,7 @@ use crate::fuse::Fuse;
 use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
 use crate::half_open::{ProbeResult, ProbeWord};
 use crate::state::StateWord;
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::telemetry::{Hooks, TransitionReason};
 use crate::window::{Kind, Window};
 use crate::{CircuitConfig, CircuitError, CircuitState, Clock};
@@ -47,8 +47,8 @@ pub struct ComponentBreaker {
     /// The global fuse's own breaker: its state is derived, never driven by calls.
     pub(crate) derived: bool,
     pub(crate) config: ArcSwap<CircuitConfig>,
-    /// Whether this component takes the registry's defaults on reload (no override of its own).
-    pub(crate) follows_defaults: AtomicBool,
+    /// This component's own config from code (layer 4), kept so reloads can re-layer it.
+    pub(crate) code: Mutex<crate::layers::CodeLayer>,
     pub(crate) probe: AtomicU64,
     /// Failures in a row, tagged with the episode they belong to: `generation:32 | count:32`.
     /// A count from another episode reads as 0, so a new episode needs no reset and a failure
@@ -146,7 +146,7 @@ impl ComponentBreaker {
             name,
             derived,
             config: ArcSwap::from_pointee(config),
-            follows_defaults: AtomicBool::new(true),
+            code: Mutex::new(crate::layers::CodeLayer::Defaults),
             probe: AtomicU64::new(ProbeWord::fresh(0).0),
             consecutive: CachePadded::new(AtomicU64::new(0)),
             since: AtomicU64::new(now),

@@ -20,13 +20,13 @@ pub fn registry() -> &'static GlobalCircuitBreaker {
 #[derive(Debug, thiserror::Error)]
 #[error("the process-wide breaker registry is already initialised (by an earlier install or a first use); install it once, at startup, before any call")]
 pub struct AlreadyInstalled {
-    rejected: GlobalCircuitBreaker,
+    rejected: Box<GlobalCircuitBreaker>,
 }
 
 impl AlreadyInstalled {
     /// The registry that was not installed.
     pub fn into_inner(self) -> GlobalCircuitBreaker {
-        self.rejected
+        *self.rejected
     }
 }
 
@@ -45,8 +45,8 @@ impl AlreadyInstalled {
 pub fn install(
     new: GlobalCircuitBreaker,
 ) -> Result<&'static GlobalCircuitBreaker, AlreadyInstalled> {
-    DEFAULT
-        .set(new)
-        .map_err(|rejected| AlreadyInstalled { rejected })?;
+    DEFAULT.set(new).map_err(|rejected| AlreadyInstalled {
+        rejected: Box::new(rejected),
+    })?;
     Ok(registry())
 }

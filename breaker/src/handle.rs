@@ -17,6 +17,7 @@ use crate::{CircuitConfig, ComponentBreaker, GlobalCircuitBreaker};
 pub struct ComponentHandle {
     name: &'static str,
     config: Option<CircuitConfig>,
+    fields: &'static [&'static str],
     manifest: &'static [&'static ComponentHandle],
     breaker: OnceCell<Arc<ComponentBreaker>>,
 }
@@ -27,11 +28,13 @@ impl ComponentHandle {
     pub const fn new(
         name: &'static str,
         config: Option<CircuitConfig>,
+        fields: &'static [&'static str],
         manifest: &'static [&'static ComponentHandle],
     ) -> Self {
         Self {
             name,
             config,
+            fields,
             manifest,
             breaker: OnceCell::new(),
         }
@@ -42,7 +45,13 @@ impl ComponentHandle {
         self.name
     }
 
-    /// The config declared in the manifest (`None`: the registry's defaults).
+    /// The fields the manifest entry sets (the rest come from the registry's defaults).
+    pub fn declared_fields(&self) -> &'static [&'static str] {
+        self.fields
+    }
+
+    /// The manifest entry's config: the registry's built-in defaults with the entry's fields
+    /// (`None`: the entry sets none).
     pub fn declared_config(&self) -> Option<CircuitConfig> {
         self.config
     }
@@ -52,7 +61,7 @@ impl ComponentHandle {
         self.breaker.get_or_init(|| {
             let registry = crate::registry();
             self.declare_manifest(registry);
-            registry.declare(self.name, self.config)
+            registry.declare(self.name, self.config, self.fields)
         })
     }
 
@@ -60,7 +69,7 @@ impl ComponentHandle {
     /// at startup so a snapshot lists every component before its first call.
     pub fn declare_manifest(&self, registry: &GlobalCircuitBreaker) {
         for handle in self.manifest {
-            registry.declare(handle.name, handle.config);
+            registry.declare(handle.name, handle.config, handle.fields);
         }
     }
 
@@ -69,7 +78,7 @@ impl ComponentHandle {
     pub fn in_registry(&self, registry: &GlobalCircuitBreaker) -> Arc<ComponentBreaker> {
         match registry.component(self.name) {
             Some(breaker) => breaker,
-            None => registry.declare(self.name, self.config),
+            None => registry.declare(self.name, self.config, self.fields),
         }
     }
 }

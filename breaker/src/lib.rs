@@ -9,6 +9,7 @@ mod component;
 mod config;
 mod default_registry;
 mod error;
+pub mod file;
 mod fuse;
 pub mod guard;
 mod half_open;
@@ -17,6 +18,7 @@ mod handle;
 pub mod http;
 #[cfg(feature = "tower")]
 pub mod layer;
+pub mod layers;
 mod macros;
 #[cfg(feature = "prometheus")]
 pub mod metrics;
@@ -28,6 +30,8 @@ mod state;
 mod sync;
 mod telemetry;
 mod transition;
+#[cfg(feature = "watch")]
+mod watch;
 mod window;
 
 pub use clock::{Clock, FakeClock, SystemClock};
@@ -38,6 +42,7 @@ pub use config::{
 };
 pub use default_registry::{install, registry, AlreadyInstalled};
 pub use error::{CallError, CircuitError};
+pub use file::{FileError, FileReport};
 pub use guard::{Breaker, CallGuard, Outcome, Permit, Recorded};
 pub use handle::ComponentHandle;
 pub use macros::{breakers, circuit_breaker};
@@ -46,4 +51,6 @@ pub use registry::{GlobalCircuitBreaker, RegistryBuilder, RegistryError};
 pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
 pub use state::CircuitState;
 pub use telemetry::{Event, Transition, TransitionReason};
+#[cfg(feature = "watch")]
+pub use watch::{watch, ConfigWatcher};
 pub use window::{Exponential, Sliding, WindowStats, WindowStrategy};

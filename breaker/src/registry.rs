@@ -2,18 +2,21 @@
 //! global fuse and the hooks.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use dashmap::DashMap;
 
 use crate::clock::Timeline;
 use crate::component::ComponentBreaker;
 use crate::config::ConfigValue;
+use crate::file::{FileError, FileLayer, FileReport};
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
+use crate::layers::{self, CodeLayer, LayerError};
 use crate::names::{self, GLOBAL};
-use crate::sync::{lock, Mutex, Ordering};
+use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
 use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
 
@@ -59,6 +62,11 @@ pub enum RegistryError {
 /// ```
 pub struct GlobalCircuitBreaker {
     breakers: DashMap<String, Arc<ComponentBreaker>>,
+    /// The defaults set in code (builder, `reload`): layer 2.
+    base: ArcSwap<CircuitConfig>,
+    /// The config file in force, if any: layers 3 and 5.
+    file: ArcSwapOption<FileLayer>,
+    /// The effective defaults: `base` under the file's `[defaults]` and `[global]`.
     config: ArcSwap<CircuitConfig>,
     clock: Arc<dyn Clock>,
     timeline: Timeline,
@@ -152,6 +160,8 @@ impl GlobalCircuitBreaker {
         );
         Self {
             breakers: DashMap::new(),
+            base: ArcSwap::from_pointee(config),
+            file: ArcSwapOption::empty(),
             config: ArcSwap::from_pointee(config),
             clock,
             timeline,
@@ -188,7 +198,7 @@ impl GlobalCircuitBreaker {
         if let Some(config) = &config {
             config.validate()?;
         }
-        let breaker = self.insert_valid(name, None);
+        let breaker = self.insert_layered(name, CodeLayer::Defaults);
         if let Some(config) = config {
             // Whether this call or a racing one created it, the explicit config wins.
             self.reload_component(name, config)?;
@@ -202,45 +212,44 @@ impl GlobalCircuitBreaker {
         &self,
         name: &'static str,
         config: Option<CircuitConfig>,
+        fields: &'static [&'static str],
     ) -> Arc<ComponentBreaker> {
         if let Some(existing) = self.component(name) {
             return existing;
         }
-        let config = config.filter(|c| match c.validate() {
-            Ok(()) => true,
-            Err(error) => {
-                // Unreachable through the manifest's const check; refuse loudly, not fatally.
-                self.hooks.emit(&Event::ConfigRefused {
-                    component: Some(name),
-                    error,
-                });
-                false
-            }
-        });
-        self.insert_valid(name, config)
+        let code = match config {
+            Some(config) => CodeLayer::Fields(config, fields),
+            None => CodeLayer::Defaults,
+        };
+        self.insert_layered(name, code)
     }
 
-    /// Gets or creates `name` (with `config`, or following the defaults).
-    fn insert_valid(&self, name: &str, config: Option<CircuitConfig>) -> Arc<ComponentBreaker> {
+    /// Gets or creates `name`, its config layered from `code`, the defaults and the file.
+    fn insert_layered(&self, name: &str, code: CodeLayer) -> Arc<ComponentBreaker> {
         if let Some(existing) = self.component(name) {
             return existing;
         }
-        // Serialised with reloads, so a component created during a reload of the defaults
-        // cannot miss it.
+        // Serialised with reloads, so a component created during a reload cannot miss it.
         let guard = lock(&self.config_lock);
+        let defaults = self.config();
+        let file = self.file.load_full();
+        let (config, refused) = match layers::effective(&defaults, &code, file.as_deref(), name) {
+            Ok(config) => (config, None),
+            // A combination of layers that breaks a rule: the component starts on the defaults
+            // and the refusal is reported, rather than failing a call that cannot handle it.
+            Err(e) => (defaults, Some(e)),
+        };
         let mut created = false;
         let breaker = Arc::clone(&self.breakers.entry(name.to_owned()).or_insert_with(|| {
             let breaker = Arc::new(ComponentBreaker::build(
                 names::intern(name),
-                config.unwrap_or_else(|| **self.config.load()),
+                config,
                 self.timeline.clone(),
                 Some(Arc::clone(&self.fuse)),
                 Arc::clone(&self.hooks),
                 false,
             ));
-            breaker
-                .follows_defaults
-                .store(config.is_none(), Ordering::Relaxed);
+            *lock(&breaker.code) = code;
             // A member before it is visible, so the fuse never counts it as unhealthy first.
             self.fuse.add_member(&breaker);
             created = true;
@@ -248,6 +257,12 @@ impl GlobalCircuitBreaker {
         }));
         drop(guard);
         if created {
+            if let Some(e) = refused {
+                self.hooks.emit(&Event::ConfigRefused {
+                    component: Some(breaker.name()),
+                    error: layer_config_error(e),
+                });
+            }
             self.fuse.derive(self.timeline.now_nanos());
         }
         breaker
@@ -282,42 +297,41 @@ impl GlobalCircuitBreaker {
         &self.clock
     }
 
-    /// Validates `config` and makes it the new defaults, for every component without its own
-    /// config and for the global fuse's conditions. State and counts are kept; a changed
-    /// threshold applies at the next evaluation. An invalid config is refused, the running one
-    /// stays, and either way an [`Event`] says so.
+    /// Validates `config` and makes it the new defaults (layer 2), for every component
+    /// without its own config and for the global fuse's conditions. State and counts are kept; a
+    /// changed threshold applies at the next evaluation. An invalid config is refused, the
+    /// running one stays, and either way an [`Event`] says so.
     pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
         let guard = lock(&self.config_lock);
-        let current = self.config();
-        let checked = config
+        let file = self.file.load_full();
+        let planned = config
             .validate()
-            .and_then(|()| fixed_fields(&current, &config));
-        if let Err(error) = checked {
-            drop(guard);
-            self.hooks.emit(&Event::ConfigRefused {
-                component: None,
-                error: error.clone(),
-            });
-            return Err(error);
-        }
-        self.config.store(Arc::new(config));
-        for entry in &self.breakers {
-            let breaker = entry.value();
-            if breaker.follows_defaults.load(Ordering::Relaxed) {
-                breaker.apply(config);
+            .map_err(|e| (None, LayerError::Invalid(e)))
+            .and_then(|()| self.plan(&config, file.as_deref()));
+        match planned {
+            Ok(plan) => {
+                self.base.store(Arc::new(config));
+                self.commit(plan);
+                drop(guard);
+                self.fuse.derive(self.timeline.now_nanos());
+                self.hooks.emit(&Event::ConfigReloaded { component: None });
+                Ok(())
+            }
+            Err((component, e)) => {
+                drop(guard);
+                let error = layer_config_error(e);
+                self.hooks.emit(&Event::ConfigRefused {
+                    component,
+                    error: error.clone(),
+                });
+                Err(error)
             }
         }
-        self.fuse.breaker.apply(config);
-        self.fuse
-            .conditions
-            .store(Arc::new(config.global_trip_conditions));
-        drop(guard);
-        self.fuse.derive(self.timeline.now_nanos());
-        self.hooks.emit(&Event::ConfigReloaded { component: None });
-        Ok(())
     }
 
-    /// Gives one component its own config (validated first; see [`reload`](Self::reload)).
+    /// Gives one component its own config (layer 4, replacing a manifest's fields), validated
+    /// first; see [`reload`](Self::reload). The file's `[components.<name>]` still applies on
+    /// top.
     pub fn reload_component(&self, name: &str, config: CircuitConfig) -> Result<(), RegistryError> {
         let breaker = self
             .component(name)
@@ -325,24 +339,146 @@ impl GlobalCircuitBreaker {
                 name: name.to_owned(),
             })?;
         let guard = lock(&self.config_lock);
-        let checked = config
+        let file = self.file.load_full();
+        let code = CodeLayer::Full(config);
+        let planned = config
             .validate()
-            .and_then(|()| fixed_fields(&breaker.config(), &config));
-        if let Err(error) = checked {
-            drop(guard);
-            self.hooks.emit(&Event::ConfigRefused {
-                component: Some(breaker.name()),
-                error: error.clone(),
+            .map_err(LayerError::Invalid)
+            .and_then(|()| layers::effective(&self.config(), &code, file.as_deref(), name))
+            .and_then(|effective| {
+                fixed_fields(&breaker.config(), &effective).map_err(LayerError::Invalid)?;
+                Ok(effective)
             });
-            return Err(error.into());
+        match planned {
+            Ok(effective) => {
+                *lock(&breaker.code) = code;
+                breaker.apply(effective);
+                drop(guard);
+                self.hooks.emit(&Event::ConfigReloaded {
+                    component: Some(breaker.name()),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                drop(guard);
+                let error = layer_config_error(e);
+                self.hooks.emit(&Event::ConfigRefused {
+                    component: Some(breaker.name()),
+                    error: error.clone(),
+                });
+                Err(error.into())
+            }
         }
-        breaker.follows_defaults.store(false, Ordering::Relaxed);
-        breaker.apply(config);
-        drop(guard);
-        self.hooks.emit(&Event::ConfigReloaded {
-            component: Some(breaker.name()),
+    }
+
+    /// Reads a `breakers.toml` file and puts it in force (layers 3 and 5; see the
+    /// [`file`](crate::file) module for its shape), all or nothing: a file that does not parse
+    /// or breaks a rule is refused with an error naming the file, line, field and rule, and the
+    /// running config stays. Either way an [`Event`] says so.
+    pub fn reload_from_path(&self, path: impl AsRef<Path>) -> Result<FileReport, FileError> {
+        let path = path.as_ref();
+        self.put_file(FileLayer::read(path), Some(path))
+    }
+
+    /// [`reload_from_path`](Self::reload_from_path) for a config already in memory.
+    pub fn reload_from_str(&self, text: &str) -> Result<FileReport, FileError> {
+        self.put_file(FileLayer::parse(text, None), None)
+    }
+
+    fn put_file(
+        &self,
+        parsed: Result<FileLayer, FileError>,
+        path: Option<&Path>,
+    ) -> Result<FileReport, FileError> {
+        let guard = lock(&self.config_lock);
+        let planned = parsed.and_then(|file| {
+            let plan = self
+                .plan(&self.base.load(), Some(&file))
+                .map_err(|(component, e)| file.locate(component, e))?;
+            Ok((file, plan))
         });
-        Ok(())
+        match planned {
+            Ok((file, plan)) => {
+                let report = FileReport {
+                    unknown_components: file
+                        .component_names()
+                        .filter(|name| !self.breakers.contains_key(*name))
+                        .map(str::to_owned)
+                        .collect(),
+                };
+                self.file.store(Some(Arc::new(file)));
+                self.commit(plan);
+                drop(guard);
+                self.fuse.derive(self.timeline.now_nanos());
+                if !report.unknown_components.is_empty() {
+                    tracing::warn!(
+                        target: "breaker",
+                        file = ?path,
+                        unknown = ?report.unknown_components,
+                        "breaker config names components that are not registered"
+                    );
+                }
+                self.hooks.emit(&Event::FileReloaded {
+                    path: path.map(Path::to_owned),
+                    unknown_components: report.unknown_components.clone(),
+                });
+                Ok(report)
+            }
+            Err(error) => {
+                drop(guard);
+                self.hooks.emit(&Event::FileRefused {
+                    path: path.map(Path::to_owned),
+                    error: error.to_string(),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// The path of the config file in force, if it came from one.
+    pub fn config_file(&self) -> Option<std::path::PathBuf> {
+        self.file
+            .load()
+            .as_deref()
+            .and_then(|f| f.path().map(Path::to_owned))
+    }
+
+    /// Every component's config under new layers, checked before anything changes. The error
+    /// names the component (`None`: the defaults).
+    fn plan(
+        &self,
+        base: &CircuitConfig,
+        file: Option<&FileLayer>,
+    ) -> Result<Plan, (Option<&'static str>, LayerError)> {
+        let defaults = layers::effective_defaults(base, file).map_err(|e| (None, e))?;
+        fixed_fields(&self.config(), &defaults).map_err(|e| (None, LayerError::Invalid(e)))?;
+        let mut components = Vec::new();
+        for breaker in self.breakers() {
+            let code = *lock(&breaker.code);
+            let name = breaker.name();
+            let config = layers::effective(&defaults, &code, file, name)
+                .and_then(|c| {
+                    fixed_fields(&breaker.config(), &c).map_err(LayerError::Invalid)?;
+                    Ok(c)
+                })
+                .map_err(|e| (Some(name), e))?;
+            components.push((breaker, config));
+        }
+        Ok(Plan {
+            defaults,
+            components,
+        })
+    }
+
+    fn commit(&self, plan: Plan) {
+        self.config.store(Arc::new(plan.defaults));
+        for (breaker, config) in plan.components {
+            breaker.apply(config);
+        }
+        self.fuse.breaker.apply(plan.defaults);
+        self.fuse
+            .conditions
+            .store(Arc::new(plan.defaults.global_trip_conditions));
     }
 
     /// A hook for every [`Event`]. Hooks run on the thread that caused the event, outside
@@ -366,6 +502,24 @@ impl GlobalCircuitBreaker {
 
     pub(crate) fn breakers(&self) -> impl Iterator<Item = Arc<ComponentBreaker>> + '_ {
         self.breakers.iter().map(|b| Arc::clone(b.value()))
+    }
+}
+
+/// New configs for the defaults and every component, all valid.
+struct Plan {
+    defaults: CircuitConfig,
+    components: Vec<(Arc<ComponentBreaker>, CircuitConfig)>,
+}
+
+fn layer_config_error(e: LayerError) -> ConfigError {
+    match e {
+        LayerError::Invalid(e) => e,
+        // Only a manifest field that does not survive a serde round trip gets here. Rules are
+        // `&'static str` (so the const checker can build them); this one is interned like
+        // component names.
+        LayerError::Type(message) => {
+            ConfigError::runtime("config", ConfigValue::Count(0), names::intern(&message))
+        }
     }
 }
 

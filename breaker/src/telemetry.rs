@@ -137,6 +137,20 @@ pub enum Event {
         /// What was wrong with it.
         error: ConfigError,
     },
+    /// A config file was put in force.
+    FileReloaded {
+        /// The file (`None` for [`reload_from_str`](crate::GlobalCircuitBreaker::reload_from_str)).
+        path: Option<std::path::PathBuf>,
+        /// `[components.<name>]` sections naming no registered component.
+        unknown_components: Vec<String>,
+    },
+    /// A config file was refused; the running config stays in force.
+    FileRefused {
+        /// The file.
+        path: Option<std::path::PathBuf>,
+        /// The [`FileError`](crate::FileError), rendered: file, line, field and rule.
+        error: String,
+    },
 }
 
 pub(crate) type Hook = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -200,6 +214,15 @@ fn trace(event: &Event) {
         }
         Event::ConfigReloaded { component } => {
             tracing::info!(target: "breaker", component = component.unwrap_or("*"), "breaker config reloaded")
+        }
+        Event::FileReloaded {
+            path,
+            unknown_components,
+        } => {
+            tracing::info!(target: "breaker", file = ?path, unknown = ?unknown_components, "breaker config file reloaded")
+        }
+        Event::FileRefused { path, error } => {
+            tracing::warn!(target: "breaker", file = ?path, %error, "breaker config file refused; the running config stays in force")
         }
         Event::ConfigRefused { component, error } => {
             tracing::warn!(target: "breaker", component = component.unwrap_or("*"), %error, "breaker config refused; the running config stays in force")

@@ -1,1 +1,0 @@
-//! A tower `Layer` that protects a service with a component's breaker.

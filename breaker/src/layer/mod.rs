@@ -1,0 +1,146 @@
+//! A tower [`Layer`] that guards a service with one component's breaker.
+//!
+//! Each request is admitted (or refused) when it is called; the admitted call's guard travels
+//! in the [`ResponseFuture`] and records the outcome when the response arrives, as a
+//! [`Classify`] judges it (default [`ServerErrorsAsFailures`]: `Err` and `5xx` fail). What a
+//! refused request becomes is a [`Reject`] policy: [`CallError::Rejected`](crate::CallError)
+//! (the default), or for HTTP `503 Service Unavailable` with `Retry-After`
+//! ([`http`](CircuitBreakerLayer::http)).
+//!
+//! The outcome is recorded when the response *head* is ready, so a slow body does not make a
+//! slow call. Cost per request: the breaker's [`acquire`](ComponentBreaker::acquire) plus, for
+//! a breaker shared by `Arc`, one reference-count increment.
+//!
+//! ```
+//! use breaker::layer::{CircuitBreakerLayer, ErrorsAsFailures};
+//! use breaker::{CircuitConfig, GlobalCircuitBreaker, Outcome};
+//!
+//! let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT)?;
+//! // An axum route or hyper service: 503 + Retry-After while the breaker is open.
+//! let http = CircuitBreakerLayer::for_component(&registry, "quotes")?.http();
+//! // Any other service: `Err` fails, refusals are `CallError::Rejected`.
+//! let grpc = CircuitBreakerLayer::for_component(&registry, "ledger")?.classify(ErrorsAsFailures);
+//! // Your own rules: a 404 is neither success nor failure.
+//! let custom = CircuitBreakerLayer::for_component(&registry, "search")?.classify(
+//!     |r: &Result<http::Response<()>, std::io::Error>| match r {
+//!         Ok(res) if res.status() == 404 => Outcome::Ignored,
+//!         Ok(res) if res.status().is_server_error() => Outcome::Failure,
+//!         Ok(_) => Outcome::Success,
+//!         Err(_) => Outcome::Failure,
+//!     },
+//! );
+//! # let _ = (http, grpc, custom);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod classify;
+mod future;
+mod reject;
+mod service;
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+pub use classify::{Classify, ErrorsAsFailures, ServerErrorsAsFailures};
+pub use future::ResponseFuture;
+pub use reject::{service_unavailable, Reject, RejectAsError, RespondWith, ServiceUnavailable};
+pub use service::CircuitBreaker;
+use service::Target;
+
+use crate::{CircuitError, ComponentBreaker, ComponentHandle, GlobalCircuitBreaker, RegistryError};
+
+/// Wraps services in a [`CircuitBreaker`] for one component. `C` classifies responses, `R`
+/// answers refusals.
+#[derive(Clone)]
+pub struct CircuitBreakerLayer<C = ServerErrorsAsFailures, R = RejectAsError> {
+    target: Target,
+    classify: C,
+    reject: R,
+}
+
+impl CircuitBreakerLayer {
+    /// Guards with `breaker` (from [`GlobalCircuitBreaker::register`], or standalone).
+    pub fn new(breaker: Arc<ComponentBreaker>) -> Self {
+        Self::with_target(Target::Shared(breaker))
+    }
+
+    /// Guards with a `breakers!` component in the process-wide registry, resolved at the first
+    /// request so the layer can be built before [`install`](crate::install).
+    pub fn for_handle(handle: &'static ComponentHandle) -> Self {
+        Self::with_target(Target::Handle(handle))
+    }
+
+    /// Guards with `registry`'s component `name`, registered with the defaults if it is new.
+    pub fn for_component(
+        registry: &GlobalCircuitBreaker,
+        name: &str,
+    ) -> Result<Self, RegistryError> {
+        registry.register(name).map(Self::new)
+    }
+
+    fn with_target(target: Target) -> Self {
+        Self {
+            target,
+            classify: ServerErrorsAsFailures,
+            reject: RejectAsError,
+        }
+    }
+}
+
+impl<C, R> CircuitBreakerLayer<C, R> {
+    /// Classifies responses with `classify` (a [`Classify`] or a closure).
+    pub fn classify<C2>(self, classify: C2) -> CircuitBreakerLayer<C2, R> {
+        CircuitBreakerLayer {
+            target: self.target,
+            classify,
+            reject: self.reject,
+        }
+    }
+
+    /// Answers refusals with `reject`.
+    pub fn reject_with<R2>(self, reject: R2) -> CircuitBreakerLayer<C, R2> {
+        CircuitBreakerLayer {
+            target: self.target,
+            classify: self.classify,
+            reject,
+        }
+    }
+
+    /// Answers refusals with [`service_unavailable`]: `503` and `Retry-After`.
+    pub fn http(self) -> CircuitBreakerLayer<C, ServiceUnavailable> {
+        self.reject_with(ServiceUnavailable)
+    }
+
+    /// Answers refusals with the response `respond` makes from the [`CircuitError`].
+    pub fn respond_with<F, B>(self, respond: F) -> CircuitBreakerLayer<C, RespondWith<F>>
+    where
+        F: Fn(&CircuitError) -> http::Response<B>,
+    {
+        self.reject_with(RespondWith(respond))
+    }
+}
+
+impl<S, C: Clone, R: Clone> Layer<S> for CircuitBreakerLayer<C, R> {
+    type Service = CircuitBreaker<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CircuitBreaker::new(
+            inner,
+            self.target.clone(),
+            self.classify.clone(),
+            self.reject.clone(),
+        )
+    }
+}
+
+impl<C, R> fmt::Debug for CircuitBreakerLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerLayer")
+            .field("component", &self.target.name())
+            .field("classify", &std::any::type_name::<C>())
+            .field("reject", &std::any::type_name::<R>())
+            .finish()
+    }
+}

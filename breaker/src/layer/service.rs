@@ -1,0 +1,102 @@
+//! [`CircuitBreaker`]: the service the layer wraps around another.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::{Classify, Reject, RejectAsError, ResponseFuture, ServerErrorsAsFailures};
+use crate::{ComponentBreaker, ComponentHandle, Permit};
+
+/// Calls the inner service only when the component's breaker lets the request through, and
+/// records how the call went. Built by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
+#[derive(Clone)]
+pub struct CircuitBreaker<S, C = ServerErrorsAsFailures, R = RejectAsError> {
+    inner: S,
+    target: Target,
+    classify: C,
+    reject: R,
+}
+
+impl<S, C, R> CircuitBreaker<S, C, R> {
+    pub(crate) fn new(inner: S, target: Target, classify: C, reject: R) -> Self {
+        Self {
+            inner,
+            target,
+            classify,
+            reject,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, by value.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, R, Req, T, E> Service<Req> for CircuitBreaker<S, C, R>
+where
+    S: Service<Req, Response = T, Error = E>,
+    C: Classify<T, E> + Clone,
+    R: Reject<T, E> + Clone,
+{
+    type Response = T;
+    type Error = R::Error;
+    type Future = ResponseFuture<S::Future, C, R>;
+
+    /// The inner service's readiness: the breaker never makes a caller wait, it refuses.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(R::inner_error)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        // Admission happens here, not in `poll_ready`: a permit taken there would hold a
+        // half-open slot for a request that may never be sent.
+        match self.target.acquire() {
+            Permit::Allowed(guard) => {
+                ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
+            }
+            Permit::Rejected(error) => ResponseFuture::rejected(error, self.reject.clone()),
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for CircuitBreaker<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("inner", &self.inner)
+            .field("component", &self.target.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The breaker a layer guards with.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// Resolved on each call, so building the layer does not create the process-wide
+    /// registry (which would make a later [`install`](crate::install) fail).
+    Handle(&'static ComponentHandle),
+    Shared(Arc<ComponentBreaker>),
+}
+
+impl Target {
+    fn acquire(&self) -> Permit<'static> {
+        match self {
+            Self::Handle(handle) => handle.breaker().acquire(),
+            Self::Shared(breaker) => breaker.acquire_owned(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Handle(handle) => handle.name(),
+            Self::Shared(breaker) => breaker.name(),
+        }
+    }
+}

@@ -1,0 +1,282 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! `breakers.toml`: layering (built-in < registry defaults < file defaults < manifest < file
+//! component), refusal with file, line, field and rule, and live reload.
+
+use std::time::Duration;
+
+use breaker::{
+    CircuitConfig, CircuitState, Event, FakeClock, FileError, GlobalCircuitBreaker, Outcome,
+};
+use breaker_suite::EventLog;
+
+breaker::breakers! {
+    binance_ws,
+    binance_rest { error_rate_threshold: 0.3, min_calls: 5 },
+}
+
+fn registry() -> (GlobalCircuitBreaker, EventLog, FakeClock) {
+    let clock = FakeClock::new();
+    let log = EventLog::default();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(CircuitConfig {
+            min_calls: 50,
+            open_cooldown: Duration::from_secs(20),
+            ..CircuitConfig::DEFAULT
+        })
+        .clock(clock.clone())
+        .on_event(log.hook())
+        .build()
+        .unwrap();
+    breakers::binance_ws.declare_manifest(&registry);
+    (registry, log, clock)
+}
+
+const FILE: &str = r#"
+[defaults]
+open_cooldown = "45s"
+half_open_max_wait = "off"
+
+[global]
+min_components = 2
+
+[components.binance_rest]
+error_rate_threshold = 0.4
+"#;
+
+#[test]
+fn layers_apply_from_least_to_most_specific() {
+    let (registry, _log, _clock) = registry();
+    let report = registry.reload_from_str(FILE).unwrap();
+    assert!(report.unknown_components.is_empty());
+
+    // Registry defaults (code) < file [defaults]: the file's cooldown, the code's min_calls.
+    let defaults = registry.config();
+    assert_eq!(defaults.open_cooldown, Duration::from_secs(45));
+    assert_eq!(defaults.min_calls, 50);
+    assert_eq!(defaults.half_open_max_wait, None, "\"off\" turns it off");
+    assert_eq!(defaults.global_trip_conditions.min_components, 2);
+
+    // A component without its own config follows the effective defaults.
+    let ws = registry.component("binance_ws").unwrap().config();
+    assert_eq!(
+        (ws.open_cooldown, ws.min_calls),
+        (Duration::from_secs(45), 50)
+    );
+
+    // Manifest fields beat file defaults; the file's component section beats the manifest.
+    let rest = registry.component("binance_rest").unwrap().config();
+    assert_eq!(rest.min_calls, 5, "manifest beats the defaults");
+    assert_eq!(
+        rest.error_rate_threshold, 0.4,
+        "file component beats the manifest"
+    );
+    assert_eq!(
+        rest.open_cooldown,
+        Duration::from_secs(45),
+        "file defaults still apply"
+    );
+}
+
+#[test]
+fn a_later_code_reload_stays_under_the_file() {
+    let (registry, _log, _clock) = registry();
+    registry.reload_from_str(FILE).unwrap();
+    registry
+        .reload(CircuitConfig {
+            min_calls: 7,
+            open_cooldown: Duration::from_secs(1),
+            ..CircuitConfig::DEFAULT
+        })
+        .unwrap();
+    let ws = registry.component("binance_ws").unwrap().config();
+    assert_eq!(ws.min_calls, 7, "the new code default applies");
+    assert_eq!(
+        ws.open_cooldown,
+        Duration::from_secs(45),
+        "the file still wins"
+    );
+}
+
+#[test]
+fn an_invalid_value_is_refused_with_file_line_field_and_rule() {
+    let (registry, log, _clock) = registry();
+    registry.reload_from_str(FILE).unwrap();
+    let before = registry.component("binance_rest").unwrap().config();
+    let bad =
+        "[defaults]\nmin_calls = 10\n\n[components.binance_rest]\nerror_rate_threshold = 1.5\n";
+    let err = registry.reload_from_str(bad).unwrap_err();
+    assert_eq!(err.line(), Some(5));
+    assert_eq!(err.config_error().unwrap().field(), "error_rate_threshold");
+    assert_eq!(
+        err.to_string(),
+        "<config>:5: [components.binance_rest] error_rate_threshold = 1.5: must be in (0, 1]"
+    );
+    // Nothing of the refused file took effect, not even its valid [defaults].
+    assert_eq!(registry.component("binance_rest").unwrap().config(), before);
+    assert_eq!(registry.config().min_calls, 50);
+    assert!(log.events().iter().any(
+        |e| matches!(e, Event::FileRefused { error, .. } if error.contains("error_rate_threshold"))
+    ));
+}
+
+#[test]
+fn a_default_that_breaks_a_rule_points_at_its_line() {
+    let (registry, _log, _clock) = registry();
+    let err = registry
+        .reload_from_str("# comment\n[global]\ncomponent_open_ratio = 0.0\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(3));
+    assert_eq!(
+        err.config_error().unwrap().field(),
+        "global_trip_conditions.component_open_ratio"
+    );
+    assert!(err.to_string().contains("[global]"), "{err}");
+}
+
+#[test]
+fn syntax_errors_unknown_fields_and_wrong_types_carry_the_line() {
+    let (registry, _log, _clock) = registry();
+    for (text, line, needle) in [
+        ("[defaults]\nmin_calls = \n", 2, ""),
+        (
+            "[defaults]\n\nerror_rate_treshold = 0.3\n",
+            3,
+            "error_rate_treshold",
+        ),
+        ("[components.binance_ws]\nopen_cooldown = 10\n", 2, ""),
+        ("[default]\nmin_calls = 1\n", 1, "default"),
+    ] {
+        let err = registry.reload_from_str(text).unwrap_err();
+        assert!(matches!(err, FileError::Parse { .. }), "{text}: {err}");
+        assert_eq!(err.line(), Some(line), "{text}: {err}");
+        assert!(err.to_string().contains(needle), "{text}: {err}");
+    }
+    assert_eq!(registry.config().min_calls, 50, "the running config stays");
+}
+
+#[test]
+fn sections_for_unregistered_components_are_reported_and_apply_later() {
+    let (registry, log, _clock) = registry();
+    let report = registry
+        .reload_from_str("[components.kraken_rest]\nmin_calls = 3\n")
+        .unwrap();
+    assert_eq!(report.unknown_components, ["kraken_rest"]);
+    assert!(
+        registry.component("kraken_rest").is_none(),
+        "not silently created"
+    );
+    assert!(log.events().iter().any(|e| matches!(
+        e,
+        Event::FileReloaded { unknown_components, .. } if unknown_components == &["kraken_rest"]
+    )));
+    let kraken = registry.register("kraken_rest").unwrap();
+    assert_eq!(kraken.config().min_calls, 3);
+}
+
+#[test]
+fn state_and_counts_survive_and_new_thresholds_apply_next() {
+    let (registry, _log, _clock) = registry();
+    let ws = registry.component("binance_ws").unwrap();
+    for _ in 0..10 {
+        ws.acquire().into_result().unwrap().record(Outcome::Failure);
+    }
+    assert_eq!(ws.state(), CircuitState::Closed, "10 calls < min_calls 50");
+    registry
+        .reload_from_str("[components.binance_ws]\nmin_calls = 10\n")
+        .unwrap();
+    assert_eq!(ws.snapshot().failures, 10, "counts kept");
+    assert_eq!(ws.snapshot().window.calls, 10, "window kept");
+    ws.acquire().into_result().unwrap().record(Outcome::Failure);
+    assert_eq!(
+        ws.state(),
+        CircuitState::Open,
+        "the new min_calls applies at once"
+    );
+}
+
+#[test]
+fn window_buckets_cannot_change_in_a_running_registry() {
+    let (registry, _log, _clock) = registry();
+    let err = registry
+        .reload_from_str("[defaults]\nwindow_buckets = 5\n")
+        .unwrap_err();
+    assert_eq!(err.config_error().unwrap().field(), "window_buckets");
+    assert_eq!(err.line(), Some(2));
+}
+
+#[test]
+fn files_are_read_from_disk_and_missing_files_name_the_path() {
+    let (registry, _log, _clock) = registry();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(&path, FILE).unwrap();
+    registry.reload_from_path(&path).unwrap();
+    assert_eq!(registry.config_file().as_deref(), Some(path.as_path()));
+    let missing = dir.path().join("missing.toml");
+    let err = registry.reload_from_path(&missing).unwrap_err();
+    assert!(matches!(err, FileError::Io { .. }));
+    assert!(err.to_string().contains("missing.toml"), "{err}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[defaults]\nmin_calls = 0\n").unwrap();
+    let err = registry.reload_from_path(&bad).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}:2: [defaults] min_calls = 0", bad.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_watcher_reloads_on_change_and_keeps_the_running_config_on_a_bad_edit() {
+    use std::sync::mpsc;
+    use std::sync::Arc;
+
+    let clock = FakeClock::new();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let registry = Arc::new(
+        GlobalCircuitBreaker::builder()
+            .clock(clock)
+            .on_event(move |e| {
+                if matches!(e, Event::FileReloaded { .. } | Event::FileRefused { .. }) {
+                    let _ = tx.lock().unwrap().send(e.clone());
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(&path, "[defaults]\nmin_calls = 11\n").unwrap();
+    let (_watcher, _report) = breaker::watch(Arc::clone(&registry), &path).unwrap();
+    assert!(
+        matches!(rx.recv().unwrap(), Event::FileReloaded { .. }),
+        "initial load"
+    );
+    assert_eq!(registry.config().min_calls, 11);
+
+    // Saves the way editors and config-management tools do: write a new file, rename it over
+    // the old one, so the watcher never reads a half-written file.
+    let save = |text: &str| {
+        let tmp = dir.path().join("breakers.toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    };
+    // Waits for the watcher's event (bounded), skipping duplicates for one write.
+    let next = |want_refused: bool| loop {
+        let event = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the watcher reacts");
+        if matches!(event, Event::FileRefused { .. }) == want_refused {
+            return event;
+        }
+    };
+    save("[defaults]\nmin_calls = 12\n");
+    next(false);
+    assert_eq!(registry.config().min_calls, 12);
+
+    save("[defaults]\nmin_calls = 0\n");
+    let refused = next(true);
+    assert!(matches!(refused, Event::FileRefused { error, .. } if error.contains("min_calls = 0")));
+    assert_eq!(registry.config().min_calls, 12, "the running config stays");
+}

@@ -1,0 +1,317 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! `breakers!`: the manifest's per-component config is the config in force, `ALL` lists every
+//! component, `declare_manifest` registers them all up front, and handles deref to their
+//! `ComponentBreaker`.
+//!
+//! Tests that need time or calls use their own registries (on their own `FakeClock`); the
+//! tests that use the process-wide registry only read configs and names, which no other test
+//! changes.
+
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use breaker::{
+    circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, ComponentHandle,
+    FakeClock, GlobalCircuitBreaker,
+};
+use once_cell::sync::Lazy;
+
+breaker::breakers! {
+    /// Binance market-data websocket.
+    binance_ws,
+    /// Binance REST: trips early.
+    binance_rest { min_calls: 3, error_rate_threshold: 0.3 },
+    kraken_rest {
+        open_cooldown: Duration::from_secs(5),
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+    },
+    coinbase_ws,
+}
+
+const NAMES: [&str; 4] = ["binance_ws", "binance_rest", "kraken_rest", "coinbase_ws"];
+
+fn binance_rest_config() -> CircuitConfig {
+    CircuitConfig {
+        min_calls: 3,
+        error_rate_threshold: 0.3,
+        ..CircuitConfig::DEFAULT
+    }
+}
+
+fn kraken_rest_config() -> CircuitConfig {
+    CircuitConfig {
+        open_cooldown: Duration::from_secs(5),
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    }
+}
+
+fn fake_registry(clock: &FakeClock, defaults: CircuitConfig) -> GlobalCircuitBreaker {
+    GlobalCircuitBreaker::builder()
+        .config(defaults)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+#[derive(Debug)]
+enum ApiError {
+    Http(u16),
+    Breaker(CircuitError),
+}
+
+impl From<CircuitError> for ApiError {
+    fn from(e: CircuitError) -> Self {
+        ApiError::Breaker(e)
+    }
+}
+
+#[test]
+fn the_declared_config_is_the_config_in_force() {
+    assert_eq!(breakers::binance_rest.config(), binance_rest_config());
+    assert_eq!(
+        breakers::binance_rest.declared_config(),
+        Some(binance_rest_config())
+    );
+    assert_eq!(breakers::kraken_rest.config(), kraken_rest_config());
+    assert_eq!(
+        breakers::kraken_rest.config().open_cooldown,
+        Duration::from_secs(5)
+    );
+
+    // No override: the process-wide registry's defaults.
+    assert_eq!(breakers::binance_ws.declared_config(), None);
+    assert_eq!(breakers::binance_ws.config(), breaker::registry().config());
+    assert_eq!(breakers::coinbase_ws.config().min_calls, 20);
+}
+
+#[test]
+fn all_lists_every_component_in_declaration_order() {
+    assert_eq!(breakers::ALL.len(), 4);
+    let names: Vec<&str> = breakers::ALL.iter().map(|h| h.name()).collect();
+    assert_eq!(names, NAMES);
+    let handles: [&ComponentHandle; 4] = [
+        &breakers::binance_ws,
+        &breakers::binance_rest,
+        &breakers::kraken_rest,
+        &breakers::coinbase_ws,
+    ];
+    for (listed, declared) in breakers::ALL.iter().zip(handles) {
+        assert!(std::ptr::eq(*listed, declared), "{}", declared.name());
+    }
+    assert_eq!(breakers::binance_ws.name(), "binance_ws");
+}
+
+#[test]
+fn declare_manifest_registers_every_component_before_any_call() {
+    let clock = FakeClock::new();
+    let registry = fake_registry(&clock, CircuitConfig::DEFAULT);
+    assert!(registry.snapshot().components.is_empty());
+
+    // Any handle of the manifest declares all of them.
+    breakers::coinbase_ws.declare_manifest(&registry);
+    let snapshot = registry.snapshot();
+    let listed: Vec<&str> = snapshot.components.iter().map(|c| c.component).collect();
+    let mut expected = NAMES;
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    for component in &snapshot.components {
+        assert_eq!(
+            component.state,
+            CircuitState::Closed,
+            "{}",
+            component.component
+        );
+        assert_eq!(component.calls, 0, "{}", component.component);
+    }
+    assert_eq!(
+        registry.component("binance_rest").unwrap().config(),
+        binance_rest_config()
+    );
+    assert_eq!(
+        registry.component("kraken_rest").unwrap().config(),
+        kraken_rest_config()
+    );
+
+    // Idempotent: the breakers already there are kept, with their counts.
+    let ws = registry.component("binance_ws").unwrap();
+    ws.acquire()
+        .into_result()
+        .unwrap()
+        .record(breaker::Outcome::Success);
+    breakers::binance_ws.declare_manifest(&registry);
+    assert_eq!(registry.components().len(), 4);
+    let again = registry.component("binance_ws").unwrap();
+    assert!(Arc::ptr_eq(&ws, &again), "the breaker was replaced");
+    assert_eq!(again.snapshot().successes, 1);
+}
+
+#[test]
+fn handles_deref_to_their_breaker_in_the_process_wide_registry() {
+    let breaker: &ComponentBreaker = &breakers::kraken_rest;
+    assert_eq!(breaker.name(), "kraken_rest");
+    let registered = breaker::registry()
+        .component("kraken_rest")
+        .expect("the handle's breaker is not in the process-wide registry");
+    assert!(std::ptr::eq(breaker, &*registered));
+    // Methods of `ComponentBreaker` through the handle.
+    assert_eq!(breakers::kraken_rest.state(), CircuitState::Closed);
+    assert_eq!(breakers::kraken_rest.snapshot().component, "kraken_rest");
+
+    // The first use of any handle registered the whole manifest there.
+    let components = breaker::registry().components();
+    for name in NAMES {
+        assert!(
+            components.contains(&name),
+            "{name} missing from {components:?}"
+        );
+    }
+    assert!(format!("{:?}", breakers::kraken_rest).contains("\"kraken_rest\""));
+}
+
+mod in_another_registry {
+    use super::*;
+
+    static CLOCK: Lazy<FakeClock> = Lazy::new(FakeClock::new);
+    /// Registry defaults are `CircuitConfig::DEFAULT` (min_calls 20).
+    static REG: Lazy<GlobalCircuitBreaker> =
+        Lazy::new(|| fake_registry(&CLOCK, CircuitConfig::DEFAULT));
+    static REST_RUNS: AtomicU32 = AtomicU32::new(0);
+
+    #[circuit_breaker(component = "binance_rest", registry = REG)]
+    fn rest(fail: bool) -> Result<(), ApiError> {
+        REST_RUNS.fetch_add(1, SeqCst);
+        if fail {
+            Err(ApiError::Http(500))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[circuit_breaker(component = "binance_ws", registry = REG)]
+    fn ws(fail: bool) -> Result<(), ApiError> {
+        if fail {
+            Err(ApiError::Http(500))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[circuit_breaker(component = kraken_rest, registry = REG)]
+    fn kraken(fail: bool) -> Result<(), ApiError> {
+        if fail {
+            Err(ApiError::Http(500))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_manifest_config_governs_the_protected_calls() {
+        // binance_rest: min_calls 3, 30% errors. One failure in three calls trips it.
+        rest(false).unwrap();
+        rest(false).unwrap();
+        assert!(matches!(rest(true), Err(ApiError::Http(500))));
+        let in_reg = REG.component("binance_rest").unwrap();
+        assert_eq!(in_reg.config(), binance_rest_config());
+        assert_eq!(in_reg.state(), CircuitState::Open);
+        assert!(matches!(
+            rest(false),
+            Err(ApiError::Breaker(CircuitError::Open { .. }))
+        ));
+        assert_eq!(REST_RUNS.load(SeqCst), 3);
+
+        // binance_ws follows the registry's defaults (min_calls 20): the same calls don't.
+        ws(false).unwrap();
+        ws(false).unwrap();
+        assert!(ws(true).is_err());
+        assert_eq!(
+            REG.component("binance_ws").unwrap().state(),
+            CircuitState::Closed
+        );
+
+        // kraken_rest: its 5s cooldown, not the default 30s.
+        for _ in 0..20 {
+            assert!(kraken(true).is_err());
+        }
+        assert!(matches!(
+            kraken(false),
+            Err(ApiError::Breaker(CircuitError::Open { retry_after, .. }))
+                if retry_after == Duration::from_secs(5)
+        ));
+        CLOCK.advance(Duration::from_secs(5));
+        kraken(false).unwrap();
+        assert_eq!(
+            REG.component("kraken_rest").unwrap().state(),
+            CircuitState::Closed
+        );
+    }
+}
+
+mod declared_up_front {
+    use super::*;
+
+    static CLOCK: Lazy<FakeClock> = Lazy::new(FakeClock::new);
+    static REG: Lazy<GlobalCircuitBreaker> = Lazy::new(|| {
+        let registry = fake_registry(&CLOCK, CircuitConfig::DEFAULT);
+        breakers::ALL[0].declare_manifest(&registry);
+        registry
+    });
+
+    #[circuit_breaker(component = "coinbase_ws", registry = REG)]
+    fn coinbase() -> Result<u8, ApiError> {
+        Ok(1)
+    }
+
+    #[test]
+    fn protected_calls_use_the_declared_breaker() {
+        let declared = REG.component("coinbase_ws").unwrap();
+        assert_eq!(REG.components().len(), 4);
+        assert_eq!(coinbase().unwrap(), 1);
+        assert_eq!(declared.snapshot().successes, 1);
+        assert!(Arc::ptr_eq(
+            &declared,
+            &REG.component("coinbase_ws").unwrap()
+        ));
+    }
+}
+
+/// `breakers!` documents its overrides as "on top of the registry's defaults": a field the
+/// manifest does not set should come from the registry the component is registered in.
+#[test]
+fn manifest_overrides_apply_on_top_of_the_registry_defaults() {
+    let clock = FakeClock::new();
+    let defaults = CircuitConfig {
+        min_calls: 5,
+        open_cooldown: Duration::from_secs(7),
+        ..CircuitConfig::DEFAULT
+    };
+    let registry = fake_registry(&clock, defaults);
+    breakers::binance_rest.declare_manifest(&registry);
+
+    // binance_ws has no override: it follows the registry.
+    assert_eq!(registry.component("binance_ws").unwrap().config(), defaults);
+    // binance_rest overrides min_calls and error_rate_threshold only.
+    let rest = registry.component("binance_rest").unwrap().config();
+    assert_eq!(rest.min_calls, 3);
+    assert_eq!(rest.error_rate_threshold, 0.3);
+    assert_eq!(
+        rest.open_cooldown,
+        Duration::from_secs(7),
+        "binance_rest does not override open_cooldown, yet it has {:?} instead of the \
+         registry's default {:?}",
+        rest.open_cooldown,
+        defaults.open_cooldown
+    );
+    assert_eq!(
+        rest,
+        CircuitConfig {
+            min_calls: 3,
+            error_rate_threshold: 0.3,
+            ..defaults
+        }
+    );
+}

@@ -1,0 +1,292 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! `CircuitBreakerLayer`: classification, refusals as errors and as HTTP responses, and the
+//! guard's life inside the response future.
+
+use std::convert::Infallible;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use breaker::layer::{
+    CircuitBreaker, CircuitBreakerLayer, ErrorsAsFailures, RejectAsError, ServerErrorsAsFailures,
+};
+use breaker::{
+    CallError, CircuitConfig, CircuitError, CircuitState, FakeClock, GlobalCircuitBreaker, Outcome,
+    RegistryError,
+};
+use futures::FutureExt;
+use http::header::RETRY_AFTER;
+use http::{Response, StatusCode};
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+breaker::breakers! {
+    /// Used by the one test of the process-wide registry in this binary.
+    tower_upstream,
+}
+
+/// Trips at 2 calls, one probe at a time, one success closes.
+fn registry() -> (FakeClock, GlobalCircuitBreaker) {
+    let clock = FakeClock::new();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(CircuitConfig {
+            min_calls: 2,
+            half_open_max_concurrent: 1,
+            half_open_required_successes: 1,
+            ..CircuitConfig::DEFAULT
+        })
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    (clock, registry)
+}
+
+type HttpResult = Result<Response<()>, io::Error>;
+
+/// An HTTP-ish service: the request is the status to answer, `0` an error. Counts its calls.
+fn statuses(
+    calls: Arc<AtomicUsize>,
+) -> impl Service<u16, Response = Response<()>, Error = io::Error, Future: Send> + Clone {
+    service_fn(move |status: u16| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if status == 0 {
+                return Err(io::Error::other("connection reset"));
+            }
+            Ok(Response::builder().status(status).body(()).unwrap())
+        }
+    })
+}
+
+async fn trip<S>(service: &mut S)
+where
+    S: Service<u16, Response = Response<()>>,
+    S::Error: std::fmt::Debug,
+{
+    for _ in 0..2 {
+        let response = service.ready().await.unwrap().call(500).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+
+#[tokio::test]
+async fn errors_and_server_errors_fail_other_responses_succeed() {
+    let (_clock, registry) = registry();
+    let b = registry
+        .register_with("api", CircuitConfig::DEFAULT)
+        .unwrap();
+    let layer = CircuitBreakerLayer::new(Arc::clone(&b));
+    let mut svc = layer.layer(statuses(Arc::default()));
+
+    for status in [200, 404, 503, 0] {
+        let _ = svc.ready().await.unwrap().call(status).await;
+    }
+    let snap = b.snapshot();
+    assert_eq!((snap.successes, snap.failures), (2, 2), "{snap:?}");
+    assert_eq!(b.state(), CircuitState::Closed);
+}
+
+#[tokio::test]
+async fn an_open_breaker_refuses_with_an_error_without_calling_the_service() {
+    let (_clock, registry) = registry();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = CircuitBreakerLayer::for_component(&registry, "api").unwrap();
+    let mut svc: CircuitBreaker<_, ServerErrorsAsFailures, RejectAsError> =
+        layer.layer(statuses(Arc::clone(&calls)));
+    trip(&mut svc).await;
+    assert_eq!(
+        registry.component("api").unwrap().state(),
+        CircuitState::Open
+    );
+
+    let refused = svc.ready().await.unwrap().call(200).await.unwrap_err();
+    match refused {
+        CallError::Rejected(CircuitError::Open { retry_after, .. }) => {
+            assert_eq!(retry_after, Duration::from_secs(30));
+        }
+        other => panic!("expected an Open rejection, got {other:?}"),
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the refused request never reached it"
+    );
+}
+
+#[tokio::test]
+async fn the_inner_services_errors_come_through_as_inner() {
+    let (_clock, registry) = registry();
+    let mut svc = CircuitBreakerLayer::for_component(&registry, "api")
+        .unwrap()
+        .layer(statuses(Arc::default()));
+    let err = svc.ready().await.unwrap().call(0).await.unwrap_err();
+    assert_eq!(err.into_inner().unwrap().to_string(), "connection reset");
+}
+
+#[tokio::test]
+async fn http_mode_answers_503_with_retry_after_in_whole_seconds_rounded_up() {
+    let (clock, registry) = registry();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = CircuitBreakerLayer::for_component(&registry, "api")
+        .unwrap()
+        .http();
+    let mut svc = layer.layer(statuses(Arc::clone(&calls)));
+    trip(&mut svc).await;
+
+    clock.advance(Duration::from_millis(10_500));
+    // The inner error type is kept: refusals are responses, not errors.
+    let refused: Result<Response<()>, io::Error> = svc.ready().await.unwrap().call(200).await;
+    let refused = refused.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()[RETRY_AFTER], "20"); // 19.5 s left
+    let why = refused.extensions().get::<CircuitError>().unwrap();
+    assert_eq!((why.component(), why.reason()), ("api", "open"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_refusal_without_a_retry_hint_has_no_retry_after() {
+    let (_clock, registry) = registry();
+    let b = registry.register("api").unwrap();
+    b.force_open();
+    let mut svc = CircuitBreakerLayer::new(b)
+        .http()
+        .layer(statuses(Arc::default()));
+    let refused = svc.ready().await.unwrap().call(200).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().get(RETRY_AFTER).is_none());
+}
+
+#[tokio::test]
+async fn respond_with_makes_the_refusal_response() {
+    let (_clock, registry) = registry();
+    let b = registry.register("api").unwrap();
+    b.force_open();
+    let inner = service_fn(|_: ()| async { Ok::<_, Infallible>(Response::new(String::new())) });
+    let mut svc = CircuitBreakerLayer::new(b)
+        .respond_with(|e: &CircuitError| {
+            Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .body(format!("busy: {}", e.reason()))
+                .unwrap()
+        })
+        .layer(inner);
+    let refused = svc.ready().await.unwrap().call(()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.body(), "busy: forced_open");
+}
+
+#[tokio::test]
+async fn a_closure_classifier_can_ignore_responses() {
+    let (_clock, registry) = registry();
+    let b = registry.register("search").unwrap();
+    let not_found_is_no_signal = |r: &HttpResult| match r {
+        Ok(res) if res.status() == StatusCode::NOT_FOUND => Outcome::Ignored,
+        Ok(res) if res.status().is_server_error() => Outcome::Failure,
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    };
+    let mut svc = CircuitBreakerLayer::new(Arc::clone(&b))
+        .classify(not_found_is_no_signal)
+        .layer(statuses(Arc::default()));
+    for _ in 0..5 {
+        svc.ready().await.unwrap().call(404).await.unwrap();
+    }
+    let snap = b.snapshot();
+    assert_eq!((snap.ignored, snap.successes, snap.failures), (5, 0, 0));
+    assert_eq!(b.state(), CircuitState::Closed);
+}
+
+#[tokio::test]
+async fn errors_as_failures_guards_any_service() {
+    let (_clock, registry) = registry();
+    let ledger = service_fn(|n: u32| async move {
+        if n == 0 {
+            Err(io::Error::other("down"))
+        } else {
+            Ok(n * 2)
+        }
+    });
+    let mut svc = CircuitBreakerLayer::for_component(&registry, "ledger")
+        .unwrap()
+        .classify(ErrorsAsFailures)
+        .layer(ledger);
+    assert_eq!(svc.ready().await.unwrap().call(21).await.unwrap(), 42);
+    svc.ready().await.unwrap().call(0).await.unwrap_err();
+    svc.ready().await.unwrap().call(0).await.unwrap_err();
+    let refused = svc.ready().await.unwrap().call(21).await.unwrap_err();
+    assert_eq!(refused.rejection().unwrap().reason(), "open");
+}
+
+#[tokio::test]
+async fn a_dropped_response_future_gives_its_probe_slot_back() {
+    let (clock, registry) = registry();
+    let layer = CircuitBreakerLayer::for_component(&registry, "api").unwrap();
+    let b = registry.component("api").unwrap();
+    let mut failing = layer.layer(statuses(Arc::default()));
+    let mut hanging = layer.layer(service_fn(|_: u16| std::future::pending::<HttpResult>()));
+    trip(&mut failing).await;
+    clock.advance(Duration::from_secs(30));
+
+    // The probe is admitted at `call` and its guard lives in the future.
+    let mut probe = hanging.ready().await.unwrap().call(200);
+    assert!((&mut probe).now_or_never().is_none());
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    assert_eq!(b.snapshot().half_open_in_flight, 1);
+    let busy = failing.ready().await.unwrap().call(200).await.unwrap_err();
+    assert_eq!(busy.rejection().unwrap().reason(), "half_open_exhausted");
+
+    // Cancelled (a timeout, a client gone): the slot comes back, nothing is counted.
+    drop(probe);
+    let snap = b.snapshot();
+    assert_eq!((snap.half_open_in_flight, snap.ignored), (0, 1));
+    let ok = failing.ready().await.unwrap().call(200).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(b.state(), CircuitState::Closed);
+}
+
+#[tokio::test]
+async fn a_panic_in_the_inner_future_counts_as_a_failure() {
+    let (_clock, registry) = registry();
+    let b = registry
+        .register_with("api", CircuitConfig::DEFAULT)
+        .unwrap();
+    let mut svc =
+        CircuitBreakerLayer::new(Arc::clone(&b)).layer(service_fn(|status: u16| async move {
+            assert!(status < 500, "handler bug");
+            Ok::<_, Infallible>(Response::new(()))
+        }));
+    let future = svc.ready().await.unwrap().call(500);
+    assert!(catch_unwind(AssertUnwindSafe(|| future.now_or_never())).is_err());
+    assert_eq!(b.snapshot().failures, 1);
+}
+
+#[tokio::test]
+async fn a_manifest_handle_guards_through_the_process_wide_registry() {
+    let layer = CircuitBreakerLayer::for_handle(&breakers::tower_upstream);
+    let mut svc = layer.layer(statuses(Arc::default()));
+    svc.ready().await.unwrap().call(200).await.unwrap();
+    assert_eq!(breakers::tower_upstream.snapshot().successes, 1);
+    assert!(format!("{layer:?}").contains("tower_upstream"));
+}
+
+#[test]
+fn a_bad_component_name_is_refused_when_building_the_layer() {
+    let (_clock, registry) = registry();
+    let err = CircuitBreakerLayer::for_component(&registry, "__mine").unwrap_err();
+    assert!(matches!(err, RegistryError::InvalidName { .. }), "{err:?}");
+}
+
+#[test]
+fn guarded_services_and_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let (_clock, registry) = registry();
+    let mut svc = CircuitBreakerLayer::for_component(&registry, "api")
+        .unwrap()
+        .layer(statuses(Arc::default()));
+    send_sync(&svc);
+    let future = svc.call(200);
+    fn send<T: Send>(_: &T) {}
+    send(&future);
+}
