@@ -1,113 +1,333 @@
-//! A scripted outage and recovery of three exchange adapters, on a simulated clock so it runs
-//! in milliseconds: one adapter fails and trips its own breaker, recovers through half-open
-//! probes, then a wider outage trips the derived global fuse until the adapters recover.
+//! The demo: a trading gateway's three exchange adapters, protected by `#[circuit_breaker]`,
+//! driven through a scripted outage and recovery.
+//!
+//! - `binance_ws` (a sync market-data feed), `binance_rest` and `kraken_rest` (async REST)
+//!   are declared once in `breakers!`, with per-component overrides, and tuned further by an
+//!   embedded `breakers.toml`.
+//! - Binance REST starts failing, trips its own breaker, probes, backs off, and recovers.
+//! - A network partition then takes out both Binance adapters: two of three components are
+//!   unhealthy, so the derived global fuse opens and even the healthy Kraken adapter is refused
+//!   until half-open probes show Binance is back.
+//!
+//! Time is simulated (a `FakeClock`), so the 40 s script plays in about 8 s and needs no
+//! network; pass `--fast` to skip the pacing. A live table redraws while it runs (in a
+//! terminal), transitions are logged as they happen, and a timeline closes the run.
 //!
 //! Run it with `cargo run --example trading_gateway`.
 
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use breaker::{
-    Breaker, CircuitConfig, Event, FakeClock, GlobalCircuitBreaker, GlobalTripConditions, Outcome,
-    Permit,
+    circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentSnapshot, Event,
+    FakeClock, GlobalCircuitBreaker, GlobalTripConditions,
 };
 
-const COMPONENTS: [&str; 3] = ["binance_ws", "binance_rest", "kraken_rest"];
+breaker::breakers! {
+    /// Binance market-data websocket: trips on five failures in a row.
+    binance_ws { consecutive_failures_threshold: Some(5) },
+    /// Binance REST: stricter error rate, quicker retry.
+    binance_rest { error_rate_threshold: 0.3, open_cooldown: Duration::from_secs(2) },
+    /// Kraken REST.
+    kraken_rest,
+}
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let clock = FakeClock::new();
-    let start = clock.clone();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 10,
-            open_cooldown: Duration::from_secs(5),
-            half_open_max_concurrent: 2,
-            half_open_required_successes: 2,
-            global_trip_conditions: GlobalTripConditions {
-                component_open_ratio: 0.6,
-                min_components: 3,
-                min_calls: 0,
-            },
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .on_event(move |event| {
-            if let Event::StateChanged(t) = event {
-                println!(
-                    "  t={:>5.1}s  {:<13} {:>9} -> {:<9} ({})",
-                    start.elapsed().as_secs_f64(),
-                    t.component,
-                    t.from,
-                    t.to,
-                    t.reason
-                );
-            }
-        })
-        .build()?;
-    for name in COMPONENTS {
-        registry.register(name)?;
+/// Operators' overrides, layered over the manifest (see README "Config files").
+const BREAKERS_TOML: &str = r#"
+[defaults]
+rolling_window = "5s"
+window_buckets = 10
+min_calls = 10
+open_cooldown = "3s"
+half_open_max_concurrent = 2
+half_open_required_successes = 2
+
+[global]
+component_open_ratio = 0.6
+min_components = 3
+
+[components.binance_rest]
+open_backoff_multiplier = 2.0
+open_cooldown_max = "8s"
+"#;
+
+const TICK: Duration = Duration::from_millis(100);
+const SCRIPT_SECONDS: u64 = 40;
+const NAMES: [&str; 4] = ["binance_ws", "binance_rest", "kraken_rest", "__global__"];
+
+/// Which venues are up; the script flips these.
+#[derive(Default)]
+struct Network {
+    binance_ws_up: AtomicBool,
+    binance_rest_up: AtomicBool,
+    kraken_up: AtomicBool,
+    /// Bodies that actually ran (the breaker spares the venue the rest).
+    attempts: AtomicU64,
+}
+
+#[derive(Debug)]
+enum ExchangeError {
+    Unavailable,
+    Refused(CircuitError),
+}
+
+impl From<CircuitError> for ExchangeError {
+    fn from(e: CircuitError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+struct Gateway {
+    net: Arc<Network>,
+}
+
+impl Gateway {
+    /// The websocket feed: a sync call.
+    #[circuit_breaker(component = "binance_ws")]
+    fn next_tick(&self) -> Result<f64, ExchangeError> {
+        self.net.attempts.fetch_add(1, Ordering::Relaxed);
+        if self.net.binance_ws_up.load(Ordering::Relaxed) {
+            Ok(64_000.0)
+        } else {
+            Err(ExchangeError::Unavailable)
+        }
     }
 
-    println!("phase 1: all healthy");
-    traffic(&registry, &clock, 20, |_| true);
+    /// Binance REST: an async call.
+    #[circuit_breaker(component = "binance_rest")]
+    async fn order_book(&self, depth: usize) -> Result<usize, ExchangeError> {
+        self.net.attempts.fetch_add(1, Ordering::Relaxed);
+        if self.net.binance_rest_up.load(Ordering::Relaxed) {
+            Ok(depth)
+        } else {
+            Err(ExchangeError::Unavailable)
+        }
+    }
 
-    println!("phase 2: binance_rest starts failing");
-    traffic(&registry, &clock, 20, |c| c != "binance_rest");
+    /// Kraken REST: an async call.
+    #[circuit_breaker(component = "kraken_rest")]
+    async fn ticker(&self) -> Result<f64, ExchangeError> {
+        self.net.attempts.fetch_add(1, Ordering::Relaxed);
+        if self.net.kraken_up.load(Ordering::Relaxed) {
+            Ok(63_990.0)
+        } else {
+            Err(ExchangeError::Unavailable)
+        }
+    }
+}
 
-    println!("phase 3: binance_rest recovers; its breaker probes and closes");
-    clock.advance(Duration::from_secs(5));
-    traffic(&registry, &clock, 10, |_| true);
+/// The script: at second `.0`, set the venues to `.1` and say `.2`.
+const SCRIPT: [(u64, [bool; 3], &str); 5] = [
+    (0, [true, true, true], "all venues healthy"),
+    (5, [true, false, true], "Binance REST starts answering 503"),
+    (12, [true, true, true], "Binance REST recovers"),
+    (20, [false, false, true], "network partition: both Binance adapters down"),
+    (28, [true, true, true], "partition heals"),
+];
 
-    println!("phase 4: a network partition takes out both Binance adapters");
-    traffic(&registry, &clock, 60, |c| c == "kraken_rest");
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let fast = std::env::args().any(|a| a == "--fast");
+    let live = std::io::stdout().is_terminal() && !fast;
+    let clock = FakeClock::new();
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
 
-    println!("phase 5: the partition heals");
-    clock.advance(Duration::from_secs(10));
-    traffic(&registry, &clock, 10, |_| true);
+    // Installed before any adapter is called, so the manifest's handles use this registry.
+    let registry = breaker::install({
+        let (clock, log) = (clock.clone(), Arc::clone(&log));
+        GlobalCircuitBreaker::builder()
+            .config(CircuitConfig {
+                global_trip_conditions: GlobalTripConditions::DEFAULT,
+                ..CircuitConfig::DEFAULT
+            })
+            .clock(clock.clone())
+            .on_event(move |event| {
+                if let Event::StateChanged(t) = event {
+                    let line = format!(
+                        "t={:>5.1}s  {:<13} {:>11} -> {:<11} {}",
+                        clock.elapsed().as_secs_f64(),
+                        t.component,
+                        t.from,
+                        t.to,
+                        t.reason
+                    );
+                    log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+                }
+            })
+            .build()?
+    })
+    .map_err(|e| e.to_string())?;
+    breakers::binance_ws.declare_manifest(registry);
+    registry.reload_from_str(BREAKERS_TOML)?;
 
+    let net = Arc::new(Network::default());
+    let gateway = Gateway {
+        net: Arc::clone(&net),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let mut timeline: Vec<[CircuitState; 4]> = Vec::new();
+    let mut refused = 0u64;
+    let mut by_reason = std::collections::BTreeMap::new();
+    let mut calls = 0u64;
+    let mut printed = 0;
+    let mut phase = "";
+
+    for tick in 0..SCRIPT_SECONDS * 10 {
+        let second = tick / 10;
+        if let Some((_, up, what)) = SCRIPT.iter().find(|(at, _, _)| *at * 10 == tick) {
+            net.binance_ws_up.store(up[0], Ordering::Relaxed);
+            net.binance_rest_up.store(up[1], Ordering::Relaxed);
+            net.kraken_up.store(up[2], Ordering::Relaxed);
+            phase = what;
+            log.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(format!("t={:>5.1}s  == {what} ==", clock.elapsed().as_secs_f64()));
+            if !live && tick > 0 {
+                print_table(&registry.snapshot().components, &registry.global().snapshot());
+            }
+        }
+        // Two calls per adapter per tick.
+        for _ in 0..2 {
+            let results = [
+                gateway.next_tick().err(),
+                runtime.block_on(gateway.order_book(20)).err(),
+                runtime.block_on(gateway.ticker()).err(),
+            ];
+            calls += 3;
+            for result in results.iter().flatten() {
+                if let ExchangeError::Refused(e) = result {
+                    refused += 1;
+                    *by_reason.entry(e.reason()).or_insert(0u64) += 1;
+                }
+            }
+        }
+        timeline.push(states(registry));
+        clock.advance(TICK);
+
+        if live {
+            if tick % 2 == 0 {
+                redraw(registry, &log, second, phase, &net, calls, refused);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        } else {
+            let log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            for line in &log[printed..] {
+                println!("{line}");
+            }
+            printed = log.len();
+        }
+    }
+    if live {
+        redraw(registry, &log, SCRIPT_SECONDS, "done", &net, calls, refused);
+    } else {
+        println!();
+        print_table(&registry.snapshot().components, &registry.global().snapshot());
+    }
     println!();
-    table(&registry);
+    print_timeline(&timeline);
+    println!(
+        "\n{calls} calls: {} reached the venues, {refused} were refused without touching them ({}).",
+        net.attempts.load(Ordering::Relaxed),
+        by_reason
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }
 
-/// `rounds` calls to every component, 100 ms apart; `healthy` decides each call's outcome.
-fn traffic(
-    registry: &GlobalCircuitBreaker,
-    clock: &FakeClock,
-    rounds: u32,
-    healthy: impl Fn(&str) -> bool,
-) {
-    for _ in 0..rounds {
-        for name in COMPONENTS {
-            match registry.acquire(name) {
-                Permit::Allowed(guard) => {
-                    guard.record(if healthy(name) {
-                        Outcome::Success
-                    } else {
-                        Outcome::Failure
-                    });
-                }
-                Permit::Rejected(_) => {}
-            }
-        }
-        clock.advance(Duration::from_millis(100));
-    }
+fn states(registry: &GlobalCircuitBreaker) -> [CircuitState; 4] {
+    NAMES.map(|name| match registry.component(name) {
+        Some(c) => c.state(),
+        None => registry.global().state(),
+    })
 }
 
-fn table(registry: &GlobalCircuitBreaker) {
+fn redraw(
+    registry: &GlobalCircuitBreaker,
+    log: &Mutex<Vec<String>>,
+    second: u64,
+    phase: &str,
+    net: &Network,
+    calls: u64,
+    refused: u64,
+) {
+    let mut out = String::from("\x1b[2J\x1b[H");
+    out.push_str(&format!(
+        "trading_gateway  t={second:>2}s/{SCRIPT_SECONDS}s  phase: {phase}\n\n"
+    ));
     let snapshot = registry.snapshot();
-    println!(
-        "{:<13} {:<10} {:>6} {:>9} {:>9} {:>11}",
-        "component", "state", "calls", "failures", "rejected", "transitions"
+    out.push_str(&table(&snapshot.components, &snapshot.global));
+    out.push_str(&format!(
+        "\ncalls {calls}, refused {refused}, reached the venues {}\n\ntransitions:\n",
+        net.attempts.load(Ordering::Relaxed)
+    ));
+    let log = log.lock().unwrap_or_else(PoisonError::into_inner);
+    for line in log.iter().rev().take(14).rev() {
+        out.push_str(line);
+        out.push('\n');
+    }
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+}
+
+fn table(components: &[ComponentSnapshot], global: &ComponentSnapshot) -> String {
+    let mut out = format!(
+        "{:<13} {:<11} {:>10} {:>7} {:>9} {:>9} {:>11}\n",
+        "component", "state", "error rate", "calls", "failures", "rejected", "retry after"
     );
-    for c in snapshot.components.iter().chain([&snapshot.global]) {
-        println!(
-            "{:<13} {:<10} {:>6} {:>9} {:>9} {:>11}",
+    for c in components.iter().chain([global]) {
+        out.push_str(&format!(
+            "{:<13} {:<11} {:>9.0}% {:>7} {:>9} {:>9} {:>11}\n",
             c.component,
             c.state.as_str(),
+            c.window.error_rate * 100.0,
             c.calls,
             c.failures,
             c.rejections.total(),
-            c.generation
-        );
+            c.retry_after
+                .map(|d| format!("{:.1}s", d.as_secs_f64()))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn print_table(components: &[ComponentSnapshot], global: &ComponentSnapshot) {
+    print!("{}", table(components, global));
+}
+
+/// One character per half second: `=` closed, `X` open, `?` half-open.
+fn print_timeline(timeline: &[[CircuitState; 4]]) {
+    println!("timeline (one column = 0.5 s;  = closed   X open   ? half-open):");
+    let mut ruler = String::new();
+    for s in (0..SCRIPT_SECONDS).step_by(5) {
+        ruler.push_str(&format!("{s:<10}"));
+    }
+    println!("{:<13} {ruler}", "");
+    for (row, name) in NAMES.iter().enumerate() {
+        let line: String = timeline
+            .chunks(5)
+            .map(|chunk| {
+                // The worst state in the half second, so short half-open episodes show.
+                let worst = chunk
+                    .iter()
+                    .map(|states| states[row])
+                    .max_by_key(|s| match s {
+                        CircuitState::Closed | CircuitState::Disabled => 0,
+                        CircuitState::HalfOpen => 1,
+                        CircuitState::Open | CircuitState::ForcedOpen => 2,
+                    })
+                    .unwrap_or(CircuitState::Closed);
+                match worst {
+                    CircuitState::Closed | CircuitState::Disabled => '=',
+                    CircuitState::HalfOpen => '?',
+                    CircuitState::Open | CircuitState::ForcedOpen => 'X',
+                }
+            })
+            .collect();
+        println!("{name:<13} {line}");
     }
 }

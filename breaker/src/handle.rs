@@ -73,12 +73,15 @@ impl ComponentHandle {
         }
     }
 
-    /// This component's breaker in another registry (tests, `registry = ...`), registered
-    /// there with the manifest config on first use.
+    /// This component's breaker in another registry (tests, `registry = ...`). On first use
+    /// the whole manifest is registered there, as with the process-wide registry.
     pub fn in_registry(&self, registry: &GlobalCircuitBreaker) -> Arc<ComponentBreaker> {
         match registry.component(self.name) {
             Some(breaker) => breaker,
-            None => registry.declare(self.name, self.config, self.fields),
+            None => {
+                self.declare_manifest(registry);
+                registry.declare(self.name, self.config, self.fields)
+            }
         }
     }
 }

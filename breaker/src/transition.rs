@@ -140,7 +140,8 @@ impl ComponentBreaker {
     /// Time until an `Open` breaker lets probes through (`None` in any other state).
     pub fn retry_after(&self) -> Option<Duration> {
         let word = self.word();
-        (word.state() == CircuitState::Open).then(|| {
+        // The fuse has no timer: it closes when enough components recover.
+        (word.state() == CircuitState::Open && !self.derived).then(|| {
             let until = self.open_until.load(Ordering::Acquire);
             Duration::from_nanos(until.saturating_sub(self.timeline.now_nanos()))
         })
