@@ -123,7 +123,11 @@ const SCRIPT: [(u64, [bool; 3], &str); 5] = [
     (0, [true, true, true], "all venues healthy"),
     (5, [true, false, true], "Binance REST starts answering 503"),
     (12, [true, true, true], "Binance REST recovers"),
-    (20, [false, false, true], "network partition: both Binance adapters down"),
+    (
+        20,
+        [false, false, true],
+        "network partition: both Binance adapters down",
+    ),
     (28, [true, true, true], "partition heals"),
 ];
 
@@ -152,7 +156,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         t.to,
                         t.reason
                     );
-                    log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+                    log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(line);
                 }
             })
             .build()?
@@ -182,9 +188,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             phase = what;
             log.lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(format!("t={:>5.1}s  == {what} ==", clock.elapsed().as_secs_f64()));
+                .push(format!(
+                    "t={:>5.1}s  == {what} ==",
+                    clock.elapsed().as_secs_f64()
+                ));
             if !live && tick > 0 {
-                print_table(&registry.snapshot().components, &registry.global().snapshot());
+                print_table(
+                    &registry.snapshot().components,
+                    &registry.global().snapshot(),
+                );
             }
         }
         // Two calls per adapter per tick.
@@ -222,7 +234,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         redraw(registry, &log, SCRIPT_SECONDS, "done", &net, calls, refused);
     } else {
         println!();
-        print_table(&registry.snapshot().components, &registry.global().snapshot());
+        print_table(
+            &registry.snapshot().components,
+            &registry.global().snapshot(),
+        );
     }
     println!();
     print_timeline(&timeline);

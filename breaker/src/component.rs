@@ -225,7 +225,7 @@ impl ComponentBreaker {
                     });
                 }
                 CircuitState::ForcedOpen => {
-                    self.window.reject(RejectReason::ForcedOpen as usize);
+                    self.count_rejection(RejectReason::ForcedOpen);
                     return Err(CircuitError::ForcedOpen {
                         component: Cow::Borrowed(self.name),
                     });
@@ -235,7 +235,7 @@ impl ComponentBreaker {
                     let now = self.timeline.now_nanos();
                     let until = self.open_until.load(Ordering::Acquire);
                     if now < until {
-                        self.window.reject(RejectReason::Open as usize);
+                        self.count_rejection(RejectReason::Open);
                         return Err(CircuitError::Open {
                             component: Cow::Borrowed(self.name),
                             retry_after: Duration::from_nanos(until - now),
@@ -271,7 +271,7 @@ impl ComponentBreaker {
                             started: (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
                         });
                     }
-                    self.window.reject(RejectReason::HalfOpenExhausted as usize);
+                    self.count_rejection(RejectReason::HalfOpenExhausted);
                     return Err(CircuitError::HalfOpenExhausted {
                         component: Cow::Borrowed(self.name),
                     });
@@ -280,15 +280,29 @@ impl ComponentBreaker {
             word = self.word();
         }
         // Only reachable if the state changed under us on every attempt; refusing is safe.
-        self.window.reject(RejectReason::HalfOpenExhausted as usize);
+        self.count_rejection(RejectReason::HalfOpenExhausted);
         Err(CircuitError::HalfOpenExhausted {
             component: Cow::Borrowed(self.name),
         })
     }
 
+    /// Counts a refusal (on this thread's stripe) and emits a `debug` event with the
+    /// component and state, which costs one relaxed load when that level is off.
+    #[inline]
+    fn count_rejection(&self, reason: RejectReason) {
+        self.window.reject(reason as usize);
+        tracing::debug!(
+            target: "breaker",
+            component = self.name,
+            state = self.state().as_str(),
+            reason = reason.as_str(),
+            "call refused"
+        );
+    }
+
     #[cold]
     fn reject_global(&self) -> CircuitError {
-        self.window.reject(RejectReason::GlobalOpen as usize);
+        self.count_rejection(RejectReason::GlobalOpen);
         CircuitError::GlobalOpen {
             component: Cow::Borrowed(self.name),
             retry_after: self.config.load().open_cooldown,
@@ -448,6 +462,13 @@ impl ComponentBreaker {
     /// The trip check: consecutive failures first, then the window's rates.
     #[cold]
     fn evaluate(&self, word: StateWord, now: u64, run: u32) {
+        tracing::trace!(
+            target: "breaker",
+            component = self.name,
+            state = word.state().as_str(),
+            failures_in_a_row = run,
+            "failure or slow call recorded"
+        );
         if self.derived {
             // The fuse's state is derived from the components, never from its own calls.
             return;

@@ -134,6 +134,18 @@ pub(crate) enum RejectReason {
     ForcedOpen = 3,
 }
 
+impl RejectReason {
+    /// The same labels as [`CircuitError::reason`].
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::HalfOpenExhausted => "half_open_exhausted",
+            Self::GlobalOpen => "global_open",
+            Self::ForcedOpen => "forced_open",
+        }
+    }
+}
+
 /// Formats a duration to the millisecond, the precision a retry hint needs.
 struct Secs(Duration);
 
