@@ -13,11 +13,23 @@ pub trait Clock: Send + Sync {
     /// The current instant. Must never go backwards; if it does, the engine treats the
     /// earlier reading as "no time passed" rather than panicking.
     fn now(&self) -> Instant;
+
+    /// Whether this is the real monotonic clock. The engine then reads time through a cheaper
+    /// source that measures the same thing (the CPU's time-stamp counter via `quanta`, which
+    /// falls back to the OS clock where the counter is not reliable): about 10 ns instead of
+    /// 25 ns per call. Only [`SystemClock`] says yes.
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> Instant {
         (**self).now()
+    }
+
+    fn is_system(&self) -> bool {
+        (**self).is_system()
     }
 }
 
@@ -29,6 +41,10 @@ impl Clock for SystemClock {
     #[inline]
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn is_system(&self) -> bool {
+        true
     }
 }
 
@@ -100,21 +116,50 @@ impl Clock for FakeClock {
 /// Converts clock readings into nanoseconds since an origin, the unit the atomics store.
 #[derive(Clone)]
 pub(crate) struct Timeline {
-    clock: Arc<dyn Clock>,
+    /// Shared by every breaker of a registry: read-only, so sharing costs no contention, and
+    /// each breaker stores one pointer instead of a calibrated clock.
+    source: Arc<Source>,
     origin: Instant,
+}
+
+#[derive(Clone)]
+enum Source {
+    /// The injected clock (tests, custom clocks).
+    Injected(Arc<dyn Clock>),
+    /// The system clock, read through `quanta`: the same monotonic time, cheaper to read.
+    System {
+        clock: quanta::Clock,
+        origin: quanta::Instant,
+    },
 }
 
 impl Timeline {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         let origin = clock.now();
-        Self { clock, origin }
+        let source = if clock.is_system() {
+            let fast = quanta::Clock::new();
+            let origin = fast.now();
+            Source::System {
+                clock: fast,
+                origin,
+            }
+        } else {
+            Source::Injected(clock)
+        };
+        Self {
+            source: Arc::new(source),
+            origin,
+        }
     }
 
     /// Nanoseconds since the origin. A clock that jumped behind the origin reads as 0; one
     /// more than 584 years ahead saturates.
     #[inline]
     pub(crate) fn now_nanos(&self) -> u64 {
-        nanos(self.clock.now().saturating_duration_since(self.origin))
+        match &*self.source {
+            Source::System { clock, origin } => nanos(clock.now().saturating_duration_since(*origin)),
+            Source::Injected(clock) => nanos(clock.now().saturating_duration_since(self.origin)),
+        }
     }
 
     pub(crate) fn instant_at(&self, nanos_since_origin: u64) -> Instant {

@@ -16,15 +16,16 @@
 use crate::file::FileLayer;
 use crate::CircuitConfig;
 
-/// A component's own config from code.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A component's own config from code. Breakers keep it boxed: it is read only on reloads,
+/// and inline it would grow every breaker by a cache line.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CodeLayer {
     /// None: the component follows the registry's defaults.
     Defaults,
     /// The fields a manifest entry names, taken from its config.
-    Fields(CircuitConfig, &'static [&'static str]),
+    Fields(Box<CircuitConfig>, &'static [&'static str]),
     /// A whole config (`register_with`, `reload_component`).
-    Full(CircuitConfig),
+    Full(Box<CircuitConfig>),
 }
 
 /// Why a layer could not be applied.
@@ -97,7 +98,7 @@ pub(crate) fn effective(
 ) -> Result<CircuitConfig, LayerError> {
     let mut config = match code {
         CodeLayer::Defaults => *defaults,
-        CodeLayer::Full(own) => *own,
+        CodeLayer::Full(own) => **own,
         CodeLayer::Fields(own, fields) => {
             let own = to_table(own)?;
             let picked: toml::Table = fields

@@ -61,7 +61,7 @@ pub enum RegistryError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct GlobalCircuitBreaker {
-    breakers: DashMap<String, Arc<ComponentBreaker>>,
+    breakers: DashMap<String, Arc<ComponentBreaker>, rustc_hash::FxBuildHasher>,
     /// The defaults set in code (builder, `reload`): layer 2.
     base: ArcSwap<CircuitConfig>,
     /// The config file in force, if any: layers 3 and 5.
@@ -159,7 +159,9 @@ impl GlobalCircuitBreaker {
             true,
         );
         Self {
-            breakers: DashMap::new(),
+            // Names come from code and config files, not from attackers, so a fast hash is
+            // safe and halves the cost of a lookup by name.
+            breakers: DashMap::with_hasher(rustc_hash::FxBuildHasher),
             base: ArcSwap::from_pointee(config),
             file: ArcSwapOption::empty(),
             config: ArcSwap::from_pointee(config),
@@ -218,7 +220,7 @@ impl GlobalCircuitBreaker {
             return existing;
         }
         let code = match config {
-            Some(config) => CodeLayer::Fields(config, fields),
+            Some(config) => CodeLayer::Fields(Box::new(config), fields),
             None => CodeLayer::Defaults,
         };
         self.insert_layered(name, code)
@@ -249,7 +251,7 @@ impl GlobalCircuitBreaker {
                 Arc::clone(&self.hooks),
                 false,
             ));
-            *lock(&breaker.code) = code;
+            *lock(&breaker.code) = Box::new(code);
             // A member before it is visible, so the fuse never counts it as unhealthy first.
             self.fuse.add_member(&breaker);
             created = true;
@@ -340,7 +342,7 @@ impl GlobalCircuitBreaker {
             })?;
         let guard = lock(&self.config_lock);
         let file = self.file.load_full();
-        let code = CodeLayer::Full(config);
+        let code = CodeLayer::Full(Box::new(config));
         let planned = config
             .validate()
             .map_err(LayerError::Invalid)
@@ -351,7 +353,7 @@ impl GlobalCircuitBreaker {
             });
         match planned {
             Ok(effective) => {
-                *lock(&breaker.code) = code;
+                *lock(&breaker.code) = Box::new(code);
                 breaker.apply(effective);
                 drop(guard);
                 self.hooks.emit(&Event::ConfigReloaded {
@@ -454,7 +456,7 @@ impl GlobalCircuitBreaker {
         fixed_fields(&self.config(), &defaults).map_err(|e| (None, LayerError::Invalid(e)))?;
         let mut components = Vec::new();
         for breaker in self.breakers() {
-            let code = *lock(&breaker.code);
+            let code = (**lock(&breaker.code)).clone();
             let name = breaker.name();
             let config = layers::effective(&defaults, &code, file, name)
                 .and_then(|c| {
