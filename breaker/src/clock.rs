@@ -157,7 +157,9 @@ impl Timeline {
     #[inline]
     pub(crate) fn now_nanos(&self) -> u64 {
         match &*self.source {
-            Source::System { clock, origin } => nanos(clock.now().saturating_duration_since(*origin)),
+            Source::System { clock, origin } => {
+                nanos(clock.now().saturating_duration_since(*origin))
+            }
             Source::Injected(clock) => nanos(clock.now().saturating_duration_since(self.origin)),
         }
     }
