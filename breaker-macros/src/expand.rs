@@ -232,15 +232,18 @@ impl Rewrite {
             None => respan(&quote!(#private::Reject::rejected(#err)), self.ret.span()),
         };
         let failed = match &self.args.failure_if {
-            Some(path) => quote_spanned! {path.span()=>
-                if #path(#err) { #private::Outcome::Failure } else { #private::Outcome::Success }
-            },
+            Some(path) => {
+                // Located at the user's path, so a wrong signature is reported there.
+                let call = respan(&quote!(#path(#err)), path.span());
+                quote!(if #call { #private::Outcome::Failure } else { #private::Outcome::Success })
+            }
             None => quote!(#private::Outcome::Failure),
         };
         let on_error = match &self.args.ignore_if {
-            Some(path) => quote_spanned! {path.span()=>
-                if #path(#err) { #private::Outcome::Ignored } else { #failed }
-            },
+            Some(path) => {
+                let call = respan(&quote!(#path(#err)), path.span());
+                quote!(if #call { #private::Outcome::Ignored } else { #failed })
+            }
             None => failed,
         };
         // Without a fallback the value must also be rejectable, so a function returning `u32`

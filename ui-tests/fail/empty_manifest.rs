@@ -1,0 +1,3 @@
+breaker::breakers! {}
+
+fn main() {}
