@@ -122,10 +122,10 @@ pub(crate) struct Timeline {
     origin: Instant,
 }
 
-#[derive(Clone)]
 enum Source {
-    /// The injected clock (tests, custom clocks).
-    Injected(Arc<dyn Clock>),
+    /// The injected clock (tests, custom clocks), with the latest reading seen: a clock that
+    /// jumps backwards then reads as "no time passed" instead of moving the window back.
+    Injected(Arc<dyn Clock>, AtomicU64),
     /// The system clock, read through `quanta`: the same monotonic time, cheaper to read.
     System {
         clock: quanta::Clock,
@@ -144,7 +144,7 @@ impl Timeline {
                 origin,
             }
         } else {
-            Source::Injected(clock)
+            Source::Injected(clock, AtomicU64::new(0))
         };
         Self {
             source: Arc::new(source),
@@ -160,7 +160,16 @@ impl Timeline {
             Source::System { clock, origin } => {
                 nanos(clock.now().saturating_duration_since(*origin))
             }
-            Source::Injected(clock) => nanos(clock.now().saturating_duration_since(self.origin)),
+            Source::Injected(clock, latest) => {
+                let now = nanos(clock.now().saturating_duration_since(self.origin));
+                // Load first: a clock that only moves forward costs a write only when it moved.
+                let seen = latest.load(Ordering::Relaxed);
+                if now > seen {
+                    latest.fetch_max(now, Ordering::Relaxed).max(now)
+                } else {
+                    seen
+                }
+            }
         }
     }
 

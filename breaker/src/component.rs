@@ -102,8 +102,28 @@ enum Admission {
     Unmetered,
 }
 
-/// Bounds the acquire loop: at most Open -> HalfOpen and one retry.
-const ACQUIRE_ATTEMPTS: usize = 3;
+/// Bounds the acquire loop: Open -> HalfOpen -> (decided) Closed, then admit.
+const ACQUIRE_ATTEMPTS: usize = 4;
+
+/// The answer of the probe word to a would-be probe.
+enum Probe {
+    Admitted,
+    Full,
+    /// The episode's tally has already decided; the word as read.
+    Decided(ProbeWord),
+}
+
+/// Where a half-open tally leads: `Open` once more than the allowed failures failed, `Closed`
+/// once the required successes succeeded, `None` while undecided.
+fn decided(probes: ProbeWord, config: &CircuitConfig) -> Option<CircuitState> {
+    if probes.failures() > config.half_open_allowed_failures {
+        Some(CircuitState::Open)
+    } else if probes.successes() >= config.half_open_required_successes {
+        Some(CircuitState::Closed)
+    } else {
+        None
+    }
+}
 
 impl ComponentBreaker {
     /// A standalone breaker (no registry, no global fuse). The config is validated first.
@@ -264,17 +284,29 @@ impl ComponentBreaker {
                             continue;
                         }
                     }
-                    if self.take_probe(word.generation(), &config) {
-                        return Ok(Ticket {
-                            generation: word.generation(),
-                            admission: Admission::Probe,
-                            started: (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
-                        });
+                    match self.take_probe(word.generation(), &config) {
+                        Probe::Admitted => {
+                            return Ok(Ticket {
+                                generation: word.generation(),
+                                admission: Admission::Probe,
+                                started: (self.slow_nanos.load(Ordering::Relaxed) != 0)
+                                    .then_some(now),
+                            });
+                        }
+                        Probe::Full => {
+                            self.count_rejection(RejectReason::HalfOpenExhausted);
+                            return Err(CircuitError::HalfOpenExhausted {
+                                component: Cow::Borrowed(self.name),
+                            });
+                        }
+                        // The episode has decided but nobody acted on it (a reload lowered
+                        // the bar after the deciding probe finished): act now, then retry.
+                        Probe::Decided(probes) => {
+                            self.decide(word, probes, &config, now);
+                            word = self.word();
+                            continue;
+                        }
                     }
-                    self.count_rejection(RejectReason::HalfOpenExhausted);
-                    return Err(CircuitError::HalfOpenExhausted {
-                        component: Cow::Borrowed(self.name),
-                    });
                 }
             }
             word = self.word();
@@ -320,22 +352,20 @@ impl ComponentBreaker {
     }
 
     /// Takes one of `half_open_max_concurrent` probe tokens of episode `generation`, unless
-    /// the episode has already decided (its deciding probe is about to transition).
-    fn take_probe(&self, generation: u64, config: &CircuitConfig) -> bool {
+    /// the episode has already decided.
+    fn take_probe(&self, generation: u64, config: &CircuitConfig) -> Probe {
         let mut current = ProbeWord(self.probe.load(Ordering::Acquire));
         loop {
             // The transition into HalfOpen writes the fresh word before it publishes the
             // state, so a word from another episode means this one has already ended.
             if !current.belongs_to(generation) {
-                return false;
+                return Probe::Full;
             }
-            if current.successes() >= config.half_open_required_successes
-                || current.failures() > config.half_open_allowed_failures
-            {
-                return false;
+            if decided(current, config).is_some() {
+                return Probe::Decided(current);
             }
             let Some(next) = current.admit(config.half_open_max_concurrent) else {
-                return false;
+                return Probe::Full;
             };
             match self.probe.compare_exchange_weak(
                 current.0,
@@ -343,7 +373,7 @@ impl ComponentBreaker {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Probe::Admitted,
                 Err(actual) => current = ProbeWord(actual),
             }
         }
@@ -541,25 +571,33 @@ impl ComponentBreaker {
                 Err(actual) => current = ProbeWord(actual),
             }
         };
-        let config = self.config.load();
-        if next.failures() > config.half_open_allowed_failures {
-            self.transition(
-                word,
-                CircuitState::Open,
-                TransitionReason::ProbesFailed {
-                    failures: next.failures(),
-                },
-                now,
-            );
-        } else if next.successes() >= config.half_open_required_successes {
-            self.transition(
-                word,
-                CircuitState::Closed,
-                TransitionReason::ProbesSucceeded {
-                    successes: next.successes(),
-                },
-                now,
-            );
+        self.decide(word, next, &self.config.load(), now);
+    }
+
+    /// Closes or re-opens a half-open episode whose probe tally has decided.
+    fn decide(&self, word: StateWord, probes: ProbeWord, config: &CircuitConfig, now: u64) {
+        match decided(probes, config) {
+            Some(CircuitState::Open) => {
+                self.transition(
+                    word,
+                    CircuitState::Open,
+                    TransitionReason::ProbesFailed {
+                        failures: probes.failures(),
+                    },
+                    now,
+                );
+            }
+            Some(_) => {
+                self.transition(
+                    word,
+                    CircuitState::Closed,
+                    TransitionReason::ProbesSucceeded {
+                        successes: probes.successes(),
+                    },
+                    now,
+                );
+            }
+            None => {}
         }
     }
 

@@ -103,7 +103,7 @@ impl Fuse {
                 && components > 0
                 && ((f64::from(unhealthy) / f64::from(components)) as f32)
                     >= conditions.component_open_ratio;
-            let calls_met = calls.is_none_or(|c| c >= conditions.min_calls);
+            let calls_met = calls.is_none_or(|c| c >= u64::from(conditions.min_calls));
             let word = self.breaker.word();
             let reason = TransitionReason::GlobalRatio {
                 unhealthy,

@@ -251,7 +251,7 @@ impl GlobalCircuitBreaker {
                 Arc::clone(&self.hooks),
                 false,
             ));
-            *lock(&breaker.code) = Box::new(code);
+            **lock(&breaker.code) = code;
             // A member before it is visible, so the fuse never counts it as unhealthy first.
             self.fuse.add_member(&breaker);
             created = true;
@@ -353,7 +353,7 @@ impl GlobalCircuitBreaker {
             });
         match planned {
             Ok(effective) => {
-                *lock(&breaker.code) = Box::new(code);
+                **lock(&breaker.code) = code;
                 breaker.apply(effective);
                 drop(guard);
                 self.hooks.emit(&Event::ConfigReloaded {

@@ -40,7 +40,7 @@ pub struct GlobalTripConditions {
     pub min_components: u32,
     /// ... and the components' rolling windows hold at least this many calls in total
     /// (0 disables this check).
-    pub min_calls: u64,
+    pub min_calls: u32,
 }
 
 impl GlobalTripConditions {

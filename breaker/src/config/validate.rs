@@ -10,7 +10,8 @@ use super::CircuitConfig;
 /// overflow the nanosecond arithmetic of the window and the cooldown.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
-/// The narrowest bucket: keeps epoch numbers small enough to pack beside an episode tag.
+/// The narrowest bucket: keeps epoch numbers small enough to pack beside an episode tag
+/// (40 bits of 1 ms epochs: 34 years of uptime).
 pub(crate) const MIN_BUCKET: Duration = Duration::from_millis(1);
 
 /// The most buckets a window may have; memory per component grows with it.

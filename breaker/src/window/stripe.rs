@@ -28,17 +28,23 @@ pub(crate) struct Tally {
     pub(crate) rejections: [u64; 4],
 }
 
-const EPOCH_BITS: u32 = 48;
+const EPOCH_BITS: u32 = 40;
 const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
+const EPISODE_MASK: u64 = (1 << (64 - EPOCH_BITS)) - 1;
+/// How far ahead of a recorder's episode a bucket's can be and still be *newer*: the recorder
+/// checked moments ago that its episode is current, so only the transitions since then can
+/// separate them. Anything further is a bucket left over from long ago.
+const NEWER_WINDOW: u64 = 1024;
 
-/// `episode:16 | epoch:48`. Epochs are at least a millisecond wide (validated), so 48 bits
-/// last about 8,900 years of uptime.
+/// `episode:24 | epoch:40`. Epochs are at least a millisecond wide (validated), so 40 bits
+/// last 34 years of a registry's uptime (more with wider buckets); a bucket's tag could only
+/// be mistaken for a current one after 16.7 million transitions within one bucket width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tag(u64);
 
 impl Tag {
     pub(crate) fn new(generation: u64, epoch: u64) -> Self {
-        Self(((generation & 0xffff) << EPOCH_BITS) | (epoch & EPOCH_MASK))
+        Self(((generation & EPISODE_MASK) << EPOCH_BITS) | (epoch & EPOCH_MASK))
     }
 
     fn episode(self) -> u64 {
@@ -49,10 +55,11 @@ impl Tag {
         self.0 & EPOCH_MASK
     }
 
-    /// Whether `self` belongs to an episode after `other`'s (wrapping, within half the range).
+    /// Whether `self` belongs to an episode that began after `other`'s (see
+    /// [`NEWER_WINDOW`]).
     fn later_episode_than(self, other: Tag) -> bool {
-        let ahead = self.episode().wrapping_sub(other.episode()) & 0xffff;
-        ahead != 0 && ahead < 0x8000
+        let ahead = self.episode().wrapping_sub(other.episode()) & EPISODE_MASK;
+        ahead != 0 && ahead <= NEWER_WINDOW
     }
 }
 

@@ -1,0 +1,91 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The `tracing` events on refusals and trip checks (`debug` / `trace`, off by default). Alone
+//! in its binary: a scoped subscriber only sees callsites whose interest no other thread has
+//! cached first.
+
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use breaker::{
+    CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker,
+    GlobalTripConditions, Outcome,
+};
+
+fn trip(b: &ComponentBreaker) {
+    for _ in 0..2 {
+        b.acquire().into_result().unwrap().record(Outcome::Failure);
+    }
+    assert_eq!(b.state(), CircuitState::Open);
+}
+
+/// With a subscriber at `trace`, refusals and trip checks emit their events.
+#[test]
+fn refusals_and_trip_checks_are_traced() {
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let clock = FakeClock::new();
+        let registry = GlobalCircuitBreaker::builder()
+            .config(CircuitConfig {
+                min_calls: 2,
+                half_open_max_concurrent: 1,
+                half_open_required_successes: 1,
+                global_trip_conditions: GlobalTripConditions {
+                    component_open_ratio: 0.5,
+                    min_components: 1,
+                    min_calls: 0,
+                },
+                ..CircuitConfig::DEFAULT
+            })
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let b = registry.register("traced").unwrap();
+        trip(&b);
+        assert!(!b.acquire().is_allowed()); // open
+        clock.advance(Duration::from_secs(30));
+        let probe = b.acquire().into_result().unwrap();
+        assert!(!b.acquire().is_allowed()); // half-open, no slot
+        drop(probe);
+        b.force_open();
+        assert!(!b.acquire().is_allowed()); // forced open
+        b.reset();
+        let other = registry.register("other").unwrap();
+        trip(&other); // the fuse opens (1 of 2 unhealthy, ratio 0.5)
+        assert!(matches!(
+            b.acquire().into_result().unwrap_err(),
+            CircuitError::GlobalOpen { .. }
+        ));
+    });
+    let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    for needle in [
+        "call refused",
+        "reason=\"open\"",
+        "reason=\"half_open_exhausted\"",
+        "reason=\"forced_open\"",
+        "reason=\"global_open\"",
+        "failure or slow call recorded",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from:\n{out}");
+    }
+}

@@ -1,0 +1,467 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Bounded stress: 64 threads and 512 tokio tasks hammer six components of one
+//! registry with random outcomes, held and cancelled calls, panics, concurrent reloads,
+//! forced transitions and a clock that keeps moving. Afterwards: nothing deadlocked, every
+//! call is counted exactly once, no half-open slot was lost (every breaker can still close)
+//! and the fuse's tally matches the components.
+//!
+//! Seconds, not minutes; no sleeps (the clock is a `FakeClock`). `STRESS_SEED` replays a run.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use breaker::{
+    Breaker, CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
+    GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit,
+};
+
+const COMPONENTS: usize = 6;
+const THREADS: usize = 64;
+const OPS_PER_THREAD: usize = 6_000;
+const TASKS: usize = 512;
+const OPS_PER_TASK: usize = 100;
+/// The whole run must finish well within this, or it is reported as a deadlock.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn name(c: usize) -> String {
+    format!("stress_{c}")
+}
+
+/// Two valid configs the reloaders alternate between (same bucket count).
+fn configs() -> [CircuitConfig; 2] {
+    let base = CircuitConfig {
+        rolling_window: Duration::from_secs(2),
+        window_buckets: 4,
+        min_calls: 5,
+        error_rate_threshold: 0.5,
+        consecutive_failures_threshold: Some(5),
+        slow_call_threshold: Some(Duration::from_millis(300)),
+        slow_call_rate_threshold: 0.8,
+        open_cooldown: Duration::from_millis(200),
+        open_backoff_multiplier: 2.0,
+        open_cooldown_max: Duration::from_secs(2),
+        half_open_max_concurrent: 3,
+        half_open_required_successes: 2,
+        half_open_allowed_failures: 1,
+        half_open_max_wait: Some(Duration::from_secs(1)),
+        global_trip_conditions: GlobalTripConditions {
+            component_open_ratio: 0.5,
+            min_components: 3,
+            min_calls: 0,
+        },
+        ..CircuitConfig::DEFAULT
+    };
+    [
+        base,
+        CircuitConfig {
+            rolling_window: Duration::from_secs(4),
+            min_calls: 3,
+            error_rate_threshold: 0.3,
+            consecutive_failures_threshold: None,
+            slow_call_threshold: None,
+            half_open_max_concurrent: 1,
+            half_open_required_successes: 1,
+            half_open_allowed_failures: 0,
+            ..base
+        },
+    ]
+}
+
+/// xorshift64*: a tiny deterministic generator per thread / task.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64) -> Self {
+        Self((seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the callers did, per component; compared with the snapshots at the end.
+#[derive(Default)]
+struct Tally {
+    admitted: [AtomicU64; COMPONENTS],
+    rejected: [AtomicU64; COMPONENTS],
+    successes: [AtomicU64; COMPONENTS],
+    failures: [AtomicU64; COMPONENTS],
+    ignored: [AtomicU64; COMPONENTS],
+    /// Dropped guards and panics: a panic is a failure; a drop is ignored, or a failure if the
+    /// call was already slow, which only the engine knows.
+    dropped: [AtomicU64; COMPONENTS],
+    panicked: [AtomicU64; COMPONENTS],
+}
+
+fn add(counter: &[AtomicU64; COMPONENTS], c: usize) {
+    counter[c].fetch_add(1, Ordering::Relaxed);
+}
+
+struct World {
+    registry: GlobalCircuitBreaker,
+    components: Vec<Arc<ComponentBreaker>>,
+    clock: FakeClock,
+    tally: Tally,
+    reloads: AtomicU64,
+    forced: AtomicU64,
+}
+
+impl World {
+    /// Counts an acquire's answer.
+    fn count(&self, c: usize, permit: &Permit<'_>) {
+        match permit {
+            Permit::Allowed(_) => add(&self.tally.admitted, c),
+            Permit::Rejected(e) => {
+                assert!(!matches!(e, CircuitError::ComponentMissing { .. }), "{e:?}");
+                add(&self.tally.rejected, c);
+            }
+        }
+    }
+
+    /// Half by handle, half by name through the registry.
+    fn acquire(&self, c: usize, rng: &mut Rng) -> Permit<'_> {
+        let permit = if rng.below(2) == 0 {
+            self.components[c].acquire()
+        } else {
+            self.registry.acquire(&name(c))
+        };
+        self.count(c, &permit);
+        permit
+    }
+
+    /// For tasks: a guard that owns its breaker.
+    fn acquire_owned(&self, c: usize) -> Permit<'static> {
+        let permit = self.components[c].acquire_owned();
+        self.count(c, &permit);
+        permit
+    }
+
+    /// Ends a call in one of the five ways.
+    fn end(&self, c: usize, guard: CallGuard<'_>, rng: &mut Rng) {
+        match rng.below(20) {
+            0..=8 => {
+                guard.record(Outcome::Success);
+                add(&self.tally.successes, c);
+            }
+            9..=15 => {
+                guard.record(Outcome::Failure);
+                add(&self.tally.failures, c);
+            }
+            16 => {
+                guard.record(Outcome::Ignored);
+                add(&self.tally.ignored, c);
+            }
+            17 | 18 => {
+                drop(guard);
+                add(&self.tally.dropped, c);
+            }
+            _ => {
+                let result = catch_unwind(AssertUnwindSafe(move || {
+                    let _guard = guard;
+                    // No panic hook: no noise.
+                    resume_unwind(Box::new("the call blew up"));
+                }));
+                assert!(result.is_err());
+                add(&self.tally.panicked, c);
+            }
+        }
+    }
+
+    /// Occasional control: reloads, forced transitions, the clock.
+    fn control(&self, rng: &mut Rng) {
+        match rng.below(400) {
+            0..=3 => {
+                let config = configs()[rng.below(2) as usize];
+                self.registry.reload(config).unwrap();
+                self.reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            4 => {
+                // Refused: the running config stays.
+                let bad = CircuitConfig {
+                    min_calls: 0,
+                    ..configs()[0]
+                };
+                assert!(self.registry.reload(bad).is_err());
+            }
+            5 => {
+                self.components[rng.below(COMPONENTS as u64) as usize].force_open();
+                self.forced.fetch_add(1, Ordering::Relaxed);
+            }
+            6 => {
+                self.components[rng.below(COMPONENTS as u64) as usize].disable();
+                self.forced.fetch_add(1, Ordering::Relaxed);
+            }
+            7..=10 => self.components[rng.below(COMPONENTS as u64) as usize].reset(),
+            11..=60 => self.clock.advance(Duration::from_millis(rng.below(120))),
+            _ => {}
+        }
+    }
+
+    fn thread_body(&self, seed: u64, index: usize) {
+        let mut rng = Rng::new(seed, index as u64);
+        let mut held: Vec<(usize, CallGuard<'_>)> = Vec::new();
+        for _ in 0..OPS_PER_THREAD {
+            self.control(&mut rng);
+            let c = rng.below(COMPONENTS as u64) as usize;
+            if let Permit::Allowed(guard) = self.acquire(c, &mut rng) {
+                if guard.is_probe() {
+                    // Never more probes in flight than the larger config allows.
+                    let in_flight = guard.breaker().snapshot().half_open_in_flight;
+                    assert!(in_flight <= 3, "{in_flight} probes in flight");
+                }
+                if held.len() < 4 && rng.below(4) == 0 {
+                    // Hold it across iterations: a long call, ended later.
+                    held.push((c, guard));
+                } else {
+                    self.end(c, guard, &mut rng);
+                }
+            }
+            if !held.is_empty() && rng.below(3) == 0 {
+                let (c, guard) = held.swap_remove(rng.below(held.len() as u64) as usize);
+                self.end(c, guard, &mut rng);
+            }
+        }
+        for (c, guard) in held {
+            self.end(c, guard, &mut rng);
+        }
+    }
+
+    async fn task_body(self: Arc<Self>, seed: u64, index: usize) {
+        let mut rng = Rng::new(seed, 10_000 + index as u64);
+        for _ in 0..OPS_PER_TASK {
+            self.control(&mut rng);
+            let c = rng.below(COMPONENTS as u64) as usize;
+            let Permit::Allowed(guard) = self.acquire_owned(c) else {
+                tokio::task::yield_now().await;
+                continue;
+            };
+            match rng.below(4) {
+                // Held across an await, then ended.
+                0 | 1 => {
+                    tokio::task::yield_now().await;
+                    self.end(c, guard, &mut rng);
+                }
+                // Cancelled: the future holding the guard is aborted.
+                2 => {
+                    let parked = tokio::spawn(async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await;
+                    });
+                    tokio::task::yield_now().await;
+                    parked.abort();
+                    let err = parked.await.unwrap_err();
+                    assert!(err.is_cancelled());
+                    add(&self.tally.dropped, c);
+                }
+                // Panics inside its own task.
+                _ => {
+                    let task = tokio::spawn(async move {
+                        let _guard = guard;
+                        tokio::task::yield_now().await;
+                        resume_unwind(Box::new("the task blew up"));
+                    });
+                    assert!(task.await.unwrap_err().is_panic());
+                    add(&self.tally.panicked, c);
+                }
+            }
+        }
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("STRESS_SEED") {
+        Ok(v) => v.parse().expect("STRESS_SEED must be a u64"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64),
+    }
+}
+
+fn run(seed: u64) -> Arc<World> {
+    let clock = FakeClock::new();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(configs()[0])
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let components = (0..COMPONENTS)
+        .map(|c| registry.register(&name(c)).unwrap())
+        .collect();
+    let world = Arc::new(World {
+        registry,
+        components,
+        clock,
+        tally: Tally::default(),
+        reloads: AtomicU64::new(0),
+        forced: AtomicU64::new(0),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| runtime.spawn(Arc::clone(&world).task_body(seed, i)))
+        .collect();
+    std::thread::scope(|s| {
+        for i in 0..THREADS {
+            let world = &world;
+            s.spawn(move || world.thread_body(seed, i));
+        }
+    });
+    runtime.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    world
+}
+
+fn check(world: &World) {
+    let t = &world.tally;
+    for (c, b) in world.components.iter().enumerate() {
+        let s = b.snapshot();
+        let get = |a: &[AtomicU64; COMPONENTS]| a[c].load(Ordering::Relaxed);
+        let at = name(c);
+        // Every admitted call is counted exactly once; rejections separately.
+        assert_eq!(s.calls, s.successes + s.failures + s.ignored, "{at}");
+        assert_eq!(s.calls, get(&t.admitted), "{at}: {s:?}");
+        assert_eq!(s.rejections.total(), get(&t.rejected), "{at}: {s:?}");
+        assert_eq!(s.successes, get(&t.successes), "{at}");
+        assert_eq!(
+            s.failures + s.ignored,
+            get(&t.failures) + get(&t.panicked) + get(&t.ignored) + get(&t.dropped),
+            "{at}"
+        );
+        assert!(s.failures >= get(&t.failures) + get(&t.panicked), "{at}");
+        assert!(s.ignored >= get(&t.ignored), "{at}");
+        assert!((0.0..=1.0).contains(&s.window.error_rate), "{at}");
+        assert!((0.0..=1.0).contains(&s.window.slow_call_rate), "{at}");
+        let transitions: u64 = s.transitions.iter().map(|t| t.count).sum();
+        assert_eq!(s.generation, transitions, "{at}");
+        // No guard is alive: no slot may still be taken.
+        assert_eq!(
+            s.half_open_in_flight, 0,
+            "{at}: a half-open slot was lost: {s:?}"
+        );
+    }
+    let snap = world.registry.snapshot();
+    let unhealthy = snap
+        .components
+        .iter()
+        .filter(|c| c.state.is_unhealthy())
+        .count() as u32;
+    assert_eq!(snap.unhealthy, unhealthy, "the fuse's tally drifted");
+}
+
+/// Every breaker can still close: manual states are reset (documented as the way out), the
+/// others recover through cooldowns and probes alone.
+fn recover(world: &World) {
+    let max = configs()
+        .iter()
+        .map(|c| {
+            c.open_cooldown_max
+                .max(c.half_open_max_wait.unwrap_or_default())
+        })
+        .max()
+        .unwrap();
+    for b in &world.components {
+        if matches!(b.state(), CircuitState::ForcedOpen | CircuitState::Disabled) {
+            b.reset();
+        }
+    }
+    for round in 0..50 {
+        if world
+            .components
+            .iter()
+            .all(|b| b.state() == CircuitState::Closed)
+        {
+            assert_eq!(world.registry.global().state(), CircuitState::Closed);
+            assert_eq!(world.registry.snapshot().unhealthy, 0);
+            return;
+        }
+        world.clock.advance(max);
+        // Several probes at the same instant: a half-open episode needs up to
+        // `half_open_required_successes` of them before `half_open_max_wait` runs out.
+        for _ in 0..5 {
+            for b in &world.components {
+                if let Permit::Allowed(g) = b.acquire() {
+                    g.record(Outcome::Success);
+                }
+            }
+        }
+        let _ = round;
+    }
+    let states: Vec<_> = world
+        .components
+        .iter()
+        .map(|b| {
+            let s = b.snapshot();
+            (s.component, s.state, s.half_open_in_flight, s.rejections)
+        })
+        .collect();
+    panic!("some breaker cannot close any more: {states:#?}");
+}
+
+#[test]
+fn sixty_four_threads_and_tokio_tasks() {
+    let seed = seed();
+    eprintln!("stress: STRESS_SEED={seed}");
+    let started = Instant::now();
+    let (done_tx, done_rx) = mpsc::channel();
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&finished);
+    let runner = std::thread::spawn(move || {
+        let world = run(seed);
+        flag.store(true, Ordering::SeqCst);
+        let _ = done_tx.send(());
+        world
+    });
+    match done_rx.recv_timeout(DEADLINE) {
+        Ok(()) => {}
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("STRESS_SEED={seed}: no progress after {DEADLINE:?}: deadlock or livelock")
+        }
+        // The runner panicked: join it below to report its panic.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {}
+    }
+    let world = match runner.join() {
+        Ok(world) => world,
+        Err(panic) => {
+            eprintln!("stress failed with STRESS_SEED={seed}");
+            resume_unwind(panic)
+        }
+    };
+    assert!(finished.load(Ordering::SeqCst));
+    let ran = started.elapsed();
+    let calls: u64 = world
+        .tally
+        .admitted
+        .iter()
+        .chain(&world.tally.rejected)
+        .map(|a| a.load(Ordering::Relaxed))
+        .sum();
+    eprintln!(
+        "stress: {calls} acquires, {} reloads, {} forced transitions in {ran:.2?}",
+        world.reloads.load(Ordering::Relaxed),
+        world.forced.load(Ordering::Relaxed),
+    );
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        check(&world);
+        recover(&world);
+    }));
+    if let Err(panic) = result {
+        eprintln!("stress failed with STRESS_SEED={seed}");
+        resume_unwind(panic);
+    }
+}
