@@ -15,22 +15,17 @@ use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use breaker::{
-    circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
-    ComponentSnapshot, FakeClock, GlobalCircuitBreaker,
-};
-use breaker_suite::EventLog;
+use breaker::{circuit_breaker, CircuitConfig, CircuitError, CircuitState};
 use futures::channel::oneshot;
 use futures::executor::block_on;
 use futures::FutureExt;
-use once_cell::sync::Lazy;
 
 breaker::breakers! {
     /// The API every test module calls, each in its own registry.
     rest,
 }
 
-const COOLDOWN: Duration = Duration::from_secs(10);
+use breaker_suite::COOLDOWN;
 
 #[derive(Debug)]
 enum ApiError {
@@ -59,47 +54,14 @@ impl From<oneshot::Canceled> for ApiError {
     }
 }
 
-/// Trips at 50% errors once 3 calls are in the window; one probe at a time, one success
-/// closes.
 fn small_config() -> CircuitConfig {
-    CircuitConfig {
-        min_calls: 3,
-        error_rate_threshold: 0.5,
-        open_cooldown: COOLDOWN,
-        half_open_max_concurrent: 1,
-        half_open_required_successes: 1,
-        ..CircuitConfig::DEFAULT
-    }
+    breaker_suite::small_config(3)
 }
 
-/// Defines, in the invoking module: `CLOCK` (a `FakeClock`), `LOG` (its events), `REG` (a
-/// registry on that clock with `$config` as defaults), `RUNS` (a body counter) and helpers.
+/// This file's `isolated_registry!`: its component is `rest`.
 macro_rules! isolated_registry {
     ($config:expr) => {
-        static CLOCK: Lazy<FakeClock> = Lazy::new(FakeClock::new);
-        static LOG: Lazy<EventLog> = Lazy::new(EventLog::default);
-        static REG: Lazy<GlobalCircuitBreaker> = Lazy::new(|| {
-            GlobalCircuitBreaker::builder()
-                .config($config)
-                .clock(CLOCK.clone())
-                .on_event(LOG.hook())
-                .build()
-                .unwrap()
-        });
-        static RUNS: AtomicU32 = AtomicU32::new(0);
-
-        fn runs() -> u32 {
-            RUNS.load(SeqCst)
-        }
-
-        /// `rest`'s breaker in this module's registry.
-        fn rest() -> Arc<ComponentBreaker> {
-            crate::breakers::rest.in_registry(&REG)
-        }
-
-        fn snap() -> ComponentSnapshot {
-            rest().snapshot()
-        }
+        breaker_suite::isolated_registry!($config, rest);
     };
 }
 

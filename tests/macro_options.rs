@@ -7,11 +7,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use breaker::{
-    circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
-    ComponentSnapshot, FakeClock, GlobalCircuitBreaker,
+    circuit_breaker, CircuitError, CircuitState, ComponentSnapshot, FakeClock, GlobalCircuitBreaker,
 };
 use futures::executor::block_on;
 use once_cell::sync::Lazy;
@@ -21,7 +19,7 @@ breaker::breakers! {
     venue,
 }
 
-const COOLDOWN: Duration = Duration::from_secs(10);
+use breaker_suite::COOLDOWN;
 
 #[derive(Debug, Clone, PartialEq)]
 enum HttpError {
@@ -59,44 +57,12 @@ fn result(status: u16) -> Result<u16, HttpError> {
     }
 }
 
-/// One probe at a time, one success closes.
-fn small_config(min_calls: u32) -> CircuitConfig {
-    CircuitConfig {
-        min_calls,
-        error_rate_threshold: 0.5,
-        open_cooldown: COOLDOWN,
-        half_open_max_concurrent: 1,
-        half_open_required_successes: 1,
-        ..CircuitConfig::DEFAULT
-    }
-}
+use breaker_suite::small_config;
 
-/// Defines, in the invoking module: `CLOCK`, `REG` (a registry on that clock with `$config`
-/// as defaults), `RUNS` (a body counter) and helpers.
+/// This file's `isolated_registry!`: its component is `venue`.
 macro_rules! isolated_registry {
     ($config:expr) => {
-        static CLOCK: Lazy<FakeClock> = Lazy::new(FakeClock::new);
-        static REG: Lazy<GlobalCircuitBreaker> = Lazy::new(|| {
-            GlobalCircuitBreaker::builder()
-                .config($config)
-                .clock(CLOCK.clone())
-                .build()
-                .unwrap()
-        });
-        static RUNS: AtomicU32 = AtomicU32::new(0);
-
-        fn runs() -> u32 {
-            RUNS.load(SeqCst)
-        }
-
-        /// `venue`'s breaker in this module's registry.
-        fn venue() -> Arc<ComponentBreaker> {
-            crate::breakers::venue.in_registry(&REG)
-        }
-
-        fn snap() -> ComponentSnapshot {
-            venue().snapshot()
-        }
+        breaker_suite::isolated_registry!($config, venue);
     };
 }
 

@@ -59,3 +59,61 @@ impl EventLog {
             .collect()
     }
 }
+
+/// How long the macro tests' breakers stay open.
+pub const COOLDOWN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Trips at 50 % errors once `min_calls` calls are in the window; one probe at a time, one
+/// success closes; [`COOLDOWN`] open.
+pub fn small_config(min_calls: u32) -> breaker::CircuitConfig {
+    breaker::CircuitConfig {
+        min_calls,
+        error_rate_threshold: 0.5,
+        open_cooldown: COOLDOWN,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..breaker::CircuitConfig::DEFAULT
+    }
+}
+
+/// Gives the invoking module its own registry, so macro tests running in parallel share
+/// nothing: `CLOCK` (a `FakeClock`), `LOG` (its events), `REG` (a registry on that clock with
+/// `$config` as defaults), `RUNS` (a body counter), `runs()`, `$component()` (the manifest
+/// component's breaker in `REG`) and `snap()` (its snapshot).
+#[macro_export]
+macro_rules! isolated_registry {
+    ($config:expr, $component:ident) => {
+        #[allow(dead_code)]
+        static CLOCK: ::once_cell::sync::Lazy<::breaker::FakeClock> =
+            ::once_cell::sync::Lazy::new(::breaker::FakeClock::new);
+        #[allow(dead_code)]
+        static LOG: ::once_cell::sync::Lazy<$crate::EventLog> =
+            ::once_cell::sync::Lazy::new($crate::EventLog::default);
+        static REG: ::once_cell::sync::Lazy<::breaker::GlobalCircuitBreaker> =
+            ::once_cell::sync::Lazy::new(|| {
+                ::breaker::GlobalCircuitBreaker::builder()
+                    .config($config)
+                    .clock(CLOCK.clone())
+                    .on_event(LOG.hook())
+                    .build()
+                    .unwrap()
+            });
+        #[allow(dead_code)]
+        static RUNS: ::std::sync::atomic::AtomicU32 = ::std::sync::atomic::AtomicU32::new(0);
+
+        #[allow(dead_code)]
+        fn runs() -> u32 {
+            RUNS.load(::std::sync::atomic::Ordering::SeqCst)
+        }
+
+        #[allow(dead_code)]
+        fn $component() -> ::std::sync::Arc<::breaker::ComponentBreaker> {
+            crate::breakers::$component.in_registry(&REG)
+        }
+
+        #[allow(dead_code)]
+        fn snap() -> ::breaker::ComponentSnapshot {
+            $component().snapshot()
+        }
+    };
+}
