@@ -80,6 +80,8 @@ pub fn small_config(min_calls: u32) -> breaker::CircuitConfig {
 /// nothing: `CLOCK` (a `FakeClock`), `LOG` (its events), `REG` (a registry on that clock with
 /// `$config` as defaults), `RUNS` (a body counter), `runs()`, `$component()` (the manifest
 /// component's breaker in `REG`) and `snap()` (its snapshot).
+// `crate::breakers` deliberately names the calling test's manifest, not this crate.
+#[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! isolated_registry {
     ($config:expr, $component:ident) => {
