@@ -18,7 +18,10 @@ use std::sync::Barrier;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use breaker::{circuit_breaker, Breaker, CircuitError, CircuitState, Outcome, Permit};
+use breaker::{
+    circuit_breaker, Breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
+    FakeClock, GlobalCircuitBreaker, Outcome, Permit, SystemClock,
+};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -63,6 +66,8 @@ breaker::breakers! {
 }
 
 const CALLS: u64 = 10_000;
+
+static CLOCK: once_cell::sync::Lazy<FakeClock> = once_cell::sync::Lazy::new(FakeClock::new);
 
 #[derive(Debug)]
 enum CallFailed {
@@ -152,7 +157,15 @@ fn count(path: &mut dyn FnMut(u64)) -> (usize, usize) {
 }
 
 fn trip_and_prepare() {
-    let registry = breaker::registry();
+    // The process-wide registry runs on a fake clock, so the half-open components' cooldown
+    // passes without sleeping; `system_clock` below covers the real clock's path.
+    let registry = breaker::install(
+        GlobalCircuitBreaker::builder()
+            .clock(CLOCK.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     breakers::by_hand.declare_manifest(registry);
     for h in [
         &breakers::open_by_hand,
@@ -166,7 +179,7 @@ fn trip_and_prepare() {
     let _ = refused(0);
     let _ = ready(refused_async(0));
     breakers::forced.force_open();
-    std::thread::sleep(Duration::from_millis(5));
+    CLOCK.advance(Duration::from_millis(5));
     for h in [&breakers::half_open, &breakers::half_open_macro] {
         match h.acquire() {
             Permit::Allowed(g) => {
@@ -188,9 +201,26 @@ fn steady_state_calls_do_not_allocate() {
     trip_and_prepare();
     let registry = breaker::registry();
     let standalone = registry.component("helper").unwrap();
+    let system_clock = std::sync::Arc::new(
+        ComponentBreaker::new(
+            "system_clock",
+            CircuitConfig::DEFAULT,
+            std::sync::Arc::new(SystemClock),
+        )
+        .unwrap(),
+    );
 
     type Path<'a> = (&'static str, Box<dyn FnMut(u64) + 'a>);
     let mut paths: Vec<Path<'_>> = vec![
+        (
+            "by hand on the system clock (quanta), 10 % failures",
+            Box::new(|i| match system_clock.acquire() {
+                Permit::Allowed(g) => {
+                    black_box(g.record_result(&dependency(i)));
+                }
+                Permit::Rejected(e) => panic!("{e}"),
+            }),
+        ),
         (
             "by hand (manifest handle), 10 % failures",
             Box::new(|i| {
