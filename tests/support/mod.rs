@@ -119,3 +119,9 @@ macro_rules! isolated_registry {
         }
     };
 }
+
+breaker::breakers! {
+    /// A component declared in this library, for `tests/cross_crate.rs`: another crate's
+    /// annotated functions use it through `pub use breaker_suite::breakers;`.
+    shared_api,
+}
