@@ -286,21 +286,14 @@ impl<R: Deref<Target = GlobalCircuitBreaker>> Reloader<R> {
                     "the config file is gone; the config in force stays until it is back"
                 );
             }
-            unreadable @ Seen::Unreadable(..) => {
-                let error = self.io_error(&unreadable);
+            Seen::Unreadable(kind, message) => {
+                // Refused, so it is reported as a file that cannot be read, once per error.
+                let error = FileError::Io {
+                    path: self.path.clone(),
+                    source: io::Error::new(kind, message),
+                };
                 let _ = self.registry.reload_file_contents(&self.path, Err(error));
             }
-        }
-    }
-
-    fn io_error(&self, seen: &Seen) -> FileError {
-        let source = match seen {
-            Seen::Unreadable(kind, message) => io::Error::new(*kind, message.clone()),
-            Seen::Missing | Seen::Bytes(_) => io::Error::from(io::ErrorKind::NotFound),
-        };
-        FileError::Io {
-            path: self.path.clone(),
-            source,
         }
     }
 }
