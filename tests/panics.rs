@@ -202,7 +202,8 @@ mod tower_layer {
 
 #[derive(Debug)]
 enum ApiError {
-    Http(u16),
+    /// The upstream answered with an error.
+    Upstream,
     Breaker(CircuitError),
 }
 
@@ -355,7 +356,7 @@ mod attribute_classifier {
     #[circuit_breaker(component = "rest", registry = REG, failure_if = broken_predicate)]
     async fn fetch() -> Result<u32, ApiError> {
         futures::future::ready(()).await;
-        Err(ApiError::Http(500))
+        Err(ApiError::Upstream)
     }
 
     #[test]
