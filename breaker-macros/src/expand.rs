@@ -6,7 +6,12 @@
 //!   of `&mut` arguments (a closure inferred as `Fn` cannot; tracing#2847).
 //! - **async fn**: the body runs as `typed_future::<RET, _>(async move BODY).await`; the guard
 //!   is held across the await (it is `Send`). Naming RET up front lets `?` in the body infer its
-//!   error type.
+//!   error type. A panic in the body (or in `failure_if`) needs no `catch_unwind` here: it
+//!   unwinds through the generated `async` block's `poll`, which drops the block's live locals,
+//!   the guard among them, while unwinding, so the guard records a failure even when a catcher
+//!   above keeps the future alive (`FutureExt::catch_unwind`, tower-http's `CatchPanicLayer`);
+//!   tests/panics.rs pins it. A hand-written future that holds a guard in a field does not get
+//!   this: see `breaker::layer`'s `ResponseFuture`.
 //! - **fn returning a future** (`-> impl Future`, `#[async_trait]`'s `Pin<Box<dyn Future>>`):
 //!   only the tail `async move { .. }` / `Box::pin(async move { .. })` is rewritten and every
 //!   other statement is left alone (tracing#1297, #1866), so the future stays `Send`.

@@ -52,5 +52,5 @@ pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCo
 pub use state::CircuitState;
 pub use telemetry::{Event, Transition, TransitionReason};
 #[cfg(feature = "watch")]
-pub use watch::{watch, ConfigWatcher};
+pub use watch::{watch, watch_with, ConfigWatcher, WatchOptions};
 pub use window::{Exponential, Sliding, WindowStats, WindowStrategy};

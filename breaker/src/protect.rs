@@ -22,7 +22,8 @@ impl ComponentBreaker {
         run(self.acquire(), f)
     }
 
-    /// Awaits `fut` if the breaker lets it through and records its result. If the returned
+    /// Awaits `fut` if the breaker lets it through and records its result. A panic in `fut`
+    /// is recorded as a failure and then propagates, wherever it is caught. If the returned
     /// future is dropped before it finishes, the call counts as cancelled (see
     /// [`CallGuard`](crate::CallGuard)).
     pub async fn run_protected<T, E>(
@@ -65,6 +66,8 @@ async fn run_async<T, E>(
     fut: impl Future<Output = Result<T, E>>,
 ) -> Result<T, CallError<E>> {
     let guard = permit.into_result().map_err(CallError::Rejected)?;
+    // A panic in `fut` unwinds through this `async fn`'s `poll`, which drops `guard` while
+    // unwinding: a failure, even under a `catch_unwind` that keeps this future alive.
     let out = fut.await;
     guard.record_result(&out);
     out.map_err(CallError::Inner)

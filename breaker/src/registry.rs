@@ -387,6 +387,19 @@ impl GlobalCircuitBreaker {
         self.put_file(FileLayer::parse(text, None), None)
     }
 
+    /// [`reload_from_path`](Self::reload_from_path) for `path`'s contents as the caller read
+    /// them (or why it could not): the watcher checks the bytes before it hands them over, so
+    /// the registry must not read the file again.
+    #[cfg(feature = "watch")]
+    pub(crate) fn reload_file_contents(
+        &self,
+        path: &Path,
+        text: Result<&str, FileError>,
+    ) -> Result<FileReport, FileError> {
+        let parsed = text.and_then(|text| FileLayer::parse(text, Some(path.to_owned())));
+        self.put_file(parsed, Some(path))
+    }
+
     fn put_file(
         &self,
         parsed: Result<FileLayer, FileError>,

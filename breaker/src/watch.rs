@@ -1,17 +1,69 @@
-//! Live reload: watch a config file and put it in force whenever it changes (feature `watch`).
+//! Live reload: watch a config file and put it in force whenever its contents change
+//! (feature `watch`). What holds is on [`watch_with`].
 
 use std::fmt;
+use std::io;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{
+    new_debouncer_opt, Config, DebounceEventResult, DebouncedEventKind, Debouncer,
+};
+use parking_lot::Mutex;
 
 use crate::{FileError, FileReport, GlobalCircuitBreaker};
 
-/// Keeps watching while it lives; drop it to stop.
+/// How [`watch_with`] watches a config file. [`watch`] uses the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchOptions {
+    debounce: Duration,
+    allow_empty: bool,
+}
+
+impl WatchOptions {
+    /// The defaults: a 500 ms debounce (notify's debouncer's own default), empty files
+    /// refused.
+    pub const fn new() -> Self {
+        Self {
+            debounce: Duration::from_millis(500),
+            allow_empty: false,
+        }
+    }
+
+    /// How long the file's directory must be quiet before the file is read. Longer keeps
+    /// out more of a slow writer's partial file; shorter reloads sooner. A file written to
+    /// without a pause for longer than this is not read until the writes stop.
+    #[must_use]
+    pub const fn debounce(mut self, quiet: Duration) -> Self {
+        self.debounce = quiet;
+        self
+    }
+
+    /// Whether an empty (or whitespace-only) file is a config: none of the file's settings,
+    /// only the code's. Off by default, because an in-place write empties the file before it
+    /// writes it, and a truncated file must not silently put the defaults in force.
+    #[must_use]
+    pub const fn allow_empty(mut self, allow: bool) -> Self {
+        self.allow_empty = allow;
+        self
+    }
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Keeps watching while it lives; dropping it stops the watch (a reload that the watcher's
+/// thread has already begun still finishes).
+#[must_use = "dropping the ConfigWatcher stops watching the file"]
 pub struct ConfigWatcher {
     path: PathBuf,
-    _watcher: RecommendedWatcher,
+    _debouncer: Debouncer<RecommendedWatcher>,
 }
 
 impl fmt::Debug for ConfigWatcher {
@@ -29,12 +81,7 @@ impl ConfigWatcher {
     }
 }
 
-/// Loads `path` into `registry` now, then again on every change. The first load must succeed
-/// (a service should not start on a config it cannot read); a later change that is refused
-/// leaves the running config in force and emits [`Event::FileRefused`](crate::Event).
-///
-/// The directory is watched rather than the file, so editors that save by writing a new file
-/// and renaming it over the old one are seen too.
+/// [`watch_with`] with the default [`WatchOptions`].
 pub fn watch<R>(
     registry: R,
     path: impl AsRef<Path>,
@@ -42,42 +89,245 @@ pub fn watch<R>(
 where
     R: Deref<Target = GlobalCircuitBreaker> + Send + 'static,
 {
+    watch_with(registry, path, WatchOptions::new())
+}
+
+/// Loads `path` into `registry` now, then again whenever its contents change. The first load
+/// must succeed (a service should not start on a config it cannot read, nor, unless `options`
+/// allow it, on an empty file); a later change that is refused leaves the running config in
+/// force and emits [`Event::FileRefused`](crate::Event).
+///
+/// What holds, however the file is replaced (a new file renamed over it, a Kubernetes
+/// ConfigMap's `..data` symlink swap, an in-place write such as `cat >` or `std::fs::write`):
+/// - the file is read once its directory has been quiet for the debounce period
+///   ([`WatchOptions::debounce`]), and not while the file itself is still being written to;
+/// - it is put in force only when its bytes differ from the ones the watcher last put in
+///   force, so one change is one reload and one `FileReloaded` (or `FileRefused`) event;
+/// - bytes that were refused are not read into the registry again until they change;
+/// - an empty (or whitespace-only) file is never put in force unless
+///   [`WatchOptions::allow_empty`] says so (it is what an in-place write leaves between the
+///   truncation and the first write), nor is a missing file: the config in force stays, with
+///   a `warn` log and no event.
+///
+/// The file's directory is watched, and every event in it counts: an editor's rename and a
+/// ConfigMap's swap of `..data` never name the watched file, and comparing the bytes makes an
+/// unrelated event cost one read of a small file. For a symlink, the directory of the file it
+/// points to when the watch starts is watched too. The watch runs on notify's threads (its OS
+/// event loop and its debouncer's), none of this crate's.
+pub fn watch_with<R>(
+    registry: R,
+    path: impl AsRef<Path>,
+    options: WatchOptions,
+) -> Result<(ConfigWatcher, FileReport), FileError>
+where
+    R: Deref<Target = GlobalCircuitBreaker> + Send + 'static,
+{
     let path = path.as_ref().to_owned();
-    let report = registry.reload_from_path(&path)?;
-    let watched = path.clone();
-    let file_name = path.file_name().map(ToOwned::to_owned);
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        let relevant = event.kind.is_modify() || event.kind.is_create();
-        let ours = event
-            .paths
-            .iter()
-            .any(|p| p.file_name().map(ToOwned::to_owned) == file_name);
-        if relevant && ours {
-            // Errors are reported through the registry's events and logs.
-            let _ = registry.reload_from_path(&watched);
-        }
-    })
-    .map_err(|e| watch_error(&path, &e))?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
+    let reloader = Arc::new(Mutex::new(Reloader {
+        registry,
+        path: path.clone(),
+        names: Vec::new(),
+        allow_empty: options.allow_empty,
+        in_force: None,
+        last_seen: None,
+    }));
+    // Held until the first load is done, so an event that arrives in between waits for it
+    // and is then compared with what that load put in force: no change is missed.
+    let mut first = reloader.lock();
+
+    let handler = {
+        let reloader = Arc::clone(&reloader);
+        move |events: DebounceEventResult| reloader.lock().on_events(events)
     };
-    watcher
+    let config = Config::default()
+        .with_timeout(options.debounce)
+        .with_batch_mode(true);
+    let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher>(config, handler)
+        .map_err(|e| watch_error(&path, &e))?;
+    let dir = directory_of(&path);
+    debouncer
+        .watcher()
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|e| watch_error(&path, &e))?;
+    first.names.extend(path.file_name().map(ToOwned::to_owned));
+    // A symlink to a file elsewhere: that file's directory too, so an in-place edit of the
+    // target is seen. Best effort: a ConfigMap's target directory is replaced on each update,
+    // and the swap itself is seen in `dir`.
+    if let Ok(target) = std::fs::canonicalize(&path) {
+        let target_dir = directory_of(&target);
+        let same = std::fs::canonicalize(&dir).is_ok_and(|d| d == target_dir);
+        if !same {
+            let _ = debouncer
+                .watcher()
+                .watch(&target_dir, RecursiveMode::NonRecursive);
+        }
+        first
+            .names
+            .extend(target.file_name().map(ToOwned::to_owned));
+    }
+
+    let report = first.first_load()?;
+    drop(first);
     Ok((
         ConfigWatcher {
             path,
-            _watcher: watcher,
+            _debouncer: debouncer,
         },
         report,
     ))
 }
 
+/// What the watcher last read from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Bytes(Vec<u8>),
+    Missing,
+    Unreadable(io::ErrorKind, String),
+}
+
+fn read(path: &Path) -> Seen {
+    match std::fs::read(path) {
+        Ok(bytes) => Seen::Bytes(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Seen::Missing,
+        Err(e) => Seen::Unreadable(e.kind(), e.to_string()),
+    }
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+struct Reloader<R> {
+    registry: R,
+    path: PathBuf,
+    /// The file names whose continuous writes defer a read: the path's and its target's.
+    names: Vec<std::ffi::OsString>,
+    allow_empty: bool,
+    /// The bytes this watcher last put in force (`None` before the first load).
+    in_force: Option<Vec<u8>>,
+    last_seen: Option<Seen>,
+}
+
+impl<R: Deref<Target = GlobalCircuitBreaker>> Reloader<R> {
+    fn first_load(&mut self) -> Result<FileReport, FileError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(source) => {
+                let error = FileError::Io {
+                    path: self.path.clone(),
+                    source,
+                };
+                return self.registry.reload_file_contents(&self.path, Err(error));
+            }
+        };
+        if is_blank(&bytes) && !self.allow_empty {
+            return self
+                .registry
+                .reload_file_contents(&self.path, Err(empty_error(&self.path)));
+        }
+        let report = self
+            .registry
+            .reload_file_contents(&self.path, decode(&self.path, &bytes))?;
+        self.last_seen = Some(Seen::Bytes(bytes.clone()));
+        self.in_force = Some(bytes);
+        Ok(report)
+    }
+
+    fn on_events(&mut self, events: DebounceEventResult) {
+        let events = match events {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(target: "breaker", file = %self.path.display(), %error, "config file watch error");
+                return;
+            }
+        };
+        // Not started: the first load failed (and the watch is being dropped).
+        if self.in_force.is_none() {
+            return;
+        }
+        let still_written = events.iter().any(|e| {
+            e.kind == DebouncedEventKind::AnyContinuous
+                && e.path
+                    .file_name()
+                    .is_some_and(|name| self.names.iter().any(|n| n == name))
+        });
+        if still_written {
+            // The last of its events will come as a plain `Any` once the writer pauses.
+            return;
+        }
+        let seen = read(&self.path);
+        if self.last_seen.as_ref() == Some(&seen) {
+            return;
+        }
+        self.last_seen = Some(seen.clone());
+        match seen {
+            Seen::Bytes(bytes) if self.in_force.as_deref() == Some(bytes.as_slice()) => {}
+            Seen::Bytes(bytes) if is_blank(&bytes) && !self.allow_empty => {
+                tracing::warn!(
+                    target: "breaker",
+                    file = %self.path.display(),
+                    "the config file is empty (a write in progress?); the config in force stays \
+                     (WatchOptions::allow_empty accepts empty files)"
+                );
+            }
+            Seen::Bytes(bytes) => {
+                // Refusals are reported by the registry: an event and the error's log.
+                let loaded = self
+                    .registry
+                    .reload_file_contents(&self.path, decode(&self.path, &bytes));
+                if loaded.is_ok() {
+                    self.in_force = Some(bytes);
+                }
+            }
+            Seen::Missing => {
+                tracing::warn!(
+                    target: "breaker",
+                    file = %self.path.display(),
+                    "the config file is gone; the config in force stays until it is back"
+                );
+            }
+            Seen::Unreadable(kind, message) => {
+                // Refused, so it is reported as a file that cannot be read, once per error.
+                let error = FileError::Io {
+                    path: self.path.clone(),
+                    source: io::Error::new(kind, message),
+                };
+                let _ = self.registry.reload_file_contents(&self.path, Err(error));
+            }
+        }
+    }
+}
+
+fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, FileError> {
+    std::str::from_utf8(bytes).map_err(|e| FileError::Io {
+        path: path.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the file is not valid UTF-8: {e}"),
+        ),
+    })
+}
+
+fn empty_error(path: &Path) -> FileError {
+    FileError::Io {
+        path: path.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the file is empty (WatchOptions::allow_empty accepts an empty file as no settings)",
+        ),
+    }
+}
+
+fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
 fn watch_error(path: &Path, e: &notify::Error) -> FileError {
     FileError::Io {
         path: path.to_owned(),
-        source: std::io::Error::other(format!("cannot watch the config file: {e}")),
+        source: io::Error::other(format!("cannot watch the config file: {e}")),
     }
 }

@@ -3,18 +3,20 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
 use super::{Classify, Reject};
-use crate::{CallGuard, CircuitError};
+use crate::{CallGuard, CircuitError, Outcome};
 
 pin_project! {
     /// The future of [`CircuitBreaker`](super::CircuitBreaker). It owns the call's guard, so
     /// dropping it before the response (a timeout, a client gone) gives the half-open slot
-    /// back, as the [guard rules](crate::guard) say.
+    /// back, as the [guard rules](crate::guard) say. A panic in the inner future is recorded
+    /// as a failure before it unwinds on, wherever it is caught.
     pub struct ResponseFuture<F, C, R> {
         #[pin]
         kind: Kind<F, C, R>,
@@ -73,7 +75,21 @@ where
                 classify,
                 ..
             } => {
-                let result = ready!(future.poll(cx));
+                // A panic is caught here, recorded and resumed. A catcher above this future
+                // (tower-http's `CatchPanicLayer`, `FutureExt::catch_unwind`) keeps it alive
+                // past the unwind, so the guard would be dropped after it, when it can no
+                // longer tell a panic from a cancellation and counts neither.
+                let result = match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                    Ok(Poll::Ready(result)) => result,
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Err(payload) => {
+                        if let Some(guard) = guard.take() {
+                            // Also gives a half-open slot back, as a failed probe.
+                            guard.record(Outcome::Failure);
+                        }
+                        panic::resume_unwind(payload)
+                    }
+                };
                 if let Some(guard) = guard.take() {
                     guard.record(classify.classify(&result));
                 }
