@@ -479,3 +479,28 @@ fn reload_component_that_conflicts_with_the_file_names_the_files_line() {
         BASE.half_open_required_successes
     );
 }
+
+/// Found by tests/layering_model.rs: a config that is invalid on its own was accepted when
+/// the file's section for the component happened to override the invalid field, so the
+/// next file without that key would have been refused because of code.
+#[test]
+fn register_with_an_invalid_config_is_refused_even_when_the_file_hides_the_field() {
+    let (registry, _log, _clock) = setup();
+    registry
+        .reload_from_str("[components.hidden]\nerror_rate_threshold = 0.3\n")
+        .unwrap();
+    let err = registry
+        .register_with(
+            "hidden",
+            CircuitConfig {
+                error_rate_threshold: 1.5,
+                ..BASE
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Config(e) if e.field() == "error_rate_threshold"),
+        "{err:?}"
+    );
+    assert!(registry.component("hidden").is_none());
+}

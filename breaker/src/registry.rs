@@ -732,6 +732,11 @@ impl GlobalCircuitBreaker {
                     (Some(_), None) => return Ok(plan),
                     _ => {}
                 }
+                if let Some(CodeLayer::Full(config)) = code {
+                    // Valid on its own, or a file's section could hide what it breaks until
+                    // the section changes.
+                    config.validate().map_err(refuse)?;
+                }
                 let own = layers.own.get(*name);
                 let (code, set_aside) = match code {
                     // A replaced code layer is checked with the file's section again.
