@@ -324,6 +324,10 @@ impl<'a> Defaults<'a> {
         self.config
     }
 
+    pub(crate) fn file(&self) -> Option<&'a FileLayer> {
+        self.file
+    }
+
     /// The config of component `name`: `code` over these defaults, then `section` (the file's
     /// `[components.<name>]`, unless the registry set it aside for this component).
     pub(crate) fn component(

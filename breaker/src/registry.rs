@@ -664,138 +664,186 @@ impl GlobalCircuitBreaker {
         plan.defaults = defaults.config();
         match &scope {
             Scope::All { new_file } => {
-                let registered: Vec<_> = self.breakers().collect();
-                for breaker in registered {
-                    let name = breaker.name();
-                    let own = layers.own.get(name);
-                    let code = own.map_or(CodeLayer::Defaults, |o| o.code.clone());
-                    // A new file is checked in full, sections set aside included.
-                    let set_aside = own.is_some_and(|o| o.section_set_aside) && !new_file;
-                    let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
-                    let layered = defaults.component(name, &code, section).map_err(refuse)?;
-                    plan.components.push(Planned {
-                        name: name.to_owned(),
-                        existing: Some(breaker),
-                        code,
-                        section_set_aside: set_aside,
-                        set_aside_because: None,
-                        layered,
-                    });
-                }
-                if let Some(file) = file {
-                    // Sections of components not registered yet, as followers of the defaults
-                    // would have them, so that registering later cannot fail on them.
-                    for name in file.component_names() {
-                        if !self.breakers.contains_key(name) {
-                            defaults
-                                .component(name, &CodeLayer::Defaults, file.component(name))
-                                .map_err(refuse)?;
-                            if *new_file {
-                                plan.report.unknown_components.push(name.to_owned());
-                            }
-                        }
-                    }
-                    if *new_file && self.is_strict() {
-                        let known = self.components();
-                        if let Some(unknown) = file.unknown(
-                            |name| self.breakers.contains_key(name),
-                            known.iter().copied(),
-                        ) {
-                            return Err(Box::new(refuse_file(unknown, path)));
-                        }
-                    }
-                }
-                if *new_file {
-                    plan.announce = Some(Event::FileReloaded {
-                        path: path.map(Path::to_owned),
-                        unknown_components: plan.report.unknown_components.clone(),
-                    });
-                }
+                self.plan_all(layers, &defaults, *new_file, path, &refuse, &mut plan)?;
             }
             Scope::One {
                 name,
                 code,
                 existing,
-            } => {
-                plan.named.push((*name).to_owned());
-                let registered = self.component(name);
-                match (&registered, code) {
-                    (None, _) if *existing => {
-                        return Err(Box::new(Refused {
-                            error: Refusal::Registry(RegistryError::UnknownComponent {
-                                name: (*name).to_owned(),
-                            }),
-                            event: None,
-                        }))
+            } => self.plan_one(
+                layers,
+                &defaults,
+                name,
+                code.as_ref(),
+                *existing,
+                &refuse,
+                &mut plan,
+            )?,
+            Scope::Declare(entries) => self.plan_declare(&defaults, entries, &mut plan),
+        }
+        Ok(plan)
+    }
+
+    /// New defaults or a new file: every registered component, and every file section of a
+    /// component not registered yet (as a follower of the defaults would have it).
+    fn plan_all(
+        &self,
+        layers: &Layers,
+        defaults: &Defaults<'_>,
+        new_file: bool,
+        path: Option<&Path>,
+        refuse: &dyn Fn(ConfigError) -> Refused,
+        plan: &mut Plan,
+    ) -> Result<(), Box<Refused>> {
+        let file = defaults.file();
+        let registered: Vec<_> = self.breakers().collect();
+        for breaker in registered {
+            let name = breaker.name();
+            let own = layers.own.get(name);
+            let code = own.map_or(CodeLayer::Defaults, |o| o.code.clone());
+            // A new file is checked in full, sections set aside included.
+            let set_aside = own.is_some_and(|o| o.section_set_aside) && !new_file;
+            let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
+            let layered = defaults.component(name, &code, section).map_err(refuse)?;
+            plan.components.push(Planned {
+                name: name.to_owned(),
+                existing: Some(breaker),
+                code,
+                section_set_aside: set_aside,
+                set_aside_because: None,
+                layered,
+            });
+        }
+        if let Some(file) = file {
+            // Sections of components not registered yet, as followers of the defaults
+            // would have them, so that registering later cannot fail on them.
+            for name in file.component_names() {
+                if !self.breakers.contains_key(name) {
+                    defaults
+                        .component(name, &CodeLayer::Defaults, file.component(name))
+                        .map_err(refuse)?;
+                    if new_file {
+                        plan.report.unknown_components.push(name.to_owned());
                     }
-                    // `register` of a registered component changes nothing.
-                    (Some(_), None) => return Ok(plan),
-                    _ => {}
                 }
-                if let Some(CodeLayer::Full(config)) = code {
-                    // Valid on its own, or a file's section could hide what it breaks until
-                    // the section changes.
-                    config.validate().map_err(refuse)?;
-                }
-                let own = layers.own.get(*name);
-                let (code, set_aside) = match code {
-                    // A replaced code layer is checked with the file's section again.
-                    Some(code) => (code.clone(), false),
-                    None => (
-                        own.map_or(CodeLayer::Defaults, |o| o.code.clone()),
-                        own.is_some_and(|o| o.section_set_aside),
-                    ),
-                };
-                let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
-                let layered = defaults.component(name, &code, section).map_err(refuse)?;
-                if let Some(breaker) = &registered {
-                    plan.announce = Some(Event::ConfigReloaded {
-                        component: Some(breaker.name()),
-                    });
-                }
-                plan.components.push(Planned {
-                    name: (*name).to_owned(),
-                    existing: registered,
-                    code,
-                    section_set_aside: set_aside,
-                    set_aside_because: None,
-                    layered,
-                });
             }
-            Scope::Declare(entries) => {
-                for (name, code) in entries {
-                    plan.named.push((*name).to_owned());
-                    if self.breakers.contains_key(*name)
-                        || plan.components.iter().any(|p| p.name == *name)
-                    {
-                        continue;
-                    }
-                    let section = file.and_then(|f| f.component(name));
-                    let (layered, set_aside_because) = match defaults.component(name, code, section)
-                    {
-                        Ok(layered) => (layered, None),
-                        // Declaring cannot be refused: the file's section for it is set
-                        // aside (and reported) until another file is put in force.
-                        Err(conflict) => {
-                            let layered = defaults.component(name, code, None).unwrap_or(Layered {
-                                config: defaults.config(),
-                                fallback: None,
-                            });
-                            (layered, Some(conflict))
-                        }
-                    };
-                    plan.components.push(Planned {
-                        name: (*name).to_owned(),
-                        existing: None,
-                        code: code.clone(),
-                        section_set_aside: set_aside_because.is_some(),
-                        set_aside_because,
-                        layered,
-                    });
+            if new_file && self.is_strict() {
+                let known = self.components();
+                if let Some(unknown) = file.unknown(
+                    |name| self.breakers.contains_key(name),
+                    known.iter().copied(),
+                ) {
+                    return Err(Box::new(refuse_file(unknown, path)));
                 }
             }
         }
-        Ok(plan)
+        if new_file {
+            plan.announce = Some(Event::FileReloaded {
+                path: path.map(Path::to_owned),
+                unknown_components: plan.report.unknown_components.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One component's layer 4 (`register`, `register_with`, `reload_component`).
+    #[allow(clippy::too_many_arguments)]
+    fn plan_one(
+        &self,
+        layers: &Layers,
+        defaults: &Defaults<'_>,
+        name: &str,
+        code: Option<&CodeLayer>,
+        existing: bool,
+        refuse: &dyn Fn(ConfigError) -> Refused,
+        plan: &mut Plan,
+    ) -> Result<(), Box<Refused>> {
+        let file = defaults.file();
+        plan.named.push(name.to_owned());
+        let registered = self.component(name);
+        match (&registered, code) {
+            (None, _) if existing => {
+                return Err(Box::new(Refused {
+                    error: Refusal::Registry(RegistryError::UnknownComponent {
+                        name: name.to_owned(),
+                    }),
+                    event: None,
+                }))
+            }
+            // `register` of a registered component changes nothing.
+            (Some(_), None) => return Ok(()),
+            _ => {}
+        }
+        if let Some(CodeLayer::Full(config)) = code {
+            // Valid on its own, or a file's section could hide what it breaks until
+            // the section changes.
+            config.validate().map_err(refuse)?;
+        }
+        let own = layers.own.get(name);
+        let (code, set_aside) = match code {
+            // A replaced code layer is checked with the file's section again.
+            Some(code) => (code.clone(), false),
+            None => (
+                own.map_or(CodeLayer::Defaults, |o| o.code.clone()),
+                own.is_some_and(|o| o.section_set_aside),
+            ),
+        };
+        let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
+        let layered = defaults.component(name, &code, section).map_err(refuse)?;
+        if let Some(breaker) = &registered {
+            plan.announce = Some(Event::ConfigReloaded {
+                component: Some(breaker.name()),
+            });
+        }
+        plan.components.push(Planned {
+            name: name.to_owned(),
+            existing: registered,
+            code,
+            section_set_aside: set_aside,
+            set_aside_because: None,
+            layered,
+        });
+        Ok(())
+    }
+
+    /// `breakers!` entries not registered yet. Declaring cannot be refused: a file section
+    /// that conflicts with an entry is set aside for it (and reported) until another file is
+    /// put in force.
+    fn plan_declare(
+        &self,
+        defaults: &Defaults<'_>,
+        entries: &[(&'static str, CodeLayer)],
+        plan: &mut Plan,
+    ) {
+        let file = defaults.file();
+        for (name, code) in entries {
+            plan.named.push((*name).to_owned());
+            if self.breakers.contains_key(*name) || plan.components.iter().any(|p| p.name == *name)
+            {
+                continue;
+            }
+            let section = file.and_then(|f| f.component(name));
+            let (layered, set_aside_because) = match defaults.component(name, code, section) {
+                Ok(layered) => (layered, None),
+                // Declaring cannot be refused: the file's section for it is set
+                // aside (and reported) until another file is put in force.
+                Err(conflict) => {
+                    let layered = defaults.component(name, code, None).unwrap_or(Layered {
+                        config: defaults.config(),
+                        fallback: None,
+                    });
+                    (layered, Some(conflict))
+                }
+            };
+            plan.components.push(Planned {
+                name: (*name).to_owned(),
+                existing: None,
+                code: code.clone(),
+                section_set_aside: set_aside_because.is_some(),
+                set_aside_because,
+                layered,
+            });
+        }
     }
 
     /// Puts a plan in force. Nothing here can fail.
