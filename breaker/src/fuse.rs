@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use arc_swap::ArcSwap;
 
 use crate::component::ComponentBreaker;
-use crate::sync::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, AtomicU32, Mutex, Ordering};
 use crate::telemetry::{Event, TransitionReason};
 use crate::{CircuitState, GlobalTripConditions};
 
@@ -21,8 +21,9 @@ pub(crate) struct Fuse {
     members: Mutex<Vec<Weak<ComponentBreaker>>>,
     pub(crate) conditions: ArcSwap<GlobalTripConditions>,
     derive_lock: Mutex<()>,
-    /// Component windows read to count calls (a test hook: see `derive`).
-    window_reads: AtomicU64,
+    /// Component windows read to count calls (a test hook: see `derive`). A std atomic even
+    /// under loom: it synchronises nothing, so the models need not explore it.
+    window_reads: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Fuse {
@@ -42,7 +43,7 @@ impl Fuse {
             members: Mutex::new(Vec::new()),
             conditions: ArcSwap::from_pointee(conditions),
             derive_lock: Mutex::new(()),
-            window_reads: AtomicU64::new(0),
+            window_reads: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -79,7 +80,7 @@ impl Fuse {
     }
 
     pub(crate) fn window_reads(&self) -> u64 {
-        self.window_reads.load(Ordering::Relaxed)
+        self.window_reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Recomputes the fuse's state from the components. Manual states (forced open, disabled)
@@ -133,7 +134,8 @@ impl Fuse {
         let members = lock(&self.members);
         let mut calls = 0u64;
         for member in members.iter().filter_map(Weak::upgrade) {
-            self.window_reads.fetch_add(1, Ordering::Relaxed);
+            self.window_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             calls = calls.saturating_add(
                 member
                     .window_stats(&member.config.load(), now, member.word().generation())
