@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use breaker::{
-    CircuitConfig, CircuitState, Event, FakeClock, FileError, GlobalCircuitBreaker, Outcome,
+    CircuitConfig, CircuitState, ConfigValue, Event, FakeClock, FileError, GlobalCircuitBreaker,
+    Outcome, RegistryError,
 };
 use breaker_suite::EventLog;
 
@@ -157,6 +158,9 @@ fn syntax_errors_unknown_fields_and_wrong_types_carry_the_line() {
 #[test]
 fn sections_for_unregistered_components_are_reported_and_apply_later() {
     let (registry, log, _clock) = registry();
+    // A declared manifest turns strict mode on (tests/config_strict.rs); off, such a section
+    // is reported and kept.
+    registry.set_strict(false);
     let report = registry
         .reload_from_str("[components.kraken_rest]\nmin_calls = 3\n")
         .unwrap();
@@ -192,16 +196,6 @@ fn state_and_counts_survive_and_new_thresholds_apply_next() {
         CircuitState::Open,
         "the new min_calls applies at once"
     );
-}
-
-#[test]
-fn window_buckets_cannot_change_in_a_running_registry() {
-    let (registry, _log, _clock) = registry();
-    let err = registry
-        .reload_from_str("[defaults]\nwindow_buckets = 5\n")
-        .unwrap_err();
-    assert_eq!(err.config_error().unwrap().field(), "window_buckets");
-    assert_eq!(err.line(), Some(2));
 }
 
 #[test]
@@ -279,4 +273,287 @@ fn the_watcher_reloads_on_change_and_keeps_the_running_config_on_a_bad_edit() {
     let refused = next(true);
     assert!(matches!(refused, Event::FileRefused { error, .. } if error.contains("min_calls = 0")));
     assert_eq!(registry.config().min_calls, 12, "the running config stays");
+}
+
+/// A registry on `defaults`, with a log.
+fn registry_on(defaults: CircuitConfig) -> (GlobalCircuitBreaker, EventLog) {
+    let log = EventLog::default();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(defaults)
+        .clock(FakeClock::new())
+        .on_event(log.hook())
+        .build()
+        .unwrap();
+    (registry, log)
+}
+
+/// One probe at a time, one success closes: a file may lower `half_open_max_concurrent` to 1.
+const ONE_PROBE: CircuitConfig = CircuitConfig {
+    half_open_max_concurrent: 2,
+    half_open_required_successes: 1,
+    ..CircuitConfig::DEFAULT
+};
+
+/// Two probes required: conflicts with a section that allows only one.
+const TWO_PROBES: CircuitConfig = CircuitConfig {
+    half_open_max_concurrent: 2,
+    half_open_required_successes: 2,
+    ..CircuitConfig::DEFAULT
+};
+
+#[test]
+fn a_section_for_an_unregistered_component_is_validated_at_load() {
+    let (registry, log) = registry_on(CircuitConfig::DEFAULT);
+    let err = registry
+        .reload_from_str("[components.later]\nerror_rate_threshold = 1.5\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert_eq!(err.config_error().unwrap().field(), "error_rate_threshold");
+    assert_eq!(
+        err.to_string(),
+        "<config>:2: [components.later] error_rate_threshold = 1.5: must be in (0, 1]"
+    );
+    assert_eq!(registry.config_file(), None);
+    // Nothing of it is waiting for `later`: it registers on the defaults, and a later code
+    // reload of unrelated defaults is accepted.
+    assert_eq!(
+        registry.register("later").unwrap().config(),
+        CircuitConfig::DEFAULT
+    );
+    let defaults = CircuitConfig {
+        min_calls: 7,
+        ..CircuitConfig::DEFAULT
+    };
+    registry.reload(defaults).unwrap();
+    assert_eq!(registry.component("later").unwrap().config(), defaults);
+    assert!(log
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::FileRefused { .. })));
+}
+
+#[test]
+fn a_section_is_layered_over_the_defaults_at_load_as_a_follower_would_be() {
+    // Valid alone, but not over these defaults (two probes required, the file allows one).
+    let (registry, _log) = registry_on(TWO_PROBES);
+    let err = registry
+        .reload_from_str("[components.later]\n\nhalf_open_max_concurrent = 1\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(
+        err.to_string().contains("half_open_max_concurrent = 1"),
+        "names the file's key: {err}"
+    );
+}
+
+#[test]
+fn registering_later_with_a_config_that_conflicts_with_the_file_is_refused() {
+    let (registry, _log) = registry_on(ONE_PROBE);
+    let file = "[defaults]\nmin_calls = 4\n\n[components.later]\nhalf_open_max_concurrent = 1\n";
+    registry.reload_from_str(file).unwrap();
+
+    let err = registry.register_with("later", TWO_PROBES).unwrap_err();
+    assert!(registry.component("later").is_none(), "nothing registered");
+    assert!(registry.components().is_empty());
+    let RegistryError::Config(error) = &err else {
+        panic!("expected a config error, got {err:?}");
+    };
+    assert_eq!(error.component(), Some("later"));
+    assert_eq!(error.field(), "half_open_required_successes");
+    assert_eq!(error.value(), ConfigValue::Count(2));
+    assert_eq!(error.line(), Some(5), "the file's conflicting key: {err}");
+    let text = err.to_string();
+    for needle in [
+        "later",
+        "half_open_required_successes = 2",
+        "<config>:5",
+        "half_open_max_concurrent = 1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from: {text}");
+    }
+
+    // Not stuck: the same file reloads, a code reload applies, and a compatible config
+    // registers.
+    registry.reload_from_str(file).unwrap();
+    registry
+        .reload(CircuitConfig {
+            min_calls: 9,
+            ..ONE_PROBE
+        })
+        .unwrap();
+    let later = registry.register_with("later", ONE_PROBE).unwrap();
+    assert_eq!(
+        later.config().half_open_max_concurrent,
+        1,
+        "the file's section applies"
+    );
+}
+
+#[test]
+fn registering_with_a_conflict_leaves_nothing_registered_even_when_racing_a_register() {
+    // `register_with` used to register on the defaults first and then fail to apply its own
+    // config: the component stayed, on the wrong config.
+    let (registry, _log) = registry_on(ONE_PROBE);
+    registry
+        .reload_from_str("[components.db]\nhalf_open_max_concurrent = 1\n")
+        .unwrap();
+    assert!(registry.register_with("db", TWO_PROBES).is_err());
+    assert!(registry.component("db").is_none());
+    let db = registry.register("db").unwrap();
+    assert_eq!(db.config().half_open_max_concurrent, 1);
+    assert_eq!(db.config().half_open_required_successes, 1);
+}
+
+#[test]
+fn a_later_file_without_a_components_section_puts_the_component_back_on_the_defaults() {
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    let w = registry.register("w").unwrap();
+    registry
+        .reload_from_str("[components.w]\nmin_calls = 3\nwindow_buckets = 20\n")
+        .unwrap();
+    assert_eq!(w.config().window_buckets, 20);
+    assert_eq!(w.config().min_calls, 3);
+    registry
+        .reload_from_str("[defaults]\nmin_calls = 8\n")
+        .unwrap();
+    assert_eq!(w.config().window_buckets, 10);
+    assert_eq!(w.config().min_calls, 8);
+}
+
+#[test]
+fn a_conflict_between_code_and_file_names_the_files_line_and_no_line_it_lacks() {
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    registry.register_with("w", TWO_PROBES).unwrap();
+    let text = "# tuning\n[components.w]\nmin_calls = 5\nhalf_open_max_concurrent = 1\n";
+    let err = registry.reload_from_str(text).unwrap_err();
+    assert_eq!(err.line(), Some(4), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("<config>:4: [components.w] half_open_max_concurrent = 1"),
+        "leads with the file's own line: {message}"
+    );
+    // The refused value comes from code; the message must not present it as a line of the
+    // file (`[components.w] half_open_required_successes = 2` is not in it).
+    assert!(
+        !message.contains("[components.w] half_open_required_successes"),
+        "{message}"
+    );
+    assert!(
+        message.contains("half_open_required_successes = 2"),
+        "{message}"
+    );
+    let error = err.config_error().unwrap();
+    assert_eq!(error.component(), Some("w"));
+}
+
+#[test]
+fn a_code_reload_that_conflicts_with_a_file_section_names_component_and_line() {
+    let (registry, log) = registry_on(ONE_PROBE);
+    registry.register("w").unwrap();
+    registry
+        .reload_from_str("[components.w]\nhalf_open_required_successes = 2\n")
+        .unwrap();
+    let err = registry
+        .reload(CircuitConfig {
+            half_open_max_concurrent: 1,
+            ..ONE_PROBE
+        })
+        .unwrap_err();
+    assert_eq!(err.component(), Some("w"));
+    assert_eq!(err.field(), "half_open_required_successes");
+    assert_eq!(err.line(), Some(2));
+    assert!(err.to_string().contains("<config>:2"), "{err}");
+    assert_eq!(registry.config(), ONE_PROBE);
+    assert!(log.events().iter().any(|e| matches!(
+        e,
+        Event::ConfigRefused { component: Some("w"), error } if error == &err
+    )));
+}
+
+#[test]
+fn off_turns_off_every_optional_field() {
+    let (registry, _log) = registry_on(CircuitConfig {
+        consecutive_failures_threshold: Some(2),
+        slow_call_threshold: Some(Duration::from_secs(1)),
+        ..CircuitConfig::DEFAULT
+    });
+    let c = registry.register("c").unwrap();
+    registry
+        .reload_from_str(
+            "[components.c]\nconsecutive_failures_threshold = \"off\"\nslow_call_threshold = \"off\"\nhalf_open_max_wait = \"off\"\n",
+        )
+        .unwrap();
+    let config = c.config();
+    assert_eq!(config.consecutive_failures_threshold, None);
+    assert_eq!(config.slow_call_threshold, None);
+    assert_eq!(config.half_open_max_wait, None);
+    registry
+        .reload_from_str("[defaults]\nconsecutive_failures_threshold = 4\n")
+        .unwrap();
+    assert_eq!(c.config().consecutive_failures_threshold, Some(4));
+}
+
+#[test]
+fn zero_consecutive_failures_is_refused_with_a_pointer_to_off() {
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    let err = registry
+        .reload_from_str("[defaults]\nconsecutive_failures_threshold = 0\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(2));
+    assert!(err.to_string().contains("\"off\""), "{err}");
+}
+
+#[test]
+fn one_year_is_the_longest_duration_as_written() {
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    registry
+        .reload_from_str("[defaults]\nopen_cooldown = \"1y\"\nopen_cooldown_max = \"1y\"\n")
+        .unwrap();
+    assert_eq!(registry.config().open_cooldown, breaker::MAX_DURATION);
+    let err = registry
+        .reload_from_str("[defaults]\nopen_cooldown = \"1y 1s\"\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 1 year"), "{err}");
+}
+
+#[test]
+fn a_ratio_just_above_one_is_refused_not_rounded() {
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    for key in ["error_rate_threshold", "slow_call_rate_threshold"] {
+        let text = format!("[defaults]\n{key} = 1.00000001\n");
+        let err = registry.reload_from_str(&text).unwrap_err();
+        assert_eq!(err.line(), Some(2), "{key}: {err}");
+        assert!(err.to_string().contains("1.00000001"), "{key}: {err}");
+    }
+    let err = registry
+        .reload_from_str("[global]\ncomponent_open_ratio = 1.00000001\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("1.00000001"), "{err}");
+    let err = registry
+        .reload_from_str("[defaults]\nopen_backoff_multiplier = 0.99999999\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("0.99999999"), "{err}");
+    assert_eq!(registry.config(), CircuitConfig::DEFAULT);
+}
+
+#[test]
+fn a_component_section_may_not_set_the_global_fuse() {
+    // The fuse reads the registry's defaults only: such a section would mean nothing.
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    registry.register("c").unwrap();
+    let err = registry
+        .reload_from_str("[components.c]\nglobal_trip_conditions = { min_components = 1 }\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert!(err.to_string().contains("[global]"), "{err}");
+}
+
+#[test]
+fn a_section_name_that_cannot_name_a_component_is_refused() {
+    let (registry, _log) = registry_on(CircuitConfig::DEFAULT);
+    let err = registry
+        .reload_from_str("[components.__global__]\nmin_calls = 3\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(1), "{err}");
+    assert!(err.to_string().contains("__global__"), "{err}");
 }

@@ -76,9 +76,6 @@ fn invalid() -> Vec<(&'static str, CircuitConfig)> {
         ("open_backoff_multiplier", |c| {
             c.open_backoff_multiplier = 1000.5
         }),
-        ("open_cooldown_max", |c| {
-            c.open_cooldown_max = c.open_cooldown - SECS(1)
-        }),
         ("half_open_max_concurrent", |c| {
             c.half_open_max_concurrent = 0
         }),
@@ -196,7 +193,7 @@ fn check_works_in_const_context() {
 
 #[test]
 fn error_messages_name_field_value_and_rule() {
-    let duration_rule = "must be greater than 0 and at most 365 days";
+    let duration_rule = "must be greater than 0 and at most 1 year";
     let cases = [
         (
             with(|c| c.rolling_window = Duration::ZERO),
@@ -225,9 +222,8 @@ fn error_messages_name_field_value_and_rule() {
             "open_backoff_multiplier = 0.5: must be in [1, 1000]".to_owned(),
         ),
         (
-            with(|c| c.open_cooldown_max = SECS(10)),
-            "open_cooldown_max = 10s: must be at least open_cooldown and at most 365 days"
-                .to_owned(),
+            with(|c| c.open_cooldown_max = MAX_DURATION + SECS(1)),
+            "open_cooldown_max = 1year 1s: must be at most 1 year".to_owned(),
         ),
         (
             with(|c| c.half_open_max_wait = Some(Duration::from_millis(0))),
@@ -245,7 +241,7 @@ fn error_messages_name_field_value_and_rule() {
 
 #[test]
 fn boundary_values_are_accepted() {
-    let rows: [Change; 18] = [
+    let rows: [Change; 20] = [
         |c| c.rolling_window = MAX_DURATION,
         |c| {
             // the narrowest bucket allowed
@@ -263,6 +259,9 @@ fn boundary_values_are_accepted() {
         |c| c.open_backoff_multiplier = 1.0,
         |c| c.open_backoff_multiplier = 1000.0,
         |c| c.open_cooldown_max = c.open_cooldown,
+        // The cap only limits the backoff's growth: below the cooldown it means no growth.
+        |c| c.open_cooldown_max = c.open_cooldown - SECS(1),
+        |c| c.open_cooldown_max = Duration::ZERO,
         |c| c.open_cooldown_max = MAX_DURATION,
         |c| {
             c.half_open_max_concurrent = 1000;
@@ -501,4 +500,86 @@ fn json_round_trip_is_lossless_including_none() {
     let text = serde_json::to_string(&config).unwrap();
     let back: CircuitConfig = serde_json::from_str(&text).unwrap();
     assert_eq!(back, config, "{text}");
+}
+
+/// humantime's year (365.25 days), so `"1y"` in a file is the longest duration, as documented.
+#[test]
+fn the_longest_duration_is_one_humantime_year() {
+    assert_eq!(MAX_DURATION, Duration::from_secs(31_557_600));
+    let year: CircuitConfig = toml::from_str("open_cooldown = \"1y\"").unwrap();
+    assert_eq!(year.open_cooldown, MAX_DURATION);
+    assert_eq!(
+        CircuitConfig {
+            open_cooldown_max: MAX_DURATION,
+            ..year
+        }
+        .validate(),
+        Ok(())
+    );
+}
+
+/// Setting only the cooldown is valid: `open_cooldown_max` (5 min by default) caps the
+/// backoff's growth, and a cooldown above it simply does not grow.
+#[test]
+fn a_config_that_sets_only_the_cooldown_is_valid_and_does_not_back_off_past_it() {
+    let ten_minutes = SECS(600);
+    let config = CircuitConfig {
+        open_cooldown: ten_minutes,
+        min_calls: 1,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..D
+    };
+    assert_eq!(config.validate(), Ok(()));
+    assert_eq!(config.check(), Ok(()));
+
+    let clock = FakeClock::new();
+    let b = ComponentBreaker::new("long_cooldown", config, Arc::new(clock.clone())).unwrap();
+    b.acquire()
+        .into_result()
+        .unwrap()
+        .record(breaker::Outcome::Failure);
+    assert_eq!(b.retry_after(), Some(ten_minutes));
+    clock.advance(ten_minutes);
+    // The probe fails: re-open. The doubled cooldown would be 20 min; the cap is
+    // max(open_cooldown, open_cooldown_max) = 10 min.
+    b.acquire()
+        .into_result()
+        .unwrap()
+        .record(breaker::Outcome::Failure);
+    assert_eq!(b.state(), breaker::CircuitState::Open);
+    assert_eq!(b.retry_after(), Some(ten_minutes));
+}
+
+#[test]
+fn off_reads_and_writes_for_every_optional_field() {
+    let off: CircuitConfig = toml::from_str(
+        "consecutive_failures_threshold = \"off\"\nslow_call_threshold = \"off\"\nhalf_open_max_wait = \"off\"\n",
+    )
+    .unwrap();
+    assert_eq!(off.consecutive_failures_threshold, None);
+    assert_eq!(off.slow_call_threshold, None);
+    assert_eq!(off.half_open_max_wait, None);
+    let text = toml::to_string(&off).unwrap();
+    assert!(
+        text.contains("consecutive_failures_threshold = \"off\""),
+        "None is written as \"off\", so a layer can carry it: {text}"
+    );
+    let back: CircuitConfig = toml::from_str(&text).unwrap();
+    assert_eq!(back, off);
+    let json: CircuitConfig =
+        serde_json::from_str(r#"{"consecutive_failures_threshold": null}"#).unwrap();
+    assert_eq!(json.consecutive_failures_threshold, None);
+    let seven: CircuitConfig = toml::from_str("consecutive_failures_threshold = 7").unwrap();
+    assert_eq!(seven.consecutive_failures_threshold, Some(7));
+    assert!(toml::from_str::<CircuitConfig>("consecutive_failures_threshold = -1").is_err());
+    assert!(toml::from_str::<CircuitConfig>("consecutive_failures_threshold = \"soon\"").is_err());
+}
+
+#[test]
+fn zero_consecutive_failures_is_refused_and_says_how_to_turn_it_off() {
+    let err = with(|c| c.consecutive_failures_threshold = Some(0))
+        .validate()
+        .unwrap_err();
+    assert!(err.rule().contains("\"off\""), "{err}");
 }

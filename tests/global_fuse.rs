@@ -289,3 +289,86 @@ fn the_snapshot_names_the_fuse_global() {
     let names: Vec<_> = snap.components.iter().map(|c| c.component).collect();
     assert_eq!(names, ["a", "b", "c", "d"], "the fuse is not a component");
 }
+
+/// A registry whose fuse needs `min_calls` calls in the windows before it opens.
+fn gated(min_calls: u32) -> GlobalCircuitBreaker {
+    GlobalCircuitBreaker::builder()
+        .config(CircuitConfig {
+            min_calls: 2,
+            open_cooldown: COOLDOWN,
+            global_trip_conditions: GlobalTripConditions {
+                component_open_ratio: 0.5,
+                min_components: 3,
+                min_calls,
+            },
+            ..CircuitConfig::DEFAULT
+        })
+        .clock(FakeClock::new())
+        .build()
+        .unwrap()
+}
+
+/// Registering used to walk every component's window on each registration once
+/// `global_trip_conditions.min_calls > 0` (20,000 components: 15.7 s). The fuse only sums
+/// windows when the ratio holds and it could open, so healthy registrations read none.
+#[test]
+fn registering_twenty_thousand_components_under_a_call_minimum_reads_no_window() {
+    let registry = gated(5);
+    for i in 1..=20_000u64 {
+        registry.register(&format!("svc-{i}")).unwrap();
+        // Checked as it goes, so a quadratic walk fails within a few registrations.
+        let reads = registry.fuse_window_reads();
+        assert!(reads <= i, "{reads} window reads after {i} registrations");
+    }
+    assert_eq!(registry.fuse_window_reads(), 0);
+    assert_eq!(registry.global().state(), CircuitState::Closed);
+}
+
+#[test]
+fn the_call_minimum_still_gates_opening_and_summing_stops_once_it_is_met() {
+    let registry = gated(6);
+    let names: Vec<String> = (0..100).map(|i| format!("c{i:03}")).collect();
+    for name in &names {
+        registry.register(name).unwrap();
+    }
+    let get = |name: &str| registry.component(name).unwrap();
+    // Healthy components hold 5 calls in all: below the minimum.
+    for name in &names[50..55] {
+        get(name)
+            .acquire()
+            .into_result()
+            .unwrap()
+            .record(Outcome::Success);
+    }
+    for name in &names[..50] {
+        trip(&get(name));
+    }
+    assert_eq!(registry.snapshot().unhealthy, 50);
+    assert_eq!(
+        registry.global().state(),
+        CircuitState::Closed,
+        "ratio met, but 5 calls < min_calls 6"
+    );
+    // One more call, then a transition re-derives: now the fuse opens.
+    get(&names[60])
+        .acquire()
+        .into_result()
+        .unwrap()
+        .record(Outcome::Success);
+    let before = registry.fuse_window_reads();
+    trip(&get(&names[99]));
+    assert_eq!(registry.global().state(), CircuitState::Open);
+    let walked = registry.fuse_window_reads() - before;
+    assert!(walked <= 100, "one derivation read {walked} windows of 100");
+    // Recovery: the ratio alone closes it, without reading windows.
+    let before = registry.fuse_window_reads();
+    for name in &names[..50] {
+        get(name).reset();
+    }
+    assert_eq!(registry.global().state(), CircuitState::Closed);
+    assert_eq!(
+        registry.fuse_window_reads(),
+        before,
+        "closing needs no call count"
+    );
+}

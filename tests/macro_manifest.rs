@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use breaker::{
     circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, ComponentHandle,
-    FakeClock, GlobalCircuitBreaker,
+    ConfigLayer, ConfigValue, Event, FakeClock, GlobalCircuitBreaker, Outcome,
 };
+use breaker_suite::EventLog;
 use once_cell::sync::Lazy;
 
 breaker::breakers! {
@@ -28,6 +29,21 @@ breaker::breakers! {
         half_open_required_successes: 1,
     },
     coinbase_ws,
+}
+
+mod layering {
+    use std::time::Duration;
+
+    breaker::breakers! {
+        /// `None` means off, whatever the registry's defaults say.
+        quiet_api { consecutive_failures_threshold: None, min_calls: 100 },
+        /// Two probes must succeed: conflicts with defaults that allow one probe at a time.
+        probing_api { half_open_required_successes: 2 },
+        /// Valid on its own, and with any `open_cooldown_max`: the cap only limits growth.
+        slow_exchange { open_cooldown: Duration::from_secs(60) },
+        /// Longer than `CircuitConfig::DEFAULT.open_cooldown_max` (5 min): compiles.
+        patient_api { open_cooldown: Duration::from_secs(600) },
+    }
 }
 
 const NAMES: [&str; 4] = ["binance_ws", "binance_rest", "kraken_rest", "coinbase_ws"];
@@ -312,6 +328,143 @@ fn manifest_overrides_apply_on_top_of_the_registry_defaults() {
             min_calls: 3,
             error_rate_threshold: 0.3,
             ..defaults
+        }
+    );
+}
+
+fn logged_registry(defaults: CircuitConfig) -> (GlobalCircuitBreaker, EventLog) {
+    let log = EventLog::default();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(defaults)
+        .clock(FakeClock::new())
+        .on_event(log.hook())
+        .build()
+        .unwrap();
+    (registry, log)
+}
+
+/// A manifest field set to `None` turns the feature off: it used to vanish on the way
+/// through the layering and the component inherited the registry's `Some(2)`.
+#[test]
+fn a_manifest_field_set_to_none_means_off() {
+    let (registry, _log) = logged_registry(CircuitConfig {
+        consecutive_failures_threshold: Some(2),
+        ..CircuitConfig::DEFAULT
+    });
+    let quiet = layering::breakers::quiet_api.in_registry(&registry);
+    assert_eq!(quiet.config().consecutive_failures_threshold, None);
+    for _ in 0..5 {
+        quiet
+            .acquire()
+            .into_result()
+            .unwrap()
+            .record(Outcome::Failure);
+    }
+    assert_eq!(
+        quiet.state(),
+        CircuitState::Closed,
+        "five failures in a row, no run limit"
+    );
+    // A file may still turn it on for this component, and off again.
+    registry
+        .reload_from_str("[components.quiet_api]\nconsecutive_failures_threshold = 3\n")
+        .unwrap();
+    assert_eq!(quiet.config().consecutive_failures_threshold, Some(3));
+    registry.reload_from_str("").unwrap();
+    assert_eq!(quiet.config().consecutive_failures_threshold, None);
+}
+
+/// A cooldown above the registry's `open_cooldown_max` is valid (the cap only limits the
+/// backoff): the entry runs on its 60 s, not silently on the defaults.
+#[test]
+fn a_manifest_cooldown_above_the_registry_cap_is_kept() {
+    let defaults = CircuitConfig {
+        open_cooldown: Duration::from_secs(5),
+        open_cooldown_max: Duration::from_secs(30),
+        ..CircuitConfig::DEFAULT
+    };
+    let (registry, log) = logged_registry(defaults);
+    let slow = layering::breakers::slow_exchange.in_registry(&registry);
+    assert_eq!(slow.config().open_cooldown, Duration::from_secs(60));
+    assert_eq!(slow.config().open_cooldown_max, Duration::from_secs(30));
+    assert!(!log
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::ConfigRefused { .. })));
+    assert_eq!(
+        layering::breakers::patient_api
+            .declared_config()
+            .unwrap()
+            .open_cooldown,
+        Duration::from_secs(600)
+    );
+}
+
+/// The manifest conflict rule: an entry whose fields conflict with the registry's defaults
+/// runs on its compiled config (`CircuitConfig::DEFAULT` and its fields, checked at compile
+/// time), and `ConfigRefused` names the component, the field, the value and both layers.
+/// It never makes a later reload fail.
+#[test]
+fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config() {
+    let one_probe = CircuitConfig {
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        min_calls: 7,
+        ..CircuitConfig::DEFAULT
+    };
+    let (registry, log) = logged_registry(one_probe);
+    let probing = layering::breakers::probing_api.in_registry(&registry);
+    let compiled = layering::breakers::probing_api.declared_config().unwrap();
+    assert_eq!(probing.config(), compiled);
+    assert_eq!(probing.config().half_open_required_successes, 2);
+    let refused: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ConfigRefused { component, error } => Some((component, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (component, error) = &refused[0];
+    assert_eq!(*component, Some("probing_api"));
+    assert_eq!(error.component(), Some("probing_api"));
+    assert_eq!(error.field(), "half_open_required_successes");
+    assert_eq!(error.value(), ConfigValue::Count(2));
+    assert_eq!(error.layer(), Some(&ConfigLayer::Manifest));
+    assert_eq!(
+        error.conflicting(),
+        Some((
+            "half_open_max_concurrent",
+            ConfigValue::Count(1),
+            &ConfigLayer::RegistryDefaults
+        ))
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("probing_api") && text.contains("breakers!"),
+        "{text}"
+    );
+
+    // Later reloads are never refused because of it.
+    registry
+        .reload(CircuitConfig {
+            min_calls: 9,
+            ..one_probe
+        })
+        .unwrap();
+    registry
+        .reload_from_str("[defaults]\nmin_calls = 11\n")
+        .unwrap();
+    assert_eq!(probing.config(), compiled);
+    // Once the defaults allow it, the entry follows them again.
+    registry.reload(CircuitConfig::DEFAULT).unwrap();
+    assert_eq!(
+        probing.config(),
+        CircuitConfig {
+            half_open_required_successes: 2,
+            min_calls: 11,
+            ..CircuitConfig::DEFAULT
         }
     );
 }

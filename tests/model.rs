@@ -465,7 +465,7 @@ impl Model {
 enum Bad {
     MinCallsZero,
     NanThreshold,
-    OtherBucketCount,
+    ZeroBuckets,
 }
 
 #[derive(Debug, Clone)]
@@ -549,7 +549,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     let invalid = prop_oneof![
         Just(Bad::MinCallsZero),
         Just(Bad::NanThreshold),
-        Just(Bad::OtherBucketCount)
+        Just(Bad::ZeroBuckets)
     ];
     prop_oneof![
         24 => component.clone().prop_map(Op::Acquire),
@@ -787,7 +787,7 @@ fn run_case(config: &CircuitConfig, ops: &[Op]) -> Result<(), TestCaseError> {
                 match bad {
                     Bad::MinCallsZero => config.min_calls = 0,
                     Bad::NanThreshold => config.error_rate_threshold = f32::NAN,
-                    Bad::OtherBucketCount => config.window_buckets = BUCKETS * 2,
+                    Bad::ZeroBuckets => config.window_buckets = 0,
                 }
                 prop_assert!(engine.registry.reload(config).is_err());
                 prop_assert_eq!(engine.registry.config(), model.config);

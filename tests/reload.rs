@@ -174,26 +174,6 @@ fn an_invalid_reload_is_refused_and_the_running_config_stays() {
 }
 
 #[test]
-fn changing_window_buckets_on_reload_is_refused() {
-    let (registry, log, _clock) = setup();
-    let b = registry.register("buckets").unwrap();
-    let resized = CircuitConfig {
-        rolling_window: Duration::from_secs(10),
-        window_buckets: 20,
-        ..BASE
-    };
-    assert_eq!(resized.validate(), Ok(()), "valid on its own");
-    let err = registry.reload(resized).unwrap_err();
-    assert_eq!(err.field(), "window_buckets");
-    assert_eq!(registry.config(), BASE);
-    assert_eq!(b.config().window_buckets, 10);
-    assert!(matches!(
-        config_events(&log).as_slice(),
-        [Event::ConfigRefused { component: None, error }] if error.field() == "window_buckets"
-    ));
-}
-
-#[test]
 fn changing_rolling_window_restarts_the_window_but_keeps_totals() {
     let (registry, _log, _clock) = setup();
     let b = registry.register("rewindowed").unwrap();
@@ -344,26 +324,6 @@ fn an_invalid_reload_component_is_refused_and_keeps_following_defaults() {
 }
 
 #[test]
-fn reload_component_may_not_change_window_buckets() {
-    let (registry, _log, _clock) = setup();
-    let b = registry.register("fixed_ring").unwrap();
-    let err = registry
-        .reload_component(
-            "fixed_ring",
-            CircuitConfig {
-                window_buckets: 5,
-                ..BASE
-            },
-        )
-        .unwrap_err();
-    assert!(
-        matches!(&err, RegistryError::Config(e) if e.field() == "window_buckets"),
-        "{err:?}"
-    );
-    assert_eq!(b.config(), BASE);
-}
-
-#[test]
 fn standalone_breakers_are_not_touched_by_a_registry_reload() {
     let (registry, _log, clock) = setup();
     let standalone =
@@ -421,4 +381,126 @@ fn growing_rolling_window_on_reload_counts_new_outcomes() {
 fn shrinking_rolling_window_on_reload_counts_new_outcomes() {
     // 10 buckets of 500 ms.
     reload_window_then_fail("shrunk_window", Duration::from_secs(5));
+}
+
+/// The reproduction: `register_with` a bucket count other than the defaults' used to
+/// register the component on the defaults and then refuse the config.
+#[test]
+fn register_with_its_own_bucket_count_registers_with_it() {
+    let (registry, _log, _clock) = setup();
+    let own = CircuitConfig {
+        window_buckets: 20,
+        ..BASE
+    };
+    let b = registry.register_with("db", own).unwrap();
+    assert_eq!(b.config(), own);
+    assert_eq!(
+        registry.component("db").unwrap().config().window_buckets,
+        20
+    );
+}
+
+#[test]
+fn a_refused_register_with_of_an_existing_component_changes_nothing() {
+    let (registry, log, _clock) = setup();
+    let b = registry.register("kept").unwrap();
+    record(&b, Outcome::Success, 3);
+    record(&b, Outcome::Failure, 2);
+    let before = b.snapshot();
+    registry
+        .reload_from_str("[components.kept]\nhalf_open_max_concurrent = 3\n")
+        .unwrap();
+    let before_config = b.config();
+    let err = registry
+        .register_with(
+            "kept",
+            CircuitConfig {
+                half_open_max_concurrent: 4,
+                half_open_required_successes: 4,
+                ..BASE
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Config(e) if e.component() == Some("kept") && e.line() == Some(2)),
+        "{err:?}"
+    );
+    assert_eq!(b.config(), before_config);
+    let after = b.snapshot();
+    assert_eq!(after.window, before.window);
+    assert_eq!(
+        (after.successes, after.failures),
+        (before.successes, before.failures)
+    );
+    assert!(Arc::ptr_eq(&b, &registry.component("kept").unwrap()));
+    // It still follows the defaults (the refused config did not attach).
+    registry
+        .reload(CircuitConfig {
+            min_calls: 4,
+            ..BASE
+        })
+        .unwrap();
+    assert_eq!(b.config().min_calls, 4);
+    assert!(log.events().iter().any(|e| matches!(
+        e,
+        Event::ConfigRefused {
+            component: Some("kept"),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn reload_component_that_conflicts_with_the_file_names_the_files_line() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("tuned").unwrap();
+    registry
+        .reload_from_str("[components.tuned]\n\nhalf_open_max_concurrent = 4\n")
+        .unwrap();
+    let err = registry
+        .reload_component(
+            "tuned",
+            CircuitConfig {
+                half_open_max_concurrent: 5,
+                half_open_required_successes: 5,
+                ..BASE
+            },
+        )
+        .unwrap_err();
+    let RegistryError::Config(error) = &err else {
+        panic!("expected a config error, got {err:?}");
+    };
+    assert_eq!(error.field(), "half_open_required_successes");
+    assert_eq!(error.component(), Some("tuned"));
+    assert_eq!(error.line(), Some(3), "{err}");
+    assert_eq!(b.config().half_open_max_concurrent, 4);
+    assert_eq!(
+        b.config().half_open_required_successes,
+        BASE.half_open_required_successes
+    );
+}
+
+/// Found by tests/layering_model.rs: a config that is invalid on its own was accepted when
+/// the file's section for the component happened to override the invalid field, so the
+/// next file without that key would have been refused because of code.
+#[test]
+fn register_with_an_invalid_config_is_refused_even_when_the_file_hides_the_field() {
+    let (registry, _log, _clock) = setup();
+    registry
+        .reload_from_str("[components.hidden]\nerror_rate_threshold = 0.3\n")
+        .unwrap();
+    let err = registry
+        .register_with(
+            "hidden",
+            CircuitConfig {
+                error_rate_threshold: 1.5,
+                ..BASE
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Config(e) if e.field() == "error_rate_threshold"),
+        "{err:?}"
+    );
+    assert!(registry.component("hidden").is_none());
 }

@@ -137,6 +137,18 @@ impl Manifest {
                 push(e);
                 continue;
             }
+            for field in entry.config.iter().flat_map(|(_, fields)| fields) {
+                if field.name == "global_trip_conditions" {
+                    // The fuse reads the registry's defaults only: set here it would mean
+                    // nothing, so it is refused rather than accepted and ignored.
+                    push(syn::Error::new(
+                        field.name.span(),
+                        "`global_trip_conditions` configures the global fuse, which reads the \
+                         registry's defaults only; set it in the registry's config \
+                         (`GlobalCircuitBreaker::builder().config(..)`) or in the file's `[global]`",
+                    ));
+                }
+            }
             let key = entry.name.to_string();
             if let Some(first) = seen.get(&key) {
                 let mut e = syn::Error::new(

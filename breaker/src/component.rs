@@ -47,8 +47,6 @@ pub struct ComponentBreaker {
     /// The global fuse's own breaker: its state is derived, never driven by calls.
     pub(crate) derived: bool,
     pub(crate) config: ArcSwap<CircuitConfig>,
-    /// This component's own config from code (layer 4), kept so reloads can re-layer it.
-    pub(crate) code: Mutex<Box<crate::layers::CodeLayer>>,
     pub(crate) probe: AtomicU64,
     /// Failures in a row, tagged with the episode they belong to: `generation:32 | count:32`.
     /// A count from another episode reads as 0, so a new episode needs no reset and a failure
@@ -166,7 +164,6 @@ impl ComponentBreaker {
             name,
             derived,
             config: ArcSwap::from_pointee(config),
-            code: Mutex::new(Box::new(crate::layers::CodeLayer::Defaults)),
             probe: AtomicU64::new(ProbeWord::fresh(0).0),
             consecutive: CachePadded::new(AtomicU64::new(0)),
             since: AtomicU64::new(now),

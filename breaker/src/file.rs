@@ -15,8 +15,9 @@
 //! ```
 //!
 //! A file is parsed and type-checked first (errors carry the line), then layered over the code's
-//! config (see [`layers`](crate::layers)) and validated as a whole; only then is it put in force,
-//! all at once.
+//! config (see [`layers`](crate::layers)) and validated as a whole, for every registered
+//! component and for every `[components.<name>]` section of a component not registered yet (as
+//! if it followed the defaults); only then is it put in force, all at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::layers::{overlay, LayerError};
+use crate::config::{check_exact, source_name, ConfigValue};
+use crate::layers::Fields;
 use crate::{CircuitConfig, ConfigError, GlobalTripConditions};
 
 /// A config file that was refused; the running config stays in force.
@@ -40,7 +42,7 @@ pub enum FileError {
         source: std::io::Error,
     },
     /// The file is not valid TOML, or a field is unknown or has the wrong type.
-    #[error("{}:{line}:{column}: {message}", source_name(path))]
+    #[error("{}:{line}:{column}: {message}", source_name(path.as_deref()))]
     Parse {
         /// The file, if it came from one.
         path: Option<PathBuf>,
@@ -51,8 +53,10 @@ pub enum FileError {
         /// What is wrong, as the parser says it.
         message: String,
     },
-    /// A value breaks a rule (after layering).
-    #[error("{}{}: [{section}] {error}", source_name(path), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    /// A value breaks a rule (after layering). `section` and `line` are those of the file's
+    /// key that takes part: the refused value when the file set it, or else the key it
+    /// conflicts with; `error` says where every value involved came from.
+    #[error("{}", invalid_message(path.as_deref(), *line, section, error))]
     Invalid {
         /// The file, if it came from one.
         path: Option<PathBuf>,
@@ -62,6 +66,24 @@ pub enum FileError {
         section: String,
         /// Field, value and rule.
         error: ConfigError,
+    },
+    /// Strict mode: a `[components.<name>]` section names no registered or declared
+    /// component (usually a typo, which would leave the real component on the defaults).
+    #[error(
+        "{}{}: [components.{name}] names no registered or declared component (strict mode){}",
+        source_name(path.as_deref()),
+        line.map(|l| format!(":{l}")).unwrap_or_default(),
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownComponent {
+        /// The file, if it came from one.
+        path: Option<PathBuf>,
+        /// The line of the section's header.
+        line: Option<usize>,
+        /// The name in the file.
+        name: String,
+        /// The registered component with the closest name, if one is close.
+        suggestion: Option<String>,
     },
 }
 
@@ -78,23 +100,60 @@ impl FileError {
     pub fn line(&self) -> Option<usize> {
         match self {
             Self::Parse { line, .. } => Some(*line),
-            Self::Invalid { line, .. } => *line,
+            Self::Invalid { line, .. } | Self::UnknownComponent { line, .. } => *line,
             Self::Io { .. } => None,
         }
     }
 }
 
-fn source_name(path: &Option<PathBuf>) -> String {
-    path.as_deref()
-        .map_or_else(|| "<config>".to_owned(), |p| p.display().to_string())
+/// `file:line: [section] key = value: ...`, where `key = value` is always a line of the file:
+/// when the refused value came from another layer, the message leads with the file's key it
+/// conflicts with and names the other layer.
+fn invalid_message(
+    path: Option<&Path>,
+    line: Option<usize>,
+    section: &str,
+    error: &ConfigError,
+) -> String {
+    let at = format!(
+        "{}{}",
+        source_name(path),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    );
+    let component = error.component();
+    let for_component = match component {
+        Some(c) if section != format!("components.{c}") => format!(" (component `{c}`)"),
+        _ => String::new(),
+    };
+    match error.file_key() {
+        Some((_, _, field, value)) if !error.set_by_file() => {
+            let layer = error.layer().map(ToString::to_string).unwrap_or_default();
+            let of = component.map(|c| format!(" of `{c}`")).unwrap_or_default();
+            format!(
+                "{at}: [{section}] {field} = {value} conflicts with {} = {} (from {layer}{of}): {} {}",
+                error.field(),
+                error.value(),
+                error.field(),
+                error.rule()
+            )
+        }
+        Some(_) => format!(
+            "{at}: [{section}] {} = {}: {}{for_component}",
+            error.field(),
+            error.value(),
+            error.describe_rest()
+        ),
+        None => format!("{at}: [{section}] {error}"),
+    }
 }
 
 /// What a successful file reload did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct FileReport {
-    /// `[components.<name>]` sections for components that are not registered. They are kept
-    /// and apply if such a component registers later; usually they are typos.
+    /// `[components.<name>]` sections for components that are not registered (outside strict
+    /// mode). They were validated as if the component followed the defaults, are kept, and
+    /// apply if such a component registers later; usually they are typos.
     pub unknown_components: Vec<String>,
 }
 
@@ -113,37 +172,146 @@ struct Typed {
     components: BTreeMap<String, CircuitConfig>,
 }
 
-type Section = BTreeMap<String, toml::Spanned<toml::Value>>;
+type RawSection = BTreeMap<String, toml::Spanned<toml::Value>>;
 
 /// The same file, keeping which keys each section sets and where.
 #[derive(Deserialize, Default)]
 struct Raw {
     #[serde(default)]
-    defaults: Section,
+    defaults: RawSection,
     #[serde(default)]
-    global: Section,
+    global: RawSection,
     #[serde(default)]
-    components: BTreeMap<String, Section>,
+    components: BTreeMap<toml::Spanned<String>, RawSection>,
+}
+
+/// One section of a file: the fields it sets, their values and their lines.
+#[derive(Debug, Clone)]
+pub(crate) struct Section {
+    /// `defaults`, `global` or `components.<name>`.
+    name: String,
+    /// The section's values (fields it does not set hold `CircuitConfig::DEFAULT`'s).
+    values: CircuitConfig,
+    fields: Fields,
+    /// The line of each field it sets.
+    lines: Vec<(&'static str, usize)>,
+}
+
+impl Section {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn values(&self) -> &CircuitConfig {
+        &self.values
+    }
+
+    pub(crate) fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    pub(crate) fn line(&self, field: &str) -> Option<usize> {
+        self.lines
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, line)| *line)
+    }
 }
 
 /// A parsed, type-checked file: the keys each section sets.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct FileLayer {
     path: Option<PathBuf>,
-    text: String,
     defaults: Section,
     global: Section,
     components: BTreeMap<String, Section>,
-    // The same sections without spans, ready to overlay.
-    defaults_table: toml::Table,
-    components_tables: BTreeMap<String, toml::Table>,
+    /// The line of each `[components.<name>]` header.
+    headers: BTreeMap<String, usize>,
 }
 
-fn plain(section: &Section) -> toml::Table {
-    section
-        .iter()
-        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-        .collect()
+/// What parsing needs to point into the text.
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Option<PathBuf>,
+}
+
+impl Source<'_> {
+    fn line(&self, span: &std::ops::Range<usize>) -> usize {
+        line_col(self.text, span.start).0
+    }
+
+    fn parse_error(&self, span: &std::ops::Range<usize>, message: String) -> FileError {
+        let (line, column) = line_col(self.text, span.start);
+        FileError::Parse {
+            path: self.path.clone(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// Builds a section. `prefix` is `global_trip_conditions.` for `[global]`.
+    fn section(&self, name: String, raw: &RawSection, prefix: &str) -> Result<Section, FileError> {
+        let mut fields = Fields::NONE;
+        let mut lines = Vec::new();
+        let mut plain = toml::Table::new();
+        for (key, value) in raw {
+            let line = self.line(&value.span());
+            let mut set = |field: &str, value: &toml::Value| -> Result<(), FileError> {
+                // Unknown keys were refused by the typed parse.
+                let Some(named) = Fields::named(field) else {
+                    return Ok(());
+                };
+                fields = fields.union(named);
+                let Some(known) = crate::layers::FIELDS.iter().find(|f| f.name == field) else {
+                    return Ok(());
+                };
+                lines.push((known.name, line));
+                let number = match value {
+                    toml::Value::Float(x) => Some(*x),
+                    toml::Value::Integer(n) => Some(*n as f64),
+                    _ => None,
+                };
+                match number.and_then(|x| check_exact(known.name, x).map(|rule| (x, rule))) {
+                    Some((x, rule)) => Err(FileError::Invalid {
+                        path: self.path.clone(),
+                        line: Some(line),
+                        section: name.clone(),
+                        error: ConfigError::runtime(known.name, ConfigValue::Number(x), rule),
+                    }),
+                    None => Ok(()),
+                }
+            };
+            match (prefix, key.as_str(), value.get_ref()) {
+                ("", "global_trip_conditions", toml::Value::Table(inner)) => {
+                    for (k, v) in inner {
+                        set(&format!("global_trip_conditions.{k}"), v)?;
+                    }
+                }
+                _ => set(&format!("{prefix}{key}"), value.get_ref())?,
+            }
+            plain.insert(key.clone(), value.get_ref().clone());
+        }
+        let table = toml::Value::Table(plain);
+        let values = if prefix.is_empty() {
+            table.try_into::<CircuitConfig>()
+        } else {
+            table
+                .try_into::<GlobalTripConditions>()
+                .map(|global_trip_conditions| CircuitConfig {
+                    global_trip_conditions,
+                    ..CircuitConfig::DEFAULT
+                })
+        }
+        // The typed parse accepted these values already.
+        .map_err(|e| self.parse_error(&(0..0), e.message().to_owned()))?;
+        Ok(Section {
+            name,
+            values,
+            fields,
+            lines,
+        })
+    }
 }
 
 impl FileLayer {
@@ -156,39 +324,45 @@ impl FileLayer {
     }
 
     pub(crate) fn parse(text: &str, path: Option<PathBuf>) -> Result<Self, FileError> {
+        let source = Source { text, path: &path };
         let located = |e: toml::de::Error| {
-            let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
-            FileError::Parse {
-                path: path.clone(),
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
+            let span = e.span().unwrap_or(0..0);
+            source.parse_error(&span, e.message().trim().to_owned())
         };
         toml::from_str::<Typed>(text).map_err(located)?;
         let raw: Raw = toml::from_str(text).map_err(located)?;
-        let mut defaults_table = plain(&raw.defaults);
-        if !raw.global.is_empty() {
-            let global = plain(&raw.global);
-            match defaults_table.get_mut("global_trip_conditions") {
-                Some(toml::Value::Table(t)) => t.extend(global),
-                _ => {
-                    defaults_table.insert("global_trip_conditions".to_owned(), global.into());
-                }
+        let defaults = source.section("defaults".to_owned(), &raw.defaults, "")?;
+        let global = source.section("global".to_owned(), &raw.global, "global_trip_conditions.")?;
+        let mut components = BTreeMap::new();
+        let mut headers = BTreeMap::new();
+        for (name, raw) in &raw.components {
+            let section = format!("components.{}", name.get_ref());
+            if let Err(reason) = crate::names::check(name.get_ref()) {
+                return Err(source.parse_error(
+                    &name.span(),
+                    format!("`{}` cannot name a component: {reason}", name.get_ref()),
+                ));
             }
+            if let Some(value) = raw.get("global_trip_conditions") {
+                // The fuse reads the registry's defaults only: this would mean nothing.
+                return Err(source.parse_error(
+                    &value.span(),
+                    format!(
+                        "[{section}] sets global_trip_conditions, which only the registry's \
+                         defaults have; set the global fuse in [global]"
+                    ),
+                ));
+            }
+            let built = source.section(section, raw, "")?;
+            headers.insert(name.get_ref().clone(), source.line(&name.span()));
+            components.insert(name.get_ref().clone(), built);
         }
         Ok(Self {
             path,
-            text: text.to_owned(),
-            components_tables: raw
-                .components
-                .iter()
-                .map(|(k, s)| (k.clone(), plain(s)))
-                .collect(),
-            defaults_table,
-            defaults: raw.defaults,
-            global: raw.global,
-            components: raw.components,
+            defaults,
+            global,
+            components,
+            headers,
         })
     }
 
@@ -196,60 +370,84 @@ impl FileLayer {
         self.path.as_deref()
     }
 
-    pub(crate) fn defaults_over(&self, base: &CircuitConfig) -> Result<CircuitConfig, LayerError> {
-        overlay(base, &self.defaults_table)
+    pub(crate) fn defaults(&self) -> &Section {
+        &self.defaults
     }
 
-    pub(crate) fn component(&self, name: &str) -> Option<&toml::Table> {
-        self.components_tables.get(name)
+    pub(crate) fn global(&self) -> &Section {
+        &self.global
+    }
+
+    pub(crate) fn component(&self, name: &str) -> Option<&Section> {
+        self.components.get(name)
     }
 
     pub(crate) fn component_names(&self) -> impl Iterator<Item = &str> {
         self.components.keys().map(String::as_str)
     }
 
-    /// Turns a layering failure into an error that points into the file. `component` is `None`
-    /// for the defaults.
-    pub(crate) fn locate(&self, component: Option<&str>, error: LayerError) -> FileError {
-        let error = match error {
-            LayerError::Invalid(e) => e,
-            LayerError::Type(message) => {
-                return FileError::Parse {
-                    path: self.path.clone(),
-                    line: 1,
-                    column: 1,
-                    message,
-                }
-            }
-        };
-        let field = error.field();
-        let (section, key_span) = match component {
-            Some(name) => (
-                format!("components.{name}"),
-                self.components.get(name).and_then(|s| find(s, field)),
+    /// A refusal of this file: points at the file's key that takes part.
+    pub(crate) fn refusal(&self, error: ConfigError) -> FileError {
+        let (section, line) = match error.file_key() {
+            Some((section, line, _, _)) => (section.to_owned(), Some(line)),
+            None => (
+                error
+                    .component()
+                    .map_or_else(|| "defaults".to_owned(), |c| format!("components.{c}")),
+                None,
             ),
-            None => {
-                let in_global = field
-                    .strip_prefix("global_trip_conditions.")
-                    .and_then(|f| self.global.get(f).map(toml::Spanned::span));
-                match in_global {
-                    Some(span) => ("global".to_owned(), Some(span)),
-                    None => ("defaults".to_owned(), find(&self.defaults, field)),
-                }
-            }
         };
         FileError::Invalid {
             path: self.path.clone(),
-            line: key_span.map(|s| line_col(&self.text, s.start).0),
+            line,
             section,
             error,
         }
     }
+
+    /// Strict mode's refusal of the first section naming no known component, with the closest
+    /// known name.
+    pub(crate) fn unknown<'n>(
+        &self,
+        is_known: impl Fn(&str) -> bool,
+        known: impl Iterator<Item = &'n str> + Clone,
+    ) -> Option<FileError> {
+        let name = self.component_names().find(|name| !is_known(name))?;
+        Some(FileError::UnknownComponent {
+            path: self.path.clone(),
+            line: self.headers.get(name).copied(),
+            name: name.to_owned(),
+            suggestion: closest(name, known).map(str::to_owned),
+        })
+    }
 }
 
-fn find(section: &Section, field: &str) -> Option<std::ops::Range<usize>> {
-    let top = field.split('.').next().unwrap_or(field);
-    section.get(top).map(toml::Spanned::span)
+/// The name in `known` closest to `name` by edit distance, if it is close enough to be a typo
+/// of it (at most a third of the longer name's characters differ, and at least one may).
+fn closest<'n>(name: &str, known: impl Iterator<Item = &'n str>) -> Option<&'n str> {
+    known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, k)| *d <= (name.chars().count().max(k.chars().count()) / 3).max(1))
+        .min_by_key(|(d, k)| (*d, *k))
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// 1-based line and column of a byte offset.

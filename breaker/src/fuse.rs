@@ -21,6 +21,9 @@ pub(crate) struct Fuse {
     members: Mutex<Vec<Weak<ComponentBreaker>>>,
     pub(crate) conditions: ArcSwap<GlobalTripConditions>,
     derive_lock: Mutex<()>,
+    /// Component windows read to count calls (a test hook: see `derive`). A std atomic even
+    /// under loom: it synchronises nothing, so the models need not explore it.
+    window_reads: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Fuse {
@@ -40,6 +43,7 @@ impl Fuse {
             members: Mutex::new(Vec::new()),
             conditions: ArcSwap::from_pointee(conditions),
             derive_lock: Mutex::new(()),
+            window_reads: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -75,42 +79,36 @@ impl Fuse {
         }
     }
 
+    pub(crate) fn window_reads(&self) -> u64 {
+        self.window_reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Recomputes the fuse's state from the components. Manual states (forced open, disabled)
     /// are left alone. `min_calls` gates opening only (like a component's `min_calls`): an open
     /// fuse closes as soon as the ratio no longer holds.
+    ///
+    /// O(1) unless the fuse is about to open under a call minimum: only then are the windows
+    /// summed, and only until the minimum is reached. Registering a healthy component (which
+    /// lowers the ratio) therefore never reads a window, however many there are.
     pub(crate) fn derive(&self, now: u64) {
         let transition = {
             let _guard = lock(&self.derive_lock);
             let conditions = **self.conditions.load();
-            let (components, calls) = {
-                let members = lock(&self.members);
-                let calls = || -> u64 {
-                    members
-                        .iter()
-                        .filter_map(Weak::upgrade)
-                        .map(|m| {
-                            m.window_stats(&m.config.load(), now, m.word().generation())
-                                .calls
-                        })
-                        .sum()
-                };
-                let components = u32::try_from(members.len()).unwrap_or(u32::MAX);
-                // Only walk the windows when the call gate is on: a plain ratio is O(1).
-                (components, (conditions.min_calls > 0).then(calls))
-            };
+            let components = u32::try_from(lock(&self.members).len()).unwrap_or(u32::MAX);
             let unhealthy = self.unhealthy();
             let ratio_met = components >= conditions.min_components
                 && components > 0
                 && ((f64::from(unhealthy) / f64::from(components)) as f32)
                     >= conditions.component_open_ratio;
-            let calls_met = calls.is_none_or(|c| c >= u64::from(conditions.min_calls));
             let word = self.breaker.word();
             let reason = TransitionReason::GlobalRatio {
                 unhealthy,
                 components,
             };
             match word.state() {
-                CircuitState::Closed if ratio_met && calls_met => {
+                CircuitState::Closed
+                    if ratio_met && self.calls_reach(conditions.min_calls, now) =>
+                {
                     self.breaker
                         .transition_quiet(word, CircuitState::Open, reason, now)
                 }
@@ -124,5 +122,29 @@ impl Fuse {
         if let Some(t) = transition {
             self.breaker.hooks.emit(&Event::StateChanged(t));
         }
+    }
+
+    /// Whether the components' current windows hold at least `min_calls` calls in total,
+    /// reading windows only until they do.
+    fn calls_reach(&self, min_calls: u32, now: u64) -> bool {
+        let needed = u64::from(min_calls);
+        if needed == 0 {
+            return true;
+        }
+        let members = lock(&self.members);
+        let mut calls = 0u64;
+        for member in members.iter().filter_map(Weak::upgrade) {
+            self.window_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            calls = calls.saturating_add(
+                member
+                    .window_stats(&member.config.load(), now, member.word().generation())
+                    .calls,
+            );
+            if calls >= needed {
+                return true;
+            }
+        }
+        false
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 
+use crate::layers::{CodeLayer, Fields};
 use crate::{CircuitConfig, ComponentBreaker, GlobalCircuitBreaker};
 
 /// A declared component: its name, its manifest config, and a lazily initialised link to its
@@ -58,30 +59,66 @@ impl ComponentHandle {
 
     /// The breaker, registering the whole manifest in the process-wide registry on first use.
     pub fn breaker(&self) -> &ComponentBreaker {
-        self.breaker.get_or_init(|| {
-            let registry = crate::registry();
-            self.declare_manifest(registry);
-            registry.declare(self.name, self.config, self.fields)
-        })
+        if let Some(breaker) = self.breaker.get() {
+            return breaker;
+        }
+        let registry = crate::registry();
+        let (breaker, pending) = self.declare_in(registry);
+        // Only a value goes into the cell: the hooks run after it is set, so a hook that
+        // uses this handle finds it initialised instead of waiting for itself.
+        let breaker = self.breaker.get_or_init(|| breaker);
+        pending.emit();
+        breaker
     }
 
     /// Registers every component of this handle's manifest in `registry` (idempotent). Call it
-    /// at startup so a snapshot lists every component before its first call.
+    /// at startup so a snapshot lists every component before its first call (and so strict
+    /// mode knows them before a config file is loaded).
     pub fn declare_manifest(&self, registry: &GlobalCircuitBreaker) {
-        for handle in self.manifest {
-            registry.declare(handle.name, handle.config, handle.fields);
-        }
+        let (_, pending) = registry.declare(self.manifest);
+        pending.emit();
     }
 
     /// This component's breaker in another registry (tests, `registry = ...`). On first use
     /// the whole manifest is registered there, as with the process-wide registry.
     pub fn in_registry(&self, registry: &GlobalCircuitBreaker) -> Arc<ComponentBreaker> {
-        match registry.component(self.name) {
+        if let Some(breaker) = registry.component(self.name) {
+            return breaker;
+        }
+        let (breaker, pending) = self.declare_in(registry);
+        pending.emit();
+        breaker
+    }
+
+    /// Declares the manifest and this handle (which a hand-built handle's manifest may not
+    /// list) and returns this handle's breaker; the hooks are left to the caller.
+    fn declare_in<'r>(
+        &self,
+        registry: &'r GlobalCircuitBreaker,
+    ) -> (Arc<ComponentBreaker>, crate::registry::Pending<'r>) {
+        let mut handles: Vec<&ComponentHandle> = self.manifest.to_vec();
+        handles.push(self);
+        let (mut breakers, pending) = registry.declare(&handles);
+        let breaker = match breakers.pop() {
             Some(breaker) => breaker,
-            None => {
-                self.declare_manifest(registry);
-                registry.declare(self.name, self.config, self.fields)
-            }
+            // Declaring never refuses; this only guards the types.
+            None => Arc::new(ComponentBreaker::build(
+                self.name,
+                self.config.unwrap_or_else(|| registry.config()),
+                crate::clock::Timeline::new(Arc::clone(registry.clock())),
+                None,
+                Arc::default(),
+                false,
+            )),
+        };
+        (breaker, pending)
+    }
+
+    /// The entry's layer 4: the fields it names, with its compiled config's values.
+    pub(crate) fn code_layer(&self) -> CodeLayer {
+        match self.config {
+            Some(config) => CodeLayer::Manifest(config, Fields::all_named(self.fields)),
+            None => CodeLayer::Defaults,
         }
     }
 }

@@ -1,116 +1,378 @@
 //! How a component's config is put together from its layers, most specific last:
 //!
 //! 1. the built-in [`CircuitConfig::DEFAULT`],
-//! 2. the registry's defaults (builder, [`reload`](crate::GlobalCircuitBreaker::reload)),
+//! 2. the registry's defaults in code (builder, [`reload`](crate::GlobalCircuitBreaker::reload)),
 //! 3. the file's `[defaults]` and `[global]`,
-//! 4. the component's own config in code (the fields a `breakers!` entry names, or a whole
+//! 4. the component's own config in code: the fields its `breakers!` entry names, or a whole
 //!    config from [`register_with`](crate::GlobalCircuitBreaker::register_with) /
-//!    [`reload_component`](crate::GlobalCircuitBreaker::reload_component)),
+//!    [`reload_component`](crate::GlobalCircuitBreaker::reload_component),
 //! 5. the file's `[components.<name>]`.
 //!
 //! Layers 2 and 3 make the registry's effective defaults; a component-specific layer beats a
 //! default, and at the same level the file beats code (operators tune what developers set).
-//! Layers are merged field by field through the serde form, so a layer only changes the fields
-//! it names.
+//! A partial layer changes only the fields it names, field by field; a field a layer sets to
+//! off (`None`, `"off"`) is set, not inherited.
+//!
+//! One rule resolves the only conflict a component cannot be asked about: a `breakers!`
+//! entry's fields that break a rule together with the registry's defaults (a manifest entry
+//! is declared on first use, which cannot fail). The entry then runs on its compiled config,
+//! [`CircuitConfig::DEFAULT`] with its fields, which was checked at compile time, and an
+//! [`Event::ConfigRefused`](crate::Event::ConfigRefused) names the component, the field, the
+//! value and both layers. Every other conflict refuses the operation that would cause it.
 
-use crate::file::FileLayer;
-use crate::CircuitConfig;
+use std::time::Duration;
 
-/// A component's own config from code. Breakers keep it boxed: it is read only on reloads,
-/// and inline it would grow every breaker by a cache line.
+use crate::config::{ConfigLayer, ConfigValue, Violation};
+use crate::file::{FileLayer, Section};
+use crate::{CircuitConfig, ConfigError, SampleWeighting};
+
+/// One field of [`CircuitConfig`], by its name in config files.
+pub(crate) struct Field {
+    pub(crate) name: &'static str,
+    copy: fn(&CircuitConfig, &mut CircuitConfig),
+    value: fn(&CircuitConfig) -> Option<ConfigValue>,
+}
+
+/// Values that an error can show.
+trait Shown {
+    fn shown(&self) -> Option<ConfigValue>;
+}
+
+impl Shown for Duration {
+    fn shown(&self) -> Option<ConfigValue> {
+        Some(ConfigValue::Duration(*self))
+    }
+}
+
+impl Shown for u32 {
+    fn shown(&self) -> Option<ConfigValue> {
+        Some(ConfigValue::Count(u64::from(*self)))
+    }
+}
+
+impl Shown for f32 {
+    fn shown(&self) -> Option<ConfigValue> {
+        Some(ConfigValue::Ratio(*self))
+    }
+}
+
+impl<T: Shown> Shown for Option<T> {
+    fn shown(&self) -> Option<ConfigValue> {
+        self.as_ref().and_then(Shown::shown)
+    }
+}
+
+impl Shown for SampleWeighting {
+    fn shown(&self) -> Option<ConfigValue> {
+        None
+    }
+}
+
+macro_rules! field {
+    ($name:literal, $($path:ident).+) => {
+        Field {
+            name: $name,
+            copy: |from, to| to.$($path).+ = from.$($path).+,
+            value: |c| c.$($path).+.shown(),
+        }
+    };
+}
+
+/// Every field, in declaration order; a [`Fields`] set is indexed by position here.
+pub(crate) static FIELDS: [Field; 19] = [
+    field!("rolling_window", rolling_window),
+    field!("window_buckets", window_buckets),
+    field!("min_calls", min_calls),
+    field!("error_rate_threshold", error_rate_threshold),
+    field!(
+        "consecutive_failures_threshold",
+        consecutive_failures_threshold
+    ),
+    field!("slow_call_threshold", slow_call_threshold),
+    field!("slow_call_rate_threshold", slow_call_rate_threshold),
+    field!("open_cooldown", open_cooldown),
+    field!("open_backoff_multiplier", open_backoff_multiplier),
+    field!("open_cooldown_max", open_cooldown_max),
+    field!("half_open_max_concurrent", half_open_max_concurrent),
+    field!("half_open_required_successes", half_open_required_successes),
+    field!("half_open_allowed_failures", half_open_allowed_failures),
+    field!("half_open_max_wait", half_open_max_wait),
+    field!("sample_weighting", sample_weighting),
+    field!("exponential_half_life", exponential_half_life),
+    field!(
+        "global_trip_conditions.component_open_ratio",
+        global_trip_conditions.component_open_ratio
+    ),
+    field!(
+        "global_trip_conditions.min_components",
+        global_trip_conditions.min_components
+    ),
+    field!(
+        "global_trip_conditions.min_calls",
+        global_trip_conditions.min_calls
+    ),
+];
+
+/// The first of the `global_trip_conditions.*` fields in [`FIELDS`].
+const FIRST_GLOBAL: usize = 16;
+
+/// A set of fields (bit `i`: `FIELDS[i]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Fields(u32);
+
+impl Fields {
+    pub(crate) const NONE: Self = Self(0);
+    pub(crate) const ALL: Self = Self((1 << FIELDS.len()) - 1);
+    /// `global_trip_conditions.*`.
+    pub(crate) const GLOBAL: Self = Self(Self::ALL.0 & !((1 << FIRST_GLOBAL) - 1));
+
+    fn has(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// The fields a name covers: one field, or for `global_trip_conditions` all three.
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        if name == "global_trip_conditions" {
+            return Some(Self::GLOBAL);
+        }
+        FIELDS
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| Self(1 << i))
+    }
+
+    /// The fields `names` covers (names that are no field are skipped: a manifest's names
+    /// were checked by rustc).
+    pub(crate) fn all_named(names: &[&str]) -> Self {
+        names
+            .iter()
+            .filter_map(|n| Self::named(n))
+            .fold(Self::NONE, Self::union)
+    }
+}
+
+/// `values`' fields in `fields` written over `base`.
+pub(crate) fn overlay(
+    base: &CircuitConfig,
+    values: &CircuitConfig,
+    fields: Fields,
+) -> CircuitConfig {
+    let mut out = *base;
+    for (i, field) in FIELDS.iter().enumerate() {
+        if fields.has(i) {
+            (field.copy)(values, &mut out);
+        }
+    }
+    out
+}
+
+/// A component's own config from code.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CodeLayer {
     /// None: the component follows the registry's defaults.
     Defaults,
-    /// The fields a manifest entry names, taken from its config.
-    Fields(Box<CircuitConfig>, &'static [&'static str]),
+    /// A `breakers!` entry: its compiled config (`DEFAULT` with its fields) and which fields
+    /// it names.
+    Manifest(CircuitConfig, Fields),
     /// A whole config (`register_with`, `reload_component`).
-    Full(Box<CircuitConfig>),
+    Full(CircuitConfig),
 }
 
-/// Why a layer could not be applied.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum LayerError {
-    /// A field's value does not fit the field (only possible for manifest fields here: file
-    /// fields are type-checked when the file is parsed).
-    Type(String),
-    /// The combined config breaks a rule.
-    Invalid(crate::ConfigError),
+/// One layer as the error messages see it: the fields it sets and where they came from.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    BuiltIn,
+    Registry,
+    Manifest,
+    Code,
+    File(&'a FileLayer, &'a Section),
 }
 
-/// `base` with the fields of `fields` replaced.
-pub(crate) fn overlay(
-    base: &CircuitConfig,
-    fields: &toml::Table,
-) -> Result<CircuitConfig, LayerError> {
-    if fields.is_empty() {
-        return Ok(*base);
+impl Origin<'_> {
+    fn layer(self, field: &str) -> ConfigLayer {
+        match self {
+            Self::BuiltIn => ConfigLayer::BuiltIn,
+            Self::Registry => ConfigLayer::RegistryDefaults,
+            Self::Manifest => ConfigLayer::Manifest,
+            Self::Code => ConfigLayer::Code,
+            Self::File(file, section) => ConfigLayer::File {
+                path: file.path().map(ToOwned::to_owned),
+                section: section.name().to_owned(),
+                line: section.line(field).unwrap_or(1),
+            },
+        }
     }
-    let mut table = to_table(base)?;
-    for (key, value) in fields {
-        match (table.get_mut(key), value) {
-            // `global_trip_conditions = { .. }` merges field by field too.
-            (Some(toml::Value::Table(current)), toml::Value::Table(partial)) => {
-                for (k, v) in partial {
-                    current.insert(k.clone(), v.clone());
+}
+
+/// The layers of one config, least specific first.
+#[derive(Clone, Default)]
+struct Stack<'a> {
+    layers: Vec<(Fields, CircuitConfig, Origin<'a>)>,
+}
+
+impl<'a> Stack<'a> {
+    fn push(&mut self, fields: Fields, values: CircuitConfig, origin: Origin<'a>) {
+        if !fields.is_empty() {
+            self.layers.push((fields, values, origin));
+        }
+    }
+
+    fn push_section(&mut self, file: &'a FileLayer, section: Option<&'a Section>) {
+        if let Some(section) = section {
+            self.push(
+                section.fields(),
+                *section.values(),
+                Origin::File(file, section),
+            );
+        }
+    }
+
+    fn config(&self) -> CircuitConfig {
+        self.layers
+            .iter()
+            .fold(CircuitConfig::DEFAULT, |c, (fields, values, _)| {
+                overlay(&c, values, *fields)
+            })
+    }
+
+    /// Where `field` came from: the last layer that sets it.
+    fn origin(&self, field: &str) -> ConfigLayer {
+        let index = FIELDS.iter().position(|f| f.name == field);
+        self.layers
+            .iter()
+            .rev()
+            .find(|(fields, _, _)| index.is_some_and(|i| fields.has(i)))
+            .map_or(ConfigLayer::BuiltIn, |(_, _, origin)| origin.layer(field))
+    }
+
+    /// The layered config, validated; a refusal names where each value involved was set.
+    fn checked(&self, component: Option<&str>) -> Result<CircuitConfig, ConfigError> {
+        let config = self.config();
+        match config.check() {
+            Ok(()) => Ok(config),
+            Err(violation) => Err(self.explain(violation, &config, component)),
+        }
+    }
+
+    fn explain(
+        &self,
+        violation: Violation,
+        config: &CircuitConfig,
+        component: Option<&str>,
+    ) -> ConfigError {
+        let other = related(&violation).and_then(|field| {
+            let value = (field.value)(config)?;
+            Some((field.name, value, self.origin(field.name)))
+        });
+        ConfigError::from(violation).layered(component, self.origin(violation.field), other)
+    }
+}
+
+/// The other field a rule between two fields names (`half_open_required_successes` "must be
+/// between 1 and half_open_max_concurrent"), so an error can say where that one came from too.
+fn related(violation: &Violation) -> Option<&'static Field> {
+    if violation.value == ConfigValue::Count(0) {
+        // Zero breaks the field's own lower bound, whatever the other field says.
+        return None;
+    }
+    FIELDS.iter().find(|f| {
+        f.name != violation.field
+            && violation.rule.match_indices(f.name).any(|(at, _)| {
+                let next = violation.rule[at + f.name.len()..].chars().next();
+                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    })
+}
+
+/// The registry's layers (2 and 3), as in force or as an operation would make them.
+pub(crate) struct Defaults<'a> {
+    stack: Stack<'a>,
+    config: CircuitConfig,
+    file: Option<&'a FileLayer>,
+}
+
+impl<'a> Defaults<'a> {
+    /// The registry's effective defaults: `base` under the file's `[defaults]` and
+    /// `[global]`, validated.
+    pub(crate) fn new(
+        base: &CircuitConfig,
+        file: Option<&'a FileLayer>,
+    ) -> Result<Self, ConfigError> {
+        let mut stack = Stack::default();
+        stack.push(Fields::ALL, *base, Origin::Registry);
+        if let Some(file) = file {
+            stack.push_section(file, Some(file.defaults()));
+            stack.push_section(file, Some(file.global()));
+        }
+        let config = stack.checked(None)?;
+        Ok(Self {
+            stack,
+            config,
+            file,
+        })
+    }
+
+    pub(crate) fn config(&self) -> CircuitConfig {
+        self.config
+    }
+
+    pub(crate) fn file(&self) -> Option<&'a FileLayer> {
+        self.file
+    }
+
+    /// The config of component `name`: `code` over these defaults, then `section` (the file's
+    /// `[components.<name>]`, unless the registry set it aside for this component).
+    pub(crate) fn component(
+        &self,
+        name: &str,
+        code: &CodeLayer,
+        section: Option<&'a Section>,
+    ) -> Result<Layered, ConfigError> {
+        let (mut stack, fallback) = match code {
+            CodeLayer::Defaults => (self.stack.clone(), None),
+            CodeLayer::Full(own) => {
+                let mut stack = Stack::default();
+                stack.push(Fields::ALL, *own, Origin::Code);
+                (stack, None)
+            }
+            CodeLayer::Manifest(compiled, fields) => {
+                let mut stack = self.stack.clone();
+                stack.push(*fields, *compiled, Origin::Manifest);
+                match stack.checked(Some(name)) {
+                    Ok(_) => (stack, None),
+                    // The conflict rule (module docs): the compiled config, valid by
+                    // construction, as a whole.
+                    Err(conflict) => {
+                        let mut own = Stack::default();
+                        own.push(Fields::ALL, CircuitConfig::DEFAULT, Origin::BuiltIn);
+                        own.push(*fields, *compiled, Origin::Manifest);
+                        (own, Some(conflict))
+                    }
                 }
             }
-            _ => {
-                table.insert(key.clone(), value.clone());
-            }
+        };
+        if let Some(file) = self.file {
+            stack.push_section(file, section);
         }
-    }
-    toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| LayerError::Type(e.message().to_owned()))
-}
-
-/// The serde form of a config, as a table of its fields.
-pub(crate) fn to_table(config: &CircuitConfig) -> Result<toml::Table, LayerError> {
-    match toml::Value::try_from(config) {
-        Ok(toml::Value::Table(t)) => Ok(t),
-        Ok(_) => Err(LayerError::Type(
-            "a config serialises to a table".to_owned(),
-        )),
-        Err(e) => Err(LayerError::Type(e.to_string())),
+        Ok(Layered {
+            config: stack.checked(Some(name))?,
+            fallback,
+        })
     }
 }
 
-/// The registry's effective defaults: its own defaults under the file's.
-pub(crate) fn effective_defaults(
-    base: &CircuitConfig,
-    file: Option<&FileLayer>,
-) -> Result<CircuitConfig, LayerError> {
-    let config = match file {
-        Some(file) => file.defaults_over(base)?,
-        None => *base,
-    };
-    config.validate().map_err(LayerError::Invalid)?;
-    Ok(config)
-}
-
-/// One component's effective config.
-pub(crate) fn effective(
-    defaults: &CircuitConfig,
-    code: &CodeLayer,
-    file: Option<&FileLayer>,
-    name: &str,
-) -> Result<CircuitConfig, LayerError> {
-    let mut config = match code {
-        CodeLayer::Defaults => *defaults,
-        CodeLayer::Full(own) => **own,
-        CodeLayer::Fields(own, fields) => {
-            let own = to_table(own)?;
-            let picked: toml::Table = fields
-                .iter()
-                .filter_map(|f| own.get(*f).map(|v| ((*f).to_owned(), v.clone())))
-                .collect();
-            overlay(defaults, &picked)?
-        }
-    };
-    if let Some(section) = file.and_then(|f| f.component(name)) {
-        config = overlay(&config, section)?;
-    }
-    config.validate().map_err(LayerError::Invalid)?;
-    Ok(config)
+/// A component's layered config.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Layered {
+    pub(crate) config: CircuitConfig,
+    /// Why its `breakers!` entry runs on its compiled config, if it does.
+    pub(crate) fallback: Option<ConfigError>,
 }

@@ -37,8 +37,8 @@ mod window;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use component::ComponentBreaker;
 pub use config::{
-    CircuitConfig, ConfigError, ConfigValue, GlobalTripConditions, SampleWeighting, Violation,
-    MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, GlobalTripConditions, SampleWeighting,
+    Violation, MAX_DURATION,
 };
 pub use default_registry::{install, registry, AlreadyInstalled};
 pub use error::{CallError, CircuitError};

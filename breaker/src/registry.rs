@@ -2,19 +2,21 @@
 //! global fuse and the hooks.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use arc_swap::ArcSwap;
 use dashmap::DashMap;
+use rustc_hash::FxHashMap;
 
 use crate::clock::Timeline;
 use crate::component::ComponentBreaker;
-use crate::config::ConfigValue;
 use crate::file::{FileError, FileLayer, FileReport};
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
-use crate::layers::{self, CodeLayer, LayerError};
+use crate::layers::{CodeLayer, Defaults, Layered};
 use crate::names::{self, GLOBAL};
 use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
@@ -62,18 +64,46 @@ pub enum RegistryError {
 /// ```
 pub struct GlobalCircuitBreaker {
     breakers: DashMap<String, Arc<ComponentBreaker>, rustc_hash::FxBuildHasher>,
-    /// The defaults set in code (builder, `reload`): layer 2.
-    base: ArcSwap<CircuitConfig>,
-    /// The config file in force, if any: layers 3 and 5.
-    file: ArcSwapOption<FileLayer>,
-    /// The effective defaults: `base` under the file's `[defaults]` and `[global]`.
+    /// The effective defaults (layers 1 to 3), for readers that take no lock.
     config: ArcSwap<CircuitConfig>,
     clock: Arc<dyn Clock>,
     timeline: Timeline,
     fuse: Arc<Fuse>,
     hooks: Arc<Hooks>,
-    /// Serialises registration and reloads (never taken by calls).
-    config_lock: Mutex<()>,
+    /// Every layer. Its lock serialises registration and reloads (calls never take it).
+    layers: Mutex<Layers>,
+    /// Strict mode as set ([`STRICT_AUTO`] until the builder or `set_strict` says).
+    strict: AtomicU8,
+    /// Whether a `breakers!` manifest was declared here (turns `STRICT_AUTO` on).
+    declared: AtomicBool,
+}
+
+/// Strict mode follows whether a manifest was declared.
+const STRICT_AUTO: u8 = 0;
+const STRICT_ON: u8 = 1;
+const STRICT_OFF: u8 = 2;
+
+/// The layers every component's config is made of (see [`layers`](crate::layers)).
+struct Layers {
+    /// Layer 2: the defaults in code (builder, `reload`).
+    base: CircuitConfig,
+    /// Layers 3 and 5: the config file in force, if any.
+    file: Option<Arc<FileLayer>>,
+    /// Layer 4 of each component that has one (a component absent here follows the
+    /// defaults), with what the registry decided about it.
+    own: FxHashMap<String, Own>,
+}
+
+#[derive(Debug, Clone)]
+struct Own {
+    code: CodeLayer,
+    /// A `breakers!` entry declared while the file in force had a `[components.<name>]`
+    /// section that conflicts with it: declaring cannot be refused, so that section is set
+    /// aside for this component (and reported) until another file is put in force.
+    section_set_aside: bool,
+    /// Why the entry runs on its compiled config (the manifest conflict rule), as last
+    /// reported; reported again only when it changes.
+    fallback: Option<ConfigError>,
 }
 
 impl fmt::Debug for GlobalCircuitBreaker {
@@ -91,6 +121,7 @@ pub struct RegistryBuilder {
     config: CircuitConfig,
     clock: Arc<dyn Clock>,
     hooks: Vec<Hook>,
+    strict: u8,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -121,15 +152,193 @@ impl RegistryBuilder {
         self
     }
 
+    /// Strict mode: a config file with a `[components.<name>]` section for a component that
+    /// is neither registered nor declared is refused, naming the closest component ("did you
+    /// mean ..."), instead of being reported and kept. Unset, it is on once a `breakers!`
+    /// manifest has been declared into the registry.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = if strict { STRICT_ON } else { STRICT_OFF };
+        self
+    }
+
     /// Validates the config and builds the registry.
     pub fn build(self) -> Result<GlobalCircuitBreaker, ConfigError> {
         self.config.validate()?;
         let registry = GlobalCircuitBreaker::with_valid(self.config, self.clock);
+        registry.strict.store(self.strict, Ordering::Relaxed);
         for hook in self.hooks {
             registry.hooks.add(hook);
         }
         Ok(registry)
     }
+}
+
+/// Which layer an operation changes, and how. Every entry point describes its operation as
+/// one of these and hands it to [`GlobalCircuitBreaker::change`], the one path by which
+/// config reaches a breaker.
+enum Change<'a> {
+    /// Layer 4 of one component, registering it if it is new. `code: None` keeps a
+    /// registered component's own layer (`register`); `Some` replaces it (`register_with`,
+    /// `reload_component`). `existing`: the component must already be registered.
+    Component {
+        name: &'a str,
+        code: Option<CodeLayer>,
+        existing: bool,
+    },
+    /// `breakers!` entries, registered unless they already are. Cannot be refused.
+    Declare(Vec<(&'static str, CodeLayer)>),
+    /// Layer 2 (`reload`).
+    Defaults(CircuitConfig),
+    /// Layers 3 and 5 (`reload_from_path`, `reload_from_str`, the watcher).
+    File {
+        parsed: Box<Result<FileLayer, FileError>>,
+        path: Option<&'a Path>,
+    },
+}
+
+/// A refused operation: the error for its caller, and the event that announces it.
+struct Refused {
+    error: Refusal,
+    event: Option<Event>,
+}
+
+/// The error a refused operation returns. Each kind of [`Change`] refuses with its own
+/// variant: components with `Registry`, code defaults with `Config`, files with `File`.
+enum Refusal {
+    Registry(RegistryError),
+    Config(ConfigError),
+    File(FileError),
+}
+
+impl Refusal {
+    /// A component change's error.
+    fn into_registry(self) -> RegistryError {
+        match self {
+            Self::Registry(e) => e,
+            Self::Config(e) => RegistryError::Config(e),
+            Self::File(e) => RegistryError::Config(file_rule(e)),
+        }
+    }
+
+    /// A code reload's error.
+    fn into_config(self) -> ConfigError {
+        match self {
+            Self::Config(e) | Self::Registry(RegistryError::Config(e)) => e,
+            Self::File(e) => file_rule(e),
+            Self::Registry(e) => {
+                ConfigError::runtime("config", crate::ConfigValue::Count(0), registry_rule(&e))
+            }
+        }
+    }
+
+    /// A file change's error.
+    fn into_file(self, path: Option<&Path>) -> FileError {
+        match self {
+            Self::File(e) => e,
+            Self::Config(error) | Self::Registry(RegistryError::Config(error)) => {
+                FileError::Invalid {
+                    path: path.map(Path::to_owned),
+                    line: error.line(),
+                    section: "defaults".to_owned(),
+                    error,
+                }
+            }
+            Self::Registry(e) => FileError::Parse {
+                path: path.map(Path::to_owned),
+                line: 1,
+                column: 1,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// The rule a file refusal broke, for callers that report a [`ConfigError`].
+fn file_rule(e: FileError) -> ConfigError {
+    match e {
+        FileError::Invalid { error, .. } => error,
+        _ => ConfigError::runtime(
+            "config",
+            crate::ConfigValue::Count(0),
+            "refused by the config file",
+        ),
+    }
+}
+
+fn registry_rule(e: &RegistryError) -> &'static str {
+    match e {
+        RegistryError::InvalidName { .. } => "invalid component name",
+        _ => "no such component",
+    }
+}
+
+/// A committed operation.
+struct Done {
+    /// The breakers a `Component` or `Declare` change named, in order.
+    breakers: Vec<Arc<ComponentBreaker>>,
+    report: FileReport,
+}
+
+/// Hooks to run and the fuse to re-derive once every lock (and any once-only
+/// initialisation the caller is in) is behind us.
+#[must_use]
+pub(crate) struct Pending<'r> {
+    registry: &'r GlobalCircuitBreaker,
+    events: Vec<Event>,
+    derive: bool,
+}
+
+impl Pending<'_> {
+    /// Runs the hooks: never call it while holding a lock or inside a once-only init.
+    pub(crate) fn emit(self) {
+        if self.derive {
+            self.registry
+                .fuse
+                .derive(self.registry.timeline.now_nanos());
+        }
+        for event in &self.events {
+            if let Event::FileReloaded {
+                path,
+                unknown_components,
+            } = event
+            {
+                if !unknown_components.is_empty() {
+                    tracing::warn!(
+                        target: "breaker",
+                        file = ?path,
+                        unknown = ?unknown_components,
+                        "breaker config names components that are not registered"
+                    );
+                }
+            }
+            self.registry.hooks.emit(event);
+        }
+    }
+}
+
+/// Everything a change would do, computed and validated before anything is committed.
+struct Plan {
+    base: CircuitConfig,
+    file: Option<Arc<FileLayer>>,
+    defaults: CircuitConfig,
+    components: Vec<Planned>,
+    /// The names a `Component` or `Declare` change asked for, in order.
+    named: Vec<String>,
+    declared: bool,
+    report: FileReport,
+    /// The event that announces the change (`None`: a registration, which is not a reload).
+    announce: Option<Event>,
+}
+
+/// One component the change lays out (again).
+struct Planned {
+    name: String,
+    existing: Option<Arc<ComponentBreaker>>,
+    code: CodeLayer,
+    section_set_aside: bool,
+    /// Why the file's section was set aside, to report once the breaker exists.
+    set_aside_because: Option<ConfigError>,
+    layered: Layered,
 }
 
 impl GlobalCircuitBreaker {
@@ -144,6 +353,7 @@ impl GlobalCircuitBreaker {
             config: CircuitConfig::DEFAULT,
             clock: Arc::new(SystemClock),
             hooks: Vec::new(),
+            strict: STRICT_AUTO,
         }
     }
 
@@ -162,112 +372,87 @@ impl GlobalCircuitBreaker {
             // Names come from code and config files, not from attackers, so a fast hash is
             // safe and halves the cost of a lookup by name.
             breakers: DashMap::with_hasher(rustc_hash::FxBuildHasher),
-            base: ArcSwap::from_pointee(config),
-            file: ArcSwapOption::empty(),
             config: ArcSwap::from_pointee(config),
             clock,
             timeline,
             fuse: Arc::new(Fuse::new(fuse_breaker, config.global_trip_conditions)),
             hooks,
-            config_lock: Mutex::new(()),
+            layers: Mutex::new(Layers {
+                base: config,
+                file: None,
+                own: FxHashMap::default(),
+            }),
+            strict: AtomicU8::new(STRICT_AUTO),
+            declared: AtomicBool::new(false),
         }
     }
 
-    /// The breaker for `name`, registered with the registry's defaults if it is new.
+    /// The breaker for `name`, registered on the registry's defaults (and the file's
+    /// `[components.<name>]`, if any) if it is new.
     pub fn register(&self, name: &str) -> Result<Arc<ComponentBreaker>, RegistryError> {
-        self.insert(name, None)
+        if let Some(existing) = self.component(name) {
+            return Ok(existing);
+        }
+        self.component_change(name, None, false)
     }
 
     /// The breaker for `name` with its own config (which it then keeps across reloads of the
-    /// defaults). If `name` is already registered, its config is replaced and its state kept.
+    /// defaults; the file's `[components.<name>]` still applies on top). If `name` is already
+    /// registered, its config is replaced and its state kept. All or nothing: a config that is
+    /// invalid, or that conflicts with the file's section for `name`, is refused with an
+    /// error naming the component, the field, the value and the file's line, and nothing is
+    /// registered or changed.
     pub fn register_with(
         &self,
         name: &str,
         config: CircuitConfig,
     ) -> Result<Arc<ComponentBreaker>, RegistryError> {
-        self.insert(name, Some(config))
+        self.component_change(name, Some(CodeLayer::Full(config)), false)
     }
 
-    fn insert(
+    /// Gives one component its own config (layer 4, replacing a manifest's fields), all or
+    /// nothing as [`register_with`](Self::register_with); the component must be registered.
+    /// The file's `[components.<name>]` still applies on top.
+    pub fn reload_component(&self, name: &str, config: CircuitConfig) -> Result<(), RegistryError> {
+        self.component_change(name, Some(CodeLayer::Full(config)), true)
+            .map(drop)
+    }
+
+    fn component_change(
         &self,
         name: &str,
-        config: Option<CircuitConfig>,
+        code: Option<CodeLayer>,
+        existing: bool,
     ) -> Result<Arc<ComponentBreaker>, RegistryError> {
-        names::check(name).map_err(|reason| RegistryError::InvalidName {
-            name: name.to_owned(),
-            reason,
-        })?;
-        if let Some(config) = &config {
-            config.validate()?;
-        }
-        let breaker = self.insert_layered(name, CodeLayer::Defaults);
-        if let Some(config) = config {
-            // Whether this call or a racing one created it, the explicit config wins.
-            self.reload_component(name, config)?;
-        }
-        Ok(breaker)
+        let change = Change::Component {
+            name,
+            code,
+            existing,
+        };
+        let done = self.run(change).map_err(Refusal::into_registry)?;
+        done.breakers
+            .into_iter()
+            .next()
+            .ok_or_else(|| RegistryError::UnknownComponent {
+                name: name.to_owned(),
+            })
     }
 
-    /// Registers a component declared in a `breakers!` manifest (its name and config were
-    /// checked at compile time), or returns the one already registered under that name.
+    /// Registers the `breakers!` entries `handles` that are not registered yet and returns
+    /// their breakers in order. Declaring cannot be refused (see [`layers`](crate::layers)
+    /// for the rule that resolves conflicts); the returned [`Pending`] runs the hooks, which
+    /// the caller must do outside any once-only initialisation it is in.
     pub(crate) fn declare(
         &self,
-        name: &'static str,
-        config: Option<CircuitConfig>,
-        fields: &'static [&'static str],
-    ) -> Arc<ComponentBreaker> {
-        if let Some(existing) = self.component(name) {
-            return existing;
-        }
-        let code = match config {
-            Some(config) => CodeLayer::Fields(Box::new(config), fields),
-            None => CodeLayer::Defaults,
+        handles: &[&crate::ComponentHandle],
+    ) -> (Vec<Arc<ComponentBreaker>>, Pending<'_>) {
+        let entries = handles.iter().map(|h| (h.name(), h.code_layer())).collect();
+        let (outcome, pending) = self.change(Change::Declare(entries));
+        let breakers = match outcome {
+            Ok(done) => done.breakers,
+            Err(_) => Vec::new(),
         };
-        self.insert_layered(name, code)
-    }
-
-    /// Gets or creates `name`, its config layered from `code`, the defaults and the file.
-    fn insert_layered(&self, name: &str, code: CodeLayer) -> Arc<ComponentBreaker> {
-        if let Some(existing) = self.component(name) {
-            return existing;
-        }
-        // Serialised with reloads, so a component created during a reload cannot miss it.
-        let guard = lock(&self.config_lock);
-        let defaults = self.config();
-        let file = self.file.load_full();
-        let (config, refused) = match layers::effective(&defaults, &code, file.as_deref(), name) {
-            Ok(config) => (config, None),
-            // A combination of layers that breaks a rule: the component starts on the defaults
-            // and the refusal is reported, rather than failing a call that cannot handle it.
-            Err(e) => (defaults, Some(e)),
-        };
-        let mut created = false;
-        let breaker = Arc::clone(&self.breakers.entry(name.to_owned()).or_insert_with(|| {
-            let breaker = Arc::new(ComponentBreaker::build(
-                names::intern(name),
-                config,
-                self.timeline.clone(),
-                Some(Arc::clone(&self.fuse)),
-                Arc::clone(&self.hooks),
-                false,
-            ));
-            **lock(&breaker.code) = code;
-            // A member before it is visible, so the fuse never counts it as unhealthy first.
-            self.fuse.add_member(&breaker);
-            created = true;
-            breaker
-        }));
-        drop(guard);
-        if created {
-            if let Some(e) = refused {
-                self.hooks.emit(&Event::ConfigRefused {
-                    component: Some(breaker.name()),
-                    error: layer_config_error(e),
-                });
-            }
-            self.fuse.derive(self.timeline.now_nanos());
-        }
-        breaker
+        (breakers, pending)
     }
 
     /// The breaker for `name`, if registered.
@@ -299,84 +484,41 @@ impl GlobalCircuitBreaker {
         &self.clock
     }
 
-    /// Validates `config` and makes it the new defaults (layer 2), for every component
-    /// without its own config and for the global fuse's conditions. State and counts are kept; a
-    /// changed threshold applies at the next evaluation. An invalid config is refused, the
-    /// running one stays, and either way an [`Event`] says so.
-    pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
-        let guard = lock(&self.config_lock);
-        let file = self.file.load_full();
-        let planned = config
-            .validate()
-            .map_err(|e| (None, LayerError::Invalid(e)))
-            .and_then(|()| self.plan(&config, file.as_deref()));
-        match planned {
-            Ok(plan) => {
-                self.base.store(Arc::new(config));
-                self.commit(plan);
-                drop(guard);
-                self.fuse.derive(self.timeline.now_nanos());
-                self.hooks.emit(&Event::ConfigReloaded { component: None });
-                Ok(())
-            }
-            Err((component, e)) => {
-                drop(guard);
-                let error = layer_config_error(e);
-                self.hooks.emit(&Event::ConfigRefused {
-                    component,
-                    error: error.clone(),
-                });
-                Err(error)
-            }
+    /// Whether config files are checked strictly (see [`RegistryBuilder::strict`]).
+    pub fn is_strict(&self) -> bool {
+        match self.strict.load(Ordering::Relaxed) {
+            STRICT_ON => true,
+            STRICT_OFF => false,
+            _ => self.declared.load(Ordering::Relaxed),
         }
     }
 
-    /// Gives one component its own config (layer 4, replacing a manifest's fields), validated
-    /// first; see [`reload`](Self::reload). The file's `[components.<name>]` still applies on
-    /// top.
-    pub fn reload_component(&self, name: &str, config: CircuitConfig) -> Result<(), RegistryError> {
-        let breaker = self
-            .component(name)
-            .ok_or_else(|| RegistryError::UnknownComponent {
-                name: name.to_owned(),
-            })?;
-        let guard = lock(&self.config_lock);
-        let file = self.file.load_full();
-        let code = CodeLayer::Full(Box::new(config));
-        let planned = config
-            .validate()
-            .map_err(LayerError::Invalid)
-            .and_then(|()| layers::effective(&self.config(), &code, file.as_deref(), name))
-            .and_then(|effective| {
-                fixed_fields(&breaker.config(), &effective).map_err(LayerError::Invalid)?;
-                Ok(effective)
-            });
-        match planned {
-            Ok(effective) => {
-                **lock(&breaker.code) = code;
-                breaker.apply(effective);
-                drop(guard);
-                self.hooks.emit(&Event::ConfigReloaded {
-                    component: Some(breaker.name()),
-                });
-                Ok(())
-            }
-            Err(e) => {
-                drop(guard);
-                let error = layer_config_error(e);
-                self.hooks.emit(&Event::ConfigRefused {
-                    component: Some(breaker.name()),
-                    error: error.clone(),
-                });
-                Err(error.into())
-            }
-        }
+    /// Turns strict mode on or off for the files loaded from now on (see
+    /// [`RegistryBuilder::strict`]).
+    pub fn set_strict(&self, strict: bool) {
+        let value = if strict { STRICT_ON } else { STRICT_OFF };
+        self.strict.store(value, Ordering::Relaxed);
+    }
+
+    /// Validates `config` and makes it the new defaults (layer 2), for every component
+    /// without its own config and for the global fuse's conditions. All or nothing: every
+    /// component's new config is computed and validated first (with the file's sections on
+    /// top, including those of components not registered yet); a refusal names the
+    /// component, the field, the value and the file's line where one takes part, and leaves
+    /// everything as it was. State and counts are kept; a changed threshold applies at the
+    /// next evaluation. Either way an [`Event`] says so.
+    pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
+        self.run(Change::Defaults(config))
+            .map(drop)
+            .map_err(Refusal::into_config)
     }
 
     /// Reads a `breakers.toml` file and puts it in force (layers 3 and 5; see the
     /// [`file`](crate::file) module for its shape), all or nothing: a file that does not parse
-    /// or breaks a rule is refused with an error naming the file, line, field and rule, and the
-    /// running config stays. Either way an [`Event`] says so.
+    /// or breaks a rule, for any registered component or any component it has a section for,
+    /// is refused with an error naming the file, line, field and rule (and, in strict mode, a
+    /// section for an unknown component with the closest name), and the running config stays.
+    /// Either way an [`Event`] says so.
     pub fn reload_from_path(&self, path: impl AsRef<Path>) -> Result<FileReport, FileError> {
         let path = path.as_ref();
         self.put_file(FileLayer::read(path), Some(path))
@@ -405,99 +547,422 @@ impl GlobalCircuitBreaker {
         parsed: Result<FileLayer, FileError>,
         path: Option<&Path>,
     ) -> Result<FileReport, FileError> {
-        let guard = lock(&self.config_lock);
-        let planned = parsed.and_then(|file| {
-            let plan = self
-                .plan(&self.base.load(), Some(&file))
-                .map_err(|(component, e)| file.locate(component, e))?;
-            Ok((file, plan))
-        });
-        match planned {
-            Ok((file, plan)) => {
-                let report = FileReport {
-                    unknown_components: file
-                        .component_names()
-                        .filter(|name| !self.breakers.contains_key(*name))
-                        .map(str::to_owned)
-                        .collect(),
-                };
-                self.file.store(Some(Arc::new(file)));
-                self.commit(plan);
-                drop(guard);
-                self.fuse.derive(self.timeline.now_nanos());
-                if !report.unknown_components.is_empty() {
-                    tracing::warn!(
-                        target: "breaker",
-                        file = ?path,
-                        unknown = ?report.unknown_components,
-                        "breaker config names components that are not registered"
-                    );
-                }
-                self.hooks.emit(&Event::FileReloaded {
-                    path: path.map(Path::to_owned),
-                    unknown_components: report.unknown_components.clone(),
-                });
-                Ok(report)
-            }
-            Err(error) => {
-                drop(guard);
-                self.hooks.emit(&Event::FileRefused {
-                    path: path.map(Path::to_owned),
-                    error: error.to_string(),
-                });
-                Err(error)
-            }
-        }
+        self.run(Change::File {
+            parsed: Box::new(parsed),
+            path,
+        })
+        .map(|done| done.report)
+        .map_err(|e| e.into_file(path))
     }
 
     /// The path of the config file in force, if it came from one.
-    pub fn config_file(&self) -> Option<std::path::PathBuf> {
-        self.file
-            .load()
+    pub fn config_file(&self) -> Option<PathBuf> {
+        lock(&self.layers)
+            .file
             .as_deref()
             .and_then(|f| f.path().map(Path::to_owned))
     }
 
-    /// Every component's config under new layers, checked before anything changes. The error
-    /// names the component (`None`: the defaults).
-    fn plan(
-        &self,
-        base: &CircuitConfig,
-        file: Option<&FileLayer>,
-    ) -> Result<Plan, (Option<&'static str>, LayerError)> {
-        let defaults = layers::effective_defaults(base, file).map_err(|e| (None, e))?;
-        fixed_fields(&self.config(), &defaults).map_err(|e| (None, LayerError::Invalid(e)))?;
-        let mut components = Vec::new();
-        for breaker in self.breakers() {
-            let code = (**lock(&breaker.code)).clone();
-            let name = breaker.name();
-            let config = layers::effective(&defaults, &code, file, name)
-                .and_then(|c| {
-                    fixed_fields(&breaker.config(), &c).map_err(LayerError::Invalid)?;
-                    Ok(c)
-                })
-                .map_err(|e| (Some(name), e))?;
-            components.push((breaker, config));
-        }
-        Ok(Plan {
-            defaults,
-            components,
-        })
+    /// [`change`](Self::change), then the hooks.
+    fn run(&self, change: Change<'_>) -> Result<Done, Refusal> {
+        let (outcome, pending) = self.change(change);
+        pending.emit();
+        outcome
     }
 
-    fn commit(&self, plan: Plan) {
-        self.config.store(Arc::new(plan.defaults));
-        for (breaker, config) in plan.components {
-            breaker.apply(config);
+    /// The one path by which config reaches a breaker. Under the config lock: compute the
+    /// complete new configuration of every affected breaker (and the registry's defaults and
+    /// the fuse's conditions) from all layers, validate all of it, then commit all of it or
+    /// nothing. The events come back in [`Pending`], for the caller to emit once the lock is
+    /// released (and, for a handle, once its initialisation is done).
+    fn change(&self, change: Change<'_>) -> (Result<Done, Refusal>, Pending<'_>) {
+        let mut pending = Pending {
+            registry: self,
+            events: Vec::new(),
+            derive: false,
+        };
+        let mut layers = lock(&self.layers);
+        let outcome = match self.plan(&layers, change) {
+            Ok(plan) => Ok(self.commit(&mut layers, plan, &mut pending)),
+            Err(refused) => {
+                pending.events.extend(refused.event);
+                Err(refused.error)
+            }
+        };
+        drop(layers);
+        (outcome, pending)
+    }
+
+    /// Computes and validates every config `change` leads to; changes nothing.
+    fn plan(&self, layers: &Layers, change: Change<'_>) -> Result<Plan, Box<Refused>> {
+        let mut plan = Plan {
+            base: layers.base,
+            file: layers.file.clone(),
+            defaults: self.config(),
+            components: Vec::new(),
+            named: Vec::new(),
+            declared: false,
+            report: FileReport::default(),
+            announce: None,
+        };
+        // Which layer changes, and how a refusal of it is reported.
+        let (scope, path) = match change {
+            Change::Defaults(config) => {
+                config.validate().map_err(|e| self.refuse_defaults(e))?;
+                plan.base = config;
+                plan.announce = Some(Event::ConfigReloaded { component: None });
+                (Scope::All { new_file: false }, None)
+            }
+            Change::File { parsed, path } => {
+                let file = (*parsed).map_err(|e| refuse_file(e, path))?;
+                plan.file = Some(Arc::new(file));
+                (Scope::All { new_file: true }, path)
+            }
+            Change::Component {
+                name,
+                code,
+                existing,
+            } => {
+                names::check(name).map_err(|reason| Refused {
+                    error: Refusal::Registry(RegistryError::InvalidName {
+                        name: name.to_owned(),
+                        reason,
+                    }),
+                    event: None,
+                })?;
+                (
+                    Scope::One {
+                        name,
+                        code,
+                        existing,
+                    },
+                    None,
+                )
+            }
+            Change::Declare(entries) => {
+                plan.declared = true;
+                (Scope::Declare(entries), None)
+            }
+        };
+        let file = plan.file.clone();
+        let file = file.as_deref();
+        let refuse = |error: ConfigError| match &scope {
+            Scope::All { new_file: true } => refuse_file(
+                file.map_or_else(
+                    || FileError::Invalid {
+                        path: path.map(Path::to_owned),
+                        line: None,
+                        section: "defaults".to_owned(),
+                        error: error.clone(),
+                    },
+                    |f| f.refusal(error.clone()),
+                ),
+                path,
+            ),
+            Scope::All { new_file: false } => self.refuse_defaults(error),
+            Scope::One { name, .. } => Refused {
+                event: self.component(name).map(|b| Event::ConfigRefused {
+                    component: Some(b.name()),
+                    error: error.clone(),
+                }),
+                error: Refusal::Config(error),
+            },
+            // The layers in force were validated when they were put in force.
+            Scope::Declare(_) => Refused {
+                event: None,
+                error: Refusal::Config(error),
+            },
+        };
+        let defaults = Defaults::new(&plan.base, file).map_err(refuse)?;
+        plan.defaults = defaults.config();
+        match &scope {
+            Scope::All { new_file } => {
+                self.plan_all(layers, &defaults, *new_file, path, &refuse, &mut plan)?;
+            }
+            Scope::One {
+                name,
+                code,
+                existing,
+            } => self.plan_one(
+                layers,
+                &defaults,
+                name,
+                code.as_ref(),
+                *existing,
+                &refuse,
+                &mut plan,
+            )?,
+            Scope::Declare(entries) => self.plan_declare(&defaults, entries, &mut plan),
         }
-        self.fuse.breaker.apply(plan.defaults);
-        self.fuse
-            .conditions
-            .store(Arc::new(plan.defaults.global_trip_conditions));
+        Ok(plan)
+    }
+
+    /// New defaults or a new file: every registered component, and every file section of a
+    /// component not registered yet (as a follower of the defaults would have it).
+    fn plan_all(
+        &self,
+        layers: &Layers,
+        defaults: &Defaults<'_>,
+        new_file: bool,
+        path: Option<&Path>,
+        refuse: &dyn Fn(ConfigError) -> Refused,
+        plan: &mut Plan,
+    ) -> Result<(), Box<Refused>> {
+        let file = defaults.file();
+        let registered: Vec<_> = self.breakers().collect();
+        for breaker in registered {
+            let name = breaker.name();
+            let own = layers.own.get(name);
+            let code = own.map_or(CodeLayer::Defaults, |o| o.code.clone());
+            // A new file is checked in full, sections set aside included.
+            let set_aside = own.is_some_and(|o| o.section_set_aside) && !new_file;
+            let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
+            let layered = defaults.component(name, &code, section).map_err(refuse)?;
+            plan.components.push(Planned {
+                name: name.to_owned(),
+                existing: Some(breaker),
+                code,
+                section_set_aside: set_aside,
+                set_aside_because: None,
+                layered,
+            });
+        }
+        if let Some(file) = file {
+            // Sections of components not registered yet, as followers of the defaults
+            // would have them, so that registering later cannot fail on them.
+            for name in file.component_names() {
+                if !self.breakers.contains_key(name) {
+                    defaults
+                        .component(name, &CodeLayer::Defaults, file.component(name))
+                        .map_err(refuse)?;
+                    if new_file {
+                        plan.report.unknown_components.push(name.to_owned());
+                    }
+                }
+            }
+            if new_file && self.is_strict() {
+                let known = self.components();
+                if let Some(unknown) = file.unknown(
+                    |name| self.breakers.contains_key(name),
+                    known.iter().copied(),
+                ) {
+                    return Err(Box::new(refuse_file(unknown, path)));
+                }
+            }
+        }
+        if new_file {
+            plan.announce = Some(Event::FileReloaded {
+                path: path.map(Path::to_owned),
+                unknown_components: plan.report.unknown_components.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One component's layer 4 (`register`, `register_with`, `reload_component`).
+    #[allow(clippy::too_many_arguments)]
+    fn plan_one(
+        &self,
+        layers: &Layers,
+        defaults: &Defaults<'_>,
+        name: &str,
+        code: Option<&CodeLayer>,
+        existing: bool,
+        refuse: &dyn Fn(ConfigError) -> Refused,
+        plan: &mut Plan,
+    ) -> Result<(), Box<Refused>> {
+        let file = defaults.file();
+        plan.named.push(name.to_owned());
+        let registered = self.component(name);
+        match (&registered, code) {
+            (None, _) if existing => {
+                return Err(Box::new(Refused {
+                    error: Refusal::Registry(RegistryError::UnknownComponent {
+                        name: name.to_owned(),
+                    }),
+                    event: None,
+                }))
+            }
+            // `register` of a registered component changes nothing.
+            (Some(_), None) => return Ok(()),
+            _ => {}
+        }
+        if let Some(CodeLayer::Full(config)) = code {
+            // Valid on its own, or a file's section could hide what it breaks until
+            // the section changes.
+            config.validate().map_err(refuse)?;
+        }
+        let own = layers.own.get(name);
+        let (code, set_aside) = match code {
+            // A replaced code layer is checked with the file's section again.
+            Some(code) => (code.clone(), false),
+            None => (
+                own.map_or(CodeLayer::Defaults, |o| o.code.clone()),
+                own.is_some_and(|o| o.section_set_aside),
+            ),
+        };
+        let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
+        let layered = defaults.component(name, &code, section).map_err(refuse)?;
+        if let Some(breaker) = &registered {
+            plan.announce = Some(Event::ConfigReloaded {
+                component: Some(breaker.name()),
+            });
+        }
+        plan.components.push(Planned {
+            name: name.to_owned(),
+            existing: registered,
+            code,
+            section_set_aside: set_aside,
+            set_aside_because: None,
+            layered,
+        });
+        Ok(())
+    }
+
+    /// `breakers!` entries not registered yet. Declaring cannot be refused: a file section
+    /// that conflicts with an entry is set aside for it (and reported) until another file is
+    /// put in force.
+    fn plan_declare(
+        &self,
+        defaults: &Defaults<'_>,
+        entries: &[(&'static str, CodeLayer)],
+        plan: &mut Plan,
+    ) {
+        let file = defaults.file();
+        for (name, code) in entries {
+            plan.named.push((*name).to_owned());
+            if self.breakers.contains_key(*name) || plan.components.iter().any(|p| p.name == *name)
+            {
+                continue;
+            }
+            let section = file.and_then(|f| f.component(name));
+            let (layered, set_aside_because) = match defaults.component(name, code, section) {
+                Ok(layered) => (layered, None),
+                // Declaring cannot be refused: the file's section for it is set
+                // aside (and reported) until another file is put in force.
+                Err(conflict) => {
+                    let layered = defaults.component(name, code, None).unwrap_or(Layered {
+                        config: defaults.config(),
+                        fallback: None,
+                    });
+                    (layered, Some(conflict))
+                }
+            };
+            plan.components.push(Planned {
+                name: (*name).to_owned(),
+                existing: None,
+                code: code.clone(),
+                section_set_aside: set_aside_because.is_some(),
+                set_aside_because,
+                layered,
+            });
+        }
+    }
+
+    /// Puts a plan in force. Nothing here can fail.
+    fn commit(&self, layers: &mut Layers, plan: Plan, pending: &mut Pending<'_>) -> Done {
+        if plan.defaults != self.config() {
+            self.config.store(Arc::new(plan.defaults));
+            self.fuse.breaker.apply(plan.defaults);
+            self.fuse
+                .conditions
+                .store(Arc::new(plan.defaults.global_trip_conditions));
+            pending.derive = true;
+        }
+        layers.base = plan.base;
+        layers.file = plan.file;
+        for planned in plan.components {
+            let breaker = match planned.existing {
+                Some(breaker) => {
+                    if breaker.config() != planned.layered.config {
+                        breaker.apply(planned.layered.config);
+                        pending.derive = true;
+                    }
+                    breaker
+                }
+                None => {
+                    pending.derive = true;
+                    self.create(&planned.name, planned.layered.config)
+                }
+            };
+            let reported = layers
+                .own
+                .get(&planned.name)
+                .and_then(|o| o.fallback.as_ref());
+            if let Some(conflict) = &planned.layered.fallback {
+                if reported != Some(conflict) {
+                    pending.events.push(Event::ConfigRefused {
+                        component: Some(breaker.name()),
+                        error: conflict.clone(),
+                    });
+                }
+            }
+            if let Some(conflict) = planned.set_aside_because {
+                pending.events.push(Event::ConfigRefused {
+                    component: Some(breaker.name()),
+                    error: conflict,
+                });
+            }
+            if planned.code == CodeLayer::Defaults && !planned.section_set_aside {
+                layers.own.remove(&planned.name);
+            } else {
+                layers.own.insert(
+                    planned.name,
+                    Own {
+                        code: planned.code,
+                        section_set_aside: planned.section_set_aside,
+                        fallback: planned.layered.fallback,
+                    },
+                );
+            }
+        }
+        if plan.declared {
+            self.declared.store(true, Ordering::Relaxed);
+        }
+        pending.events.extend(plan.announce);
+        Done {
+            breakers: plan
+                .named
+                .iter()
+                .filter_map(|name| self.component(name))
+                .collect(),
+            report: plan.report,
+        }
+    }
+
+    /// A new breaker, visible once it is a member of the fuse (so the fuse never counts it
+    /// as unhealthy before it knows it exists). Called under the config lock only.
+    fn create(&self, name: &str, config: CircuitConfig) -> Arc<ComponentBreaker> {
+        let breaker = Arc::new(ComponentBreaker::build(
+            names::intern(name),
+            config,
+            self.timeline.clone(),
+            Some(Arc::clone(&self.fuse)),
+            Arc::clone(&self.hooks),
+            false,
+        ));
+        self.fuse.add_member(&breaker);
+        self.breakers.insert(name.to_owned(), Arc::clone(&breaker));
+        breaker
+    }
+
+    /// A refused code reload of the defaults.
+    fn refuse_defaults(&self, error: ConfigError) -> Refused {
+        Refused {
+            event: Some(Event::ConfigRefused {
+                component: error
+                    .component()
+                    .and_then(|c| self.component(c))
+                    .map(|b| b.name()),
+                error: error.clone(),
+            }),
+            error: Refusal::Config(error),
+        }
     }
 
     /// A hook for every [`Event`]. Hooks run on the thread that caused the event, outside
-    /// every lock; a hook that panics is logged and skipped.
+    /// every lock and outside a handle's once-only initialisation, on every path; a hook that
+    /// panics is logged and skipped.
     pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) {
         self.hooks.add(Arc::new(hook));
     }
@@ -511,6 +976,14 @@ impl GlobalCircuitBreaker {
         });
     }
 
+    /// How many component windows the global fuse has read to count calls (a test hook: the
+    /// fuse reads them only when `global_trip_conditions.min_calls > 0`, the ratio holds and
+    /// it could open, and stops once the minimum is reached).
+    #[doc(hidden)]
+    pub fn fuse_window_reads(&self) -> u64 {
+        self.fuse.window_reads()
+    }
+
     pub(crate) fn fuse(&self) -> &Fuse {
         &self.fuse
     }
@@ -520,34 +993,28 @@ impl GlobalCircuitBreaker {
     }
 }
 
-/// New configs for the defaults and every component, all valid.
-struct Plan {
-    defaults: CircuitConfig,
-    components: Vec<(Arc<ComponentBreaker>, CircuitConfig)>,
+/// Which components a change lays out again.
+enum Scope<'a> {
+    /// Every registered component and every file section (new defaults or a new file).
+    All { new_file: bool },
+    /// One component.
+    One {
+        name: &'a str,
+        code: Option<CodeLayer>,
+        existing: bool,
+    },
+    /// `breakers!` entries that are not registered yet.
+    Declare(Vec<(&'static str, CodeLayer)>),
 }
 
-fn layer_config_error(e: LayerError) -> ConfigError {
-    match e {
-        LayerError::Invalid(e) => e,
-        // Only a manifest field that does not survive a serde round trip gets here. Rules are
-        // `&'static str` (so the const checker can build them); this one is interned like
-        // component names.
-        LayerError::Type(message) => {
-            ConfigError::runtime("config", ConfigValue::Count(0), names::intern(&message))
-        }
-    }
-}
-
-/// The window's ring is allocated once per breaker, so its bucket count cannot change live.
-fn fixed_fields(current: &CircuitConfig, next: &CircuitConfig) -> Result<(), ConfigError> {
-    if current.window_buckets == next.window_buckets {
-        Ok(())
-    } else {
-        Err(ConfigError::runtime(
-            "window_buckets",
-            ConfigValue::Count(u64::from(next.window_buckets)),
-            "cannot change on reload (the bucket ring is allocated once); restart to resize it",
-        ))
+/// A refused file.
+fn refuse_file(error: FileError, path: Option<&Path>) -> Refused {
+    Refused {
+        event: Some(Event::FileRefused {
+            path: path.map(Path::to_owned),
+            error: error.to_string(),
+        }),
+        error: Refusal::File(error),
     }
 }
 

@@ -130,11 +130,15 @@ pub enum Event {
         /// The component, or `None` for the registry's defaults.
         component: Option<&'static str>,
     },
-    /// A config was refused; the previous one stays in force.
+    /// A config was refused; the previous one stays in force. Also emitted, with the
+    /// operation accepted, when a `breakers!` entry conflicts with the registry's defaults and
+    /// runs on its compiled config, or is declared without a conflicting file section (see
+    /// [`layers`](crate::layers)).
     ConfigRefused {
-        /// The component, or `None` for the registry's defaults.
+        /// The registered component, or `None` for the registry's defaults (or a component
+        /// not registered yet, which [`ConfigError::component`] names).
         component: Option<&'static str>,
-        /// What was wrong with it.
+        /// What was wrong with it, and where each value involved came from.
         error: ConfigError,
     },
     /// A config file was put in force.

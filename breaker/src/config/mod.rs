@@ -5,6 +5,7 @@
 //!
 //! [`GlobalCircuitBreaker::reload`]: crate::GlobalCircuitBreaker::reload
 
+mod optional_count;
 mod optional_duration;
 mod validate;
 
@@ -12,7 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use validate::{ConfigError, ConfigValue, Violation, MAX_DURATION};
+pub(crate) use validate::{check_exact, source_name};
+pub use validate::{ConfigError, ConfigLayer, ConfigValue, Violation, MAX_DURATION};
 
 /// How outcomes in the rolling window are weighted when the error and slow-call rates are
 /// computed. Both strategies share the same lock-free bucket ring; they differ only in how the
@@ -79,13 +81,14 @@ pub struct CircuitConfig {
     #[serde(with = "humantime_serde")]
     pub rolling_window: Duration,
     /// How many equal buckets the window is cut into; old buckets drop out one at a time.
-    /// Fixed for a breaker's lifetime (a reload may not change it).
     pub window_buckets: u32,
     /// The rates are not evaluated until the window holds at least this many calls.
     pub min_calls: u32,
     /// Trip when `failures / calls >= error_rate_threshold` (inclusive).
     pub error_rate_threshold: f32,
-    /// Also trip after this many failures in a row, whatever the rate (`None`: off).
+    /// Also trip after this many failures in a row, whatever the rate (`None`, `"off"` in
+    /// config files: off).
+    #[serde(with = "optional_count")]
     pub consecutive_failures_threshold: Option<u32>,
     /// A call that takes at least this long is slow (`None`: slow-call detection off, and the
     /// call path reads the clock once instead of twice). `"off"` in config files.
@@ -99,7 +102,9 @@ pub struct CircuitConfig {
     /// Each re-open straight from `HalfOpen` multiplies the cooldown by this (1 disables the
     /// backoff); closing resets it.
     pub open_backoff_multiplier: f32,
-    /// The backoff never grows the cooldown past this.
+    /// The backoff never grows the cooldown past this (nor past `open_cooldown` when that is
+    /// longer: the cap only limits the growth, so a cooldown longer than the cap is valid and
+    /// simply does not grow).
     #[serde(with = "humantime_serde")]
     pub open_cooldown_max: Duration,
     /// How many probes may be in flight at once while `HalfOpen`.

@@ -10,6 +10,11 @@ use serde::{Deserialize, Deserializer, Serializer};
 /// The words that mean "off".
 const OFF: [&str; 4] = ["off", "never", "none", "disabled"];
 
+/// Whether `text` is one of the words for "off".
+pub(super) fn is_off(text: &str) -> bool {
+    OFF.contains(&text.trim().to_ascii_lowercase().as_str())
+}
+
 pub(super) fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         None => s.serialize_str("off"),
@@ -29,9 +34,7 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dura
         Some(Repr::Flag(true)) => Err(D::Error::custom(
             "expected a duration such as \"250ms\" or \"30s\", or \"off\"",
         )),
-        Some(Repr::Text(text)) if OFF.contains(&text.trim().to_ascii_lowercase().as_str()) => {
-            Ok(None)
-        }
+        Some(Repr::Text(text)) if is_off(&text) => Ok(None),
         Some(Repr::Text(text)) => humantime::parse_duration(&text).map(Some).map_err(|e| {
             D::Error::custom(format!(
                 "invalid duration `{text}`: {e}; write e.g. \"250ms\", \"30s\" or \"off\""

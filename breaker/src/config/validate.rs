@@ -2,13 +2,15 @@
 //! (`validate`) and the compile-time manifest check (`check` in a `const` item) cannot drift.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::CircuitConfig;
 
-/// The longest duration any field accepts. Longer ones are refused rather than allowed to
-/// overflow the nanosecond arithmetic of the window and the cooldown.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// The longest duration any field accepts: one year as humantime reads `"1y"` (365.25 days),
+/// so the documented maximum can be written as is. Longer ones are refused rather than
+/// allowed to overflow the nanosecond arithmetic of the window and the cooldown.
+pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
 
 /// The narrowest bucket: keeps epoch numbers small enough to pack beside an episode tag
 /// (40 bits of 1 ms epochs: 34 years of uptime).
@@ -23,6 +25,7 @@ pub(crate) const MAX_HALF_OPEN: u32 = 1000;
 
 /// The offending value, kept typed so it can be built in `const` context.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum ConfigValue {
     /// A duration field.
     Duration(Duration),
@@ -30,6 +33,9 @@ pub enum ConfigValue {
     Ratio(f32),
     /// A count.
     Count(u64),
+    /// A ratio or multiplier as a config file wrote it, before it was narrowed to the
+    /// field's `f32` (`1.00000001` is refused, not read as `1.0`).
+    Number(f64),
 }
 
 impl fmt::Display for ConfigValue {
@@ -39,6 +45,7 @@ impl fmt::Display for ConfigValue {
             Self::Duration(d) => write!(f, "{}", humantime::format_duration(*d)),
             Self::Ratio(r) => write!(f, "{r}"),
             Self::Count(n) => write!(f, "{n}"),
+            Self::Number(x) => write!(f, "{x}"),
         }
     }
 }
@@ -57,7 +64,9 @@ pub struct Violation {
     pub message: &'static str,
 }
 
-/// An invalid [`CircuitConfig`]: names the field, the value and the rule.
+/// An invalid [`CircuitConfig`]: names the field, the value and the rule, and, when the
+/// config was put together from layers (registry defaults, a `breakers!` entry, a config
+/// file), the component and where each value involved was set.
 ///
 /// ```
 /// use breaker::CircuitConfig;
@@ -67,14 +76,106 @@ pub struct Violation {
 ///     .unwrap_err();
 /// assert_eq!(err.to_string(), "error_rate_threshold = 1.5: must be in (0, 1]");
 /// assert_eq!(err.field(), "error_rate_threshold");
+/// assert_eq!(err.component(), None);
 /// ```
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field} = {value}: {rule}")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
     field: &'static str,
     value: ConfigValue,
     rule: &'static str,
+    /// Boxed: most errors have none, and the error travels in `Result`s.
+    layering: Option<Box<Layering>>,
 }
+
+/// Where the values of a refused layered config came from.
+#[derive(Debug, Clone, PartialEq)]
+struct Layering {
+    /// `None`: the registry's own defaults.
+    component: Option<String>,
+    /// The layer that set the refused value.
+    layer: ConfigLayer,
+    /// For a rule between two fields: the other field, its value and its layer.
+    other: Option<(&'static str, ConfigValue, ConfigLayer)>,
+}
+
+/// The layer a value of a component's config came from (see [`layers`](crate::layers)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigLayer {
+    /// [`CircuitConfig::DEFAULT`] (a `breakers!` entry that conflicts with the registry's
+    /// defaults runs on it and its own fields).
+    BuiltIn,
+    /// The registry's defaults in code: the builder, [`reload`](crate::GlobalCircuitBreaker::reload).
+    RegistryDefaults,
+    /// The component's `breakers!` entry.
+    Manifest,
+    /// The component's own config in code:
+    /// [`register_with`](crate::GlobalCircuitBreaker::register_with) or
+    /// [`reload_component`](crate::GlobalCircuitBreaker::reload_component).
+    Code,
+    /// A key of a config file.
+    File {
+        /// The file, if it came from one (`None`: `reload_from_str`).
+        path: Option<PathBuf>,
+        /// `defaults`, `global` or `components.<name>`.
+        section: String,
+        /// The key's 1-based line.
+        line: usize,
+    },
+}
+
+impl fmt::Display for ConfigLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BuiltIn => f.write_str("the built-in defaults"),
+            Self::RegistryDefaults => f.write_str("the registry's defaults"),
+            Self::Manifest => f.write_str("the `breakers!` entry"),
+            Self::Code => f.write_str("the config in code"),
+            Self::File {
+                path,
+                section,
+                line,
+            } => write!(f, "{}:{line} [{section}]", source_name(path.as_deref())),
+        }
+    }
+}
+
+/// How errors name a config that did not come from a file.
+pub(crate) fn source_name(path: Option<&std::path::Path>) -> String {
+    path.map_or_else(|| "<config>".to_owned(), |p| p.display().to_string())
+}
+
+impl ConfigLayer {
+    /// The line, for a file key.
+    fn line(&self) -> Option<usize> {
+        match self {
+            Self::File { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(layering) = &self.layering else {
+            return write!(f, "{} = {}: {}", self.field, self.value, self.rule);
+        };
+        if let Some(component) = &layering.component {
+            write!(f, "component `{component}`: ")?;
+        }
+        write!(
+            f,
+            "{} = {} (from {}): {}",
+            self.field, self.value, layering.layer, self.rule
+        )?;
+        if let Some((field, value, layer)) = &layering.other {
+            write!(f, ", with {field} = {value} (from {layer})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl ConfigError {
     /// The field's name as written in config files.
@@ -92,20 +193,104 @@ impl ConfigError {
         self.rule
     }
 
-    /// An error for a rule that only the runtime can check (e.g. changing a fixed field on
-    /// reload).
+    /// The component whose layered config broke the rule (`None`: a config checked on its
+    /// own, or the registry's defaults).
+    pub fn component(&self) -> Option<&str> {
+        self.layering.as_ref().and_then(|l| l.component.as_deref())
+    }
+
+    /// The layer that set the refused value, when layering refused it.
+    pub fn layer(&self) -> Option<&ConfigLayer> {
+        self.layering.as_ref().map(|l| &l.layer)
+    }
+
+    /// For a rule between two fields (`half_open_required_successes` and
+    /// `half_open_max_concurrent`, `window_buckets` and `rolling_window`): the other field,
+    /// its value and the layer that set it.
+    pub fn conflicting(&self) -> Option<(&'static str, ConfigValue, &ConfigLayer)> {
+        self.layering
+            .as_ref()
+            .and_then(|l| l.other.as_ref())
+            .map(|(field, value, layer)| (*field, *value, layer))
+    }
+
+    /// The line of the config file's key that takes part (the refused value's, or else the
+    /// other field's).
+    pub fn line(&self) -> Option<usize> {
+        let layering = self.layering.as_ref()?;
+        layering
+            .layer
+            .line()
+            .or_else(|| layering.other.as_ref().and_then(|(_, _, l)| l.line()))
+    }
+
+    /// An error for a rule that only the runtime can check (e.g. a value a file wrote that
+    /// does not survive narrowing to the field's type).
     pub(crate) fn runtime(field: &'static str, value: ConfigValue, rule: &'static str) -> Self {
-        Self { field, value, rule }
+        Self {
+            field,
+            value,
+            rule,
+            layering: None,
+        }
+    }
+
+    /// The same error, saying where its values came from.
+    pub(crate) fn layered(
+        mut self,
+        component: Option<&str>,
+        layer: ConfigLayer,
+        other: Option<(&'static str, ConfigValue, ConfigLayer)>,
+    ) -> Self {
+        self.layering = Some(Box::new(Layering {
+            component: component.map(str::to_owned),
+            layer,
+            other,
+        }));
+        self
+    }
+
+    /// The file key that takes part, as `(section, line, field, value)`: the refused value
+    /// when the file set it, or else the other field of the rule.
+    pub(crate) fn file_key(&self) -> Option<(&str, usize, &'static str, ConfigValue)> {
+        let layering = self.layering.as_ref()?;
+        if let ConfigLayer::File { section, line, .. } = &layering.layer {
+            return Some((section, *line, self.field, self.value));
+        }
+        match &layering.other {
+            Some((field, value, ConfigLayer::File { section, line, .. })) => {
+                Some((section, *line, field, *value))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the refused value itself is a key of the file.
+    pub(crate) fn set_by_file(&self) -> bool {
+        matches!(
+            self.layering.as_deref(),
+            Some(Layering {
+                layer: ConfigLayer::File { .. },
+                ..
+            })
+        )
+    }
+
+    /// The rule and the other field, without the component (for messages that lead with the
+    /// file's own line).
+    pub(crate) fn describe_rest(&self) -> String {
+        match self.layering.as_ref().and_then(|l| l.other.as_ref()) {
+            Some((field, value, layer)) => {
+                format!("{}, with {field} = {value} (from {layer})", self.rule)
+            }
+            None => self.rule.to_owned(),
+        }
     }
 }
 
 impl From<Violation> for ConfigError {
     fn from(v: Violation) -> Self {
-        Self {
-            field: v.field,
-            value: v.value,
-            rule: v.rule,
-        }
+        Self::runtime(v.field, v.value, v.rule)
     }
 }
 
@@ -137,7 +322,7 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         refuse!(
             "rolling_window",
             Dur(c.rolling_window),
-            "must be greater than 0 and at most 365 days"
+            "must be greater than 0 and at most 1 year"
         );
     }
     if c.window_buckets == 0 || c.window_buckets > MAX_BUCKETS {
@@ -179,7 +364,7 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         refuse!(
             "consecutive_failures_threshold",
             Count(0),
-            "must be at least 1 when set"
+            "must be at least 1 when set (\"off\" turns it off)"
         );
     }
     if let Some(d) = c.slow_call_threshold {
@@ -187,7 +372,7 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             refuse!(
                 "slow_call_threshold",
                 Dur(d),
-                "must be greater than 0 and at most 365 days when set"
+                "must be greater than 0 and at most 1 year when set"
             );
         }
     }
@@ -202,7 +387,7 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         refuse!(
             "open_cooldown",
             Dur(c.open_cooldown),
-            "must be greater than 0 and at most 365 days"
+            "must be greater than 0 and at most 1 year"
         );
     }
     if !(c.open_backoff_multiplier >= 1.0 && c.open_backoff_multiplier <= 1000.0) {
@@ -212,13 +397,14 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             "must be in [1, 1000]"
         );
     }
-    if c.open_cooldown_max.as_nanos() < c.open_cooldown.as_nanos()
-        || c.open_cooldown_max.as_nanos() > MAX_DURATION.as_nanos()
-    {
+    // The cap only limits the backoff's growth (the cooldown used is at most
+    // `max(open_cooldown, open_cooldown_max)`), so a cap below the cooldown is valid: a config
+    // that sets only `open_cooldown` must not be refused for a field it never set.
+    if c.open_cooldown_max.as_nanos() > MAX_DURATION.as_nanos() {
         refuse!(
             "open_cooldown_max",
             Dur(c.open_cooldown_max),
-            "must be at least open_cooldown and at most 365 days"
+            "must be at most 1 year"
         );
     }
     if c.half_open_max_concurrent == 0 || c.half_open_max_concurrent > MAX_HALF_OPEN {
@@ -249,7 +435,7 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             refuse!(
                 "half_open_max_wait",
                 Dur(d),
-                "must be greater than 0 and at most 365 days when set"
+                "must be greater than 0 and at most 1 year when set"
             );
         }
     }
@@ -257,7 +443,7 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         refuse!(
             "exponential_half_life",
             Dur(c.exponential_half_life),
-            "must be greater than 0 and at most 365 days"
+            "must be greater than 0 and at most 1 year"
         );
     }
     let g = &c.global_trip_conditions;
@@ -276,4 +462,21 @@ pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         );
     }
     Ok(())
+}
+
+/// Checks a ratio or multiplier as a config file wrote it, before it is narrowed to `f32`:
+/// `1.00000001` rounds to `1.0`, which the field accepts, but the file asked for more.
+pub(crate) fn check_exact(field: &str, x: f64) -> Option<&'static str> {
+    let narrowed = x as f32;
+    match field {
+        "error_rate_threshold"
+        | "slow_call_rate_threshold"
+        | "global_trip_conditions.component_open_ratio" => {
+            (!(x > 0.0 && x <= 1.0 && is_unit_ratio(narrowed))).then_some("must be in (0, 1]")
+        }
+        "open_backoff_multiplier" => (!((1.0..=1000.0).contains(&x)
+            && (1.0..=1000.0).contains(&narrowed)))
+        .then_some("must be in [1, 1000]"),
+        _ => None,
+    }
 }
