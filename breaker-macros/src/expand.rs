@@ -188,12 +188,16 @@ impl Rewrite {
                 quote!(#(#stmts)*)
             }
         };
+        // The new body reuses the user's brace token: with call-site braces the item's span
+        // is the macro's, and rustc's `dead_code` stays silent about an unused annotated fn
+        // (tracing#3108, #1366).
+        let mut new_block = TokenStream::new();
+        block.brace_token.surround(&mut new_block, |tokens| {
+            tokens.extend(quote!(#(#inner)* #body));
+        });
         Ok(quote! {
             #(#outer)*
-            #vis #sig {
-                #(#inner)*
-                #body
-            }
+            #vis #sig #new_block
         })
     }
 
