@@ -37,11 +37,7 @@ use breaker_suite::COOLDOWN;
 type Payload = Box<dyn std::any::Any + Send>;
 
 fn message(payload: &Payload) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<not a string>")
+    breaker_suite::panic_message(&**payload)
 }
 
 /// `(successes, failures, ignored, half_open_in_flight)`.

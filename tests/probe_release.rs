@@ -82,7 +82,8 @@ fn panicking_call(b: &ComponentBreaker) {
     let result = catch_unwind(AssertUnwindSafe(|| {
         b.call(|| -> Result<(), ()> { panic!("probe blew up") })
     }));
-    assert!(result.is_err(), "the panic propagates out of call");
+    let payload = result.expect_err("the panic propagates out of call");
+    assert_eq!(breaker_suite::panic_message(&*payload), "probe blew up");
 }
 
 #[test]
