@@ -13,7 +13,7 @@ use breaker::{
     CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, Outcome, Recorded, TransitionReason,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{registry, trip, EventLog};
 use futures::FutureExt;
 
 const COOLDOWN: Duration = Duration::from_secs(10);
@@ -34,24 +34,15 @@ fn ready_to_probe(allowed_failures: u32) -> Fixture {
 }
 
 fn ready_to_probe_with(base: CircuitConfig) -> Fixture {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            open_cooldown: COOLDOWN,
-            half_open_max_concurrent: 1,
-            half_open_required_successes: 1,
-            ..base
-        })
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = registry(CircuitConfig {
+        min_calls: 2,
+        open_cooldown: COOLDOWN,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..base
+    });
     let b = registry.register("rest").unwrap();
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
+    assert_eq!(trip(&b), 2);
     clock.advance(COOLDOWN);
     Fixture {
         clock,

@@ -312,7 +312,7 @@ fn the_tower_layer_exposes_its_service_and_formats() {
     let mut svc: CircuitBreaker<_, _, _> = layer.layer(inner);
     let b = registry.component("svc").unwrap();
     // `get_ref` is the inner service: a call through it is not the breaker's to count.
-    let mut direct = svc.get_ref().clone();
+    let mut direct = *svc.get_ref();
     assert_eq!(block_on(direct.call(5)).unwrap(), 5);
     assert_eq!(b.snapshot().calls, 0);
     block_on(async {
