@@ -134,6 +134,12 @@ const SCRIPT: [(u64, [bool; 3], &str); 5] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fast = std::env::args().any(|a| a == "--fast");
     let live = std::io::stdout().is_terminal() && !fast;
+    run(&mut std::io::stdout(), live)
+}
+
+/// Plays the script, writing to `out` (the phase tables, the transitions, the timeline); with
+/// `live`, redraws a table in the terminal instead and paces the script to about 8 s.
+fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>> {
     let clock = FakeClock::new();
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
 
@@ -193,10 +199,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     clock.elapsed().as_secs_f64()
                 ));
             if !live && tick > 0 {
-                print_table(
-                    &registry.snapshot().components,
-                    &registry.global().snapshot(),
-                );
+                write!(
+                    out,
+                    "{}",
+                    table(
+                        &registry.snapshot().components,
+                        &registry.global().snapshot()
+                    )
+                )?;
             }
         }
         // Two calls per adapter per tick.
@@ -225,7 +235,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             let log = log.lock().unwrap_or_else(PoisonError::into_inner);
             for line in &log[printed..] {
-                println!("{line}");
+                writeln!(out, "{line}")?;
             }
             printed = log.len();
         }
@@ -233,15 +243,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if live {
         redraw(registry, &log, SCRIPT_SECONDS, "done", &net, calls, refused);
     } else {
-        println!();
-        print_table(
-            &registry.snapshot().components,
-            &registry.global().snapshot(),
-        );
+        writeln!(out)?;
+        write!(
+            out,
+            "{}",
+            table(
+                &registry.snapshot().components,
+                &registry.global().snapshot()
+            )
+        )?;
     }
-    println!();
-    print_timeline(&timeline);
-    println!(
+    writeln!(out)?;
+    print_timeline(out, &timeline)?;
+    writeln!(
+        out,
         "\n{calls} calls: {} reached the venues, {refused} were refused without touching them ({}).",
         net.attempts.load(Ordering::Relaxed),
         by_reason
@@ -249,7 +264,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(reason, n)| format!("{n} {reason}"))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     Ok(())
 }
 
@@ -310,18 +325,17 @@ fn table(components: &[ComponentSnapshot], global: &ComponentSnapshot) -> String
     out
 }
 
-fn print_table(components: &[ComponentSnapshot], global: &ComponentSnapshot) {
-    print!("{}", table(components, global));
-}
-
 /// One character per half second: `=` closed, `X` open, `?` half-open.
-fn print_timeline(timeline: &[[CircuitState; 4]]) {
-    println!("timeline (one column = 0.5 s;  = closed   X open   ? half-open):");
+fn print_timeline(out: &mut dyn Write, timeline: &[[CircuitState; 4]]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "timeline (one column = 0.5 s;  = closed   X open   ? half-open):"
+    )?;
     let mut ruler = String::new();
     for s in (0..SCRIPT_SECONDS).step_by(5) {
         ruler.push_str(&format!("{s:<10}"));
     }
-    println!("{:<13} {ruler}", "");
+    writeln!(out, "{:<13} {ruler}", "")?;
     for (row, name) in NAMES.iter().enumerate() {
         let line: String = timeline
             .chunks(5)
@@ -343,6 +357,7 @@ fn print_timeline(timeline: &[[CircuitState; 4]]) {
                 }
             })
             .collect();
-        println!("{name:<13} {line}");
+        writeln!(out, "{name:<13} {line}")?;
     }
+    Ok(())
 }
