@@ -320,11 +320,13 @@ impl Rewrite {
                 pub struct NoManifestAtCrateRoot;
                 pub static #component: NoManifestAtCrateRoot = NoManifestAtCrateRoot;
             }
-            {
+            // Only `breakers` is named under the glob, so no crate-root item can shadow the
+            // trait above.
+            DeclaredAtCrateRoot::handle({
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use crate::*;
-                DeclaredAtCrateRoot::handle(&breakers::#component)
-            }
+                &breakers::#component
+            })
         }}
     }
 
