@@ -134,12 +134,21 @@ const SCRIPT: [(u64, [bool; 3], &str); 5] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fast = std::env::args().any(|a| a == "--fast");
     let live = std::io::stdout().is_terminal() && !fast;
+    run(&mut std::io::stdout(), live)
+}
+
+/// Plays the script, writing to `out` (the phase tables, the transitions, the timeline); with
+/// `live`, redraws a table in the terminal instead and paces the script to about 8 s.
+fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>> {
     let clock = FakeClock::new();
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    // Where each transition took a breaker, drained every tick into the timeline: a half-open
+    // episode that starts and ends within one tick never shows in the end-of-tick state.
+    let moves: Arc<Mutex<Vec<(&'static str, CircuitState)>>> = Arc::default();
 
     // Installed before any adapter is called, so the manifest's handles use this registry.
     let registry = breaker::install({
-        let (clock, log) = (clock.clone(), Arc::clone(&log));
+        let (clock, log, moves) = (clock.clone(), Arc::clone(&log), Arc::clone(&moves));
         GlobalCircuitBreaker::builder()
             .config(CircuitConfig {
                 global_trip_conditions: GlobalTripConditions::DEFAULT,
@@ -159,6 +168,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     log.lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(line);
+                    moves
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((t.component, t.to));
                 }
             })
             .build()?
@@ -172,7 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         net: Arc::clone(&net),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let mut timeline: Vec<[CircuitState; 4]> = Vec::new();
+    let mut timeline: Vec<[Seen; 4]> = Vec::new();
     let mut refused = 0u64;
     let mut by_reason = std::collections::BTreeMap::new();
     let mut calls = 0u64;
@@ -193,12 +206,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     clock.elapsed().as_secs_f64()
                 ));
             if !live && tick > 0 {
-                print_table(
-                    &registry.snapshot().components,
-                    &registry.global().snapshot(),
-                );
+                write!(
+                    out,
+                    "{}",
+                    table(
+                        &registry.snapshot().components,
+                        &registry.global().snapshot()
+                    )
+                )?;
             }
         }
+        let mut seen = states(registry).map(Seen::from);
         // Two calls per adapter per tick.
         for _ in 0..2 {
             let results = [
@@ -214,7 +232,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        timeline.push(states(registry));
+        for (component, to) in moves
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            if let Some(row) = NAMES.iter().position(|name| *name == component) {
+                seen[row].add(to);
+            }
+        }
+        for (row, state) in states(registry).into_iter().enumerate() {
+            seen[row].add(state);
+        }
+        timeline.push(seen);
         clock.advance(TICK);
 
         if live {
@@ -225,7 +255,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             let log = log.lock().unwrap_or_else(PoisonError::into_inner);
             for line in &log[printed..] {
-                println!("{line}");
+                writeln!(out, "{line}")?;
             }
             printed = log.len();
         }
@@ -233,15 +263,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if live {
         redraw(registry, &log, SCRIPT_SECONDS, "done", &net, calls, refused);
     } else {
-        println!();
-        print_table(
-            &registry.snapshot().components,
-            &registry.global().snapshot(),
-        );
+        writeln!(out)?;
+        write!(
+            out,
+            "{}",
+            table(
+                &registry.snapshot().components,
+                &registry.global().snapshot()
+            )
+        )?;
     }
-    println!();
-    print_timeline(&timeline);
-    println!(
+    writeln!(out)?;
+    print_timeline(out, &timeline)?;
+    writeln!(
+        out,
         "\n{calls} calls: {} reached the venues, {refused} were refused without touching them ({}).",
         net.attempts.load(Ordering::Relaxed),
         by_reason
@@ -249,7 +284,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(reason, n)| format!("{n} {reason}"))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     Ok(())
 }
 
@@ -310,39 +345,130 @@ fn table(components: &[ComponentSnapshot], global: &ComponentSnapshot) -> String
     out
 }
 
-fn print_table(components: &[ComponentSnapshot], global: &ComponentSnapshot) {
-    print!("{}", table(components, global));
+/// The states a breaker was in during a stretch of the script: where it started and every
+/// state a transition took it to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    closed: bool,
+    half_open: bool,
+    open: bool,
 }
 
-/// One character per half second: `=` closed, `X` open, `?` half-open.
-fn print_timeline(timeline: &[[CircuitState; 4]]) {
-    println!("timeline (one column = 0.5 s;  = closed   X open   ? half-open):");
+impl Seen {
+    fn add(&mut self, state: CircuitState) {
+        match state {
+            CircuitState::Closed | CircuitState::Disabled => self.closed = true,
+            CircuitState::HalfOpen => self.half_open = true,
+            CircuitState::Open | CircuitState::ForcedOpen => self.open = true,
+        }
+    }
+
+    fn merge(self, other: Self) -> Self {
+        Self {
+            closed: self.closed || other.closed,
+            half_open: self.half_open || other.half_open,
+            open: self.open || other.open,
+        }
+    }
+
+    /// `?` if a half-open episode touched the stretch (episodes are shorter than a column),
+    /// else `X` if the breaker was open in it, else `=`.
+    fn glyph(self) -> char {
+        if self.half_open {
+            '?'
+        } else if self.open {
+            'X'
+        } else {
+            '='
+        }
+    }
+}
+
+impl From<CircuitState> for Seen {
+    fn from(state: CircuitState) -> Self {
+        let mut seen = Self::default();
+        seen.add(state);
+        seen
+    }
+}
+
+/// One character per half second: `=` closed, `X` open, `?` half-open at some point in it.
+fn print_timeline(out: &mut dyn Write, timeline: &[[Seen; 4]]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "timeline (one column per 0.5 s:  '=' closed   'X' open   '?' half-open):"
+    )?;
     let mut ruler = String::new();
     for s in (0..SCRIPT_SECONDS).step_by(5) {
         ruler.push_str(&format!("{s:<10}"));
     }
-    println!("{:<13} {ruler}", "");
+    writeln!(out, "{:<13} {ruler}", "")?;
     for (row, name) in NAMES.iter().enumerate() {
         let line: String = timeline
             .chunks(5)
             .map(|chunk| {
-                // The worst state in the half second, so short half-open episodes show.
-                let worst = chunk
+                chunk
                     .iter()
-                    .map(|states| states[row])
-                    .max_by_key(|s| match s {
-                        CircuitState::Closed | CircuitState::Disabled => 0,
-                        CircuitState::HalfOpen => 1,
-                        CircuitState::Open | CircuitState::ForcedOpen => 2,
-                    })
-                    .unwrap_or(CircuitState::Closed);
-                match worst {
-                    CircuitState::Closed | CircuitState::Disabled => '=',
-                    CircuitState::HalfOpen => '?',
-                    CircuitState::Open | CircuitState::ForcedOpen => 'X',
-                }
+                    .map(|seen| seen[row])
+                    .fold(Seen::default(), Seen::merge)
+                    .glyph()
             })
             .collect();
-        println!("{name:<13} {line}");
+        writeln!(out, "{name:<13} {line}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    /// The scripted run, as a pipe sees it: every half-open episode the transition log reports
+    /// shows as `?` in its timeline column, and the legend names each glyph.
+    #[test]
+    fn the_timeline_shows_every_half_open_episode_and_names_each_glyph(
+    ) -> Result<(), Box<dyn Error>> {
+        let mut out = Vec::new();
+        super::run(&mut out, false)?;
+        let text = String::from_utf8(out)?;
+        let row = |name: &str| {
+            text.lines()
+                .skip_while(|l| !l.starts_with("timeline"))
+                .find_map(|l| l.strip_prefix(name))
+                .map(|cells| cells.trim_start().chars().collect::<Vec<_>>())
+        };
+        let mut episodes = 0;
+        for line in text.lines().filter(|l| l.contains("-> half_open")) {
+            // `t= 23.4s  binance_rest  open -> half_open cooldown elapsed`
+            let mut words = line.trim_start_matches("t=").split_whitespace();
+            let at: f64 = words
+                .next()
+                .ok_or("no time")?
+                .trim_end_matches('s')
+                .parse()?;
+            let name = words.next().ok_or("no component")?;
+            let cells = row(name).ok_or("no timeline row")?;
+            // Ten ticks per second, five ticks per column, whole ticks only.
+            let column = (at * 10.0).round() as usize / 5;
+            assert_eq!(
+                cells.get(column),
+                Some(&'?'),
+                "{name} was half-open at {at} s (column {column}): {}",
+                cells.iter().collect::<String>()
+            );
+            episodes += 1;
+        }
+        assert!(
+            episodes >= 4,
+            "the script has half-open episodes: {episodes}"
+        );
+        let legend = text
+            .lines()
+            .find(|l| l.starts_with("timeline"))
+            .ok_or("no timeline")?;
+        for glyph in ["'=' closed", "'X' open", "'?' half-open"] {
+            assert!(legend.contains(glyph), "legend without {glyph}: {legend}");
+        }
+        Ok(())
     }
 }

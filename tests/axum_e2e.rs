@@ -83,18 +83,12 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Self {
-        let clock = FakeClock::new();
-        let breakers = Arc::new(
-            GlobalCircuitBreaker::builder()
-                .config(CircuitConfig {
-                    min_calls: 4,
-                    open_cooldown: Duration::from_secs(30),
-                    ..CircuitConfig::DEFAULT
-                })
-                .clock(clock.clone())
-                .build()
-                .unwrap(),
-        );
+        let (clock, breakers, _log) = breaker_suite::registry(CircuitConfig {
+            min_calls: 4,
+            open_cooldown: Duration::from_secs(30),
+            ..CircuitConfig::DEFAULT
+        });
+        let breakers = Arc::new(breakers);
         let failing = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(AtomicUsize::new(0));
         let upstream = serve(
@@ -262,15 +256,10 @@ async fn the_admin_router_is_read_only() {
 #[tokio::test]
 async fn an_axum_route_guarded_in_http_mode_answers_503_itself() {
     tokio::time::timeout(Duration::from_secs(30), async {
-        let clock = FakeClock::new();
-        let breakers = GlobalCircuitBreaker::builder()
-            .config(CircuitConfig {
-                min_calls: 2,
-                ..CircuitConfig::DEFAULT
-            })
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let (clock, breakers, _log) = breaker_suite::registry(CircuitConfig {
+            min_calls: 2,
+            ..CircuitConfig::DEFAULT
+        });
         let failing = Arc::new(AtomicBool::new(true));
         let handler_failing = Arc::clone(&failing);
         // The route's own 5xx trip the breaker; axum needs `Error = Infallible`, which the

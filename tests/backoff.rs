@@ -2,10 +2,10 @@
 //! The open cooldown grows by `open_backoff_multiplier` on each re-open from `HalfOpen`, is
 //! capped at `open_cooldown_max`, and starts again from `open_cooldown` after a close.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use breaker::{CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock, Outcome};
+use breaker_suite::{breaker, trip};
 
 const COOLDOWN: Duration = Duration::from_secs(10);
 const COOLDOWN_MAX: Duration = Duration::from_secs(35);
@@ -16,7 +16,6 @@ fn secs(s: u64) -> Duration {
 
 /// A tripped breaker with one probe per episode that decides it.
 fn tripped(multiplier: f32) -> (FakeClock, ComponentBreaker) {
-    let clock = FakeClock::new();
     let config = CircuitConfig {
         min_calls: 2,
         open_cooldown: COOLDOWN,
@@ -27,16 +26,9 @@ fn tripped(multiplier: f32) -> (FakeClock, ComponentBreaker) {
         half_open_allowed_failures: 0,
         ..CircuitConfig::DEFAULT
     };
-    let b = ComponentBreaker::new("feed", config, Arc::new(clock.clone())).unwrap();
-    trip(&b);
+    let (clock, b) = breaker("feed", config);
+    assert_eq!(trip(&b), 2);
     (clock, b)
-}
-
-fn trip(b: &ComponentBreaker) {
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(b.state(), CircuitState::Open);
 }
 
 /// The cooldown now in force, as the Open rejection reports it (and `retry_after` agrees).
@@ -97,7 +89,7 @@ fn a_close_resets_the_backoff() {
 
     probe_after_cooldown(&clock, &b, Outcome::Success);
     assert_eq!(b.state(), CircuitState::Closed);
-    trip(&b);
+    assert_eq!(trip(&b), 2, "a close starts from an empty window");
     assert_eq!(cooldown(&b), COOLDOWN);
 
     // And it grows from the base again.

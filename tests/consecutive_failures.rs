@@ -2,30 +2,17 @@
 //! `consecutive_failures_threshold` trips on a run of failures, whatever `min_calls` says; a
 //! success ends the run.
 
-use breaker::{
-    CircuitConfig, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker, Outcome,
-    TransitionReason,
-};
-use breaker_suite::EventLog;
+use breaker::{CircuitConfig, CircuitState, GlobalCircuitBreaker, Outcome, TransitionReason};
+use breaker_suite::{call, registry, trip, EventLog};
 
 /// A registry whose rate rule can never trip (`min_calls` far above what the tests record).
 fn setup(threshold: Option<u32>) -> (GlobalCircuitBreaker, EventLog) {
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 1000,
-            consecutive_failures_threshold: threshold,
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(FakeClock::new())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (_clock, registry, log) = registry(CircuitConfig {
+        min_calls: 1000,
+        consecutive_failures_threshold: threshold,
+        ..CircuitConfig::DEFAULT
+    });
     (registry, log)
-}
-
-fn call(b: &ComponentBreaker, outcome: Outcome) {
-    b.acquire().into_result().unwrap().record(outcome);
 }
 
 #[test]
@@ -90,8 +77,7 @@ fn threshold_one_trips_on_the_first_failure() {
     let (registry, _log) = setup(Some(1));
     let b = registry.register("one").unwrap();
     call(&b, Outcome::Success);
-    call(&b, Outcome::Failure);
-    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(trip(&b), 1);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use breaker::{
     CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker,
     Outcome, TransitionReason,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{registry, trip, EventLog};
 
 const COOLDOWN: Duration = Duration::from_secs(30);
 
@@ -19,23 +19,13 @@ fn setup() -> (
     Arc<ComponentBreaker>,
     EventLog,
 ) {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            open_cooldown: COOLDOWN,
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = registry(CircuitConfig {
+        min_calls: 2,
+        open_cooldown: COOLDOWN,
+        ..CircuitConfig::DEFAULT
+    });
     let db = registry.register("db").unwrap();
-    for _ in 0..2 {
-        db.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(db.state(), CircuitState::Open);
+    assert_eq!(trip(&db), 2);
     (clock, registry, db, log)
 }
 
@@ -134,10 +124,7 @@ fn the_cooldown_ending_alone_does_not_change_state_the_next_acquire_does() {
 
 #[test]
 fn calls_admitted_while_closed_are_not_probes() {
-    let registry = GlobalCircuitBreaker::builder()
-        .clock(FakeClock::new())
-        .build()
-        .unwrap();
+    let (_clock, registry, _log) = registry(CircuitConfig::DEFAULT);
     let db = registry.register("db").unwrap();
     let guard = db.acquire().into_result().unwrap();
     assert!(!guard.is_probe());

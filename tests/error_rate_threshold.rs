@@ -2,9 +2,8 @@
 //! `error_rate_threshold` is inclusive: the breaker trips at exactly the configured rate and
 //! not just below it. Ignored outcomes are not calls.
 
-use std::sync::Arc;
-
-use breaker::{CircuitConfig, CircuitState, ComponentBreaker, FakeClock, Outcome};
+use breaker::{CircuitConfig, CircuitState, ComponentBreaker, Outcome};
+use breaker_suite::call;
 
 fn breaker(error_rate_threshold: f32) -> ComponentBreaker {
     let config = CircuitConfig {
@@ -12,16 +11,16 @@ fn breaker(error_rate_threshold: f32) -> ComponentBreaker {
         error_rate_threshold,
         ..CircuitConfig::DEFAULT
     };
-    ComponentBreaker::new("error_rate", config, Arc::new(FakeClock::new())).unwrap()
+    breaker_suite::breaker("error_rate", config).1
 }
 
 /// Records `successes` successes, then `failures` failures (failures trigger the check).
 fn run(b: &ComponentBreaker, successes: u32, failures: u32) {
     for _ in 0..successes {
-        b.acquire().into_result().unwrap().record(Outcome::Success);
+        call(b, Outcome::Success);
     }
     for _ in 0..failures {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
+        call(b, Outcome::Failure);
     }
 }
 
@@ -88,7 +87,7 @@ fn ignored_outcomes_are_not_calls() {
     let b = breaker(0.5);
     run(&b, 5, 4);
     for _ in 0..10 {
-        b.acquire().into_result().unwrap().record(Outcome::Ignored);
+        call(&b, Outcome::Ignored);
     }
     let snap = b.snapshot();
     assert_eq!(snap.window.calls, 9);
@@ -104,7 +103,7 @@ fn ignored_outcomes_do_not_dilute_the_rate() {
     let b = breaker(0.5);
     run(&b, 2, 0);
     for _ in 0..30 {
-        b.acquire().into_result().unwrap().record(Outcome::Ignored);
+        call(&b, Outcome::Ignored);
     }
     run(&b, 0, 7);
     assert_eq!(b.snapshot().window.calls, 9);
@@ -123,7 +122,7 @@ fn every_exact_fraction_trips_inclusively() {
                 error_rate_threshold: threshold,
                 ..CircuitConfig::DEFAULT
             };
-            let b = ComponentBreaker::new("fractions", config, Arc::new(FakeClock::new())).unwrap();
+            let (_clock, b) = breaker_suite::breaker("fractions", config);
             run(&b, calls - failures, failures);
             assert_eq!(
                 b.state(),

@@ -3,14 +3,16 @@
 //! `0.5^(age / half_life)`, so recent outcomes dominate the rates; `Sliding` weighs every
 //! bucket in the window alike.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use breaker::{CircuitConfig, CircuitState, ComponentBreaker, FakeClock, Outcome, SampleWeighting};
+use breaker::{
+    CircuitConfig, CircuitState, ComponentBreaker, Exponential, FakeClock, Outcome,
+    SampleWeighting, Sliding, WindowStrategy,
+};
+use breaker_suite::call;
 
 /// 10 s window of 1 s buckets, `min_calls` 10, threshold 0.5, half-life `half_life`.
 fn breaker(weighting: SampleWeighting, half_life: Duration) -> (ComponentBreaker, FakeClock) {
-    let clock = FakeClock::new();
     let config = CircuitConfig {
         min_calls: 10,
         error_rate_threshold: 0.5,
@@ -18,7 +20,7 @@ fn breaker(weighting: SampleWeighting, half_life: Duration) -> (ComponentBreaker
         exponential_half_life: half_life,
         ..CircuitConfig::DEFAULT
     };
-    let b = ComponentBreaker::new("weighting", config, Arc::new(clock.clone())).unwrap();
+    let (clock, b) = breaker_suite::breaker("weighting", config);
     (b, clock)
 }
 
@@ -32,7 +34,7 @@ fn both() -> [(ComponentBreaker, FakeClock); 2] {
 
 fn record(b: &ComponentBreaker, outcome: Outcome, times: u32) {
     for _ in 0..times {
-        b.acquire().into_result().unwrap().record(outcome);
+        call(b, outcome);
     }
 }
 
@@ -143,4 +145,15 @@ fn exponential_still_forgets_buckets_outside_the_window() {
     let window = b.snapshot().window;
     assert_eq!((window.calls, window.failures), (1, 0));
     assert_eq!(window.error_rate, 0.0);
+}
+
+/// The strategies' weight functions at their edges: `Sliding` weighs any age alike, and
+/// `Exponential` weighs age 0 fully, halves per half-life, and with a zero half-life forgets
+/// everything but the current bucket.
+#[test]
+fn weighting_strategies_at_their_edges() {
+    assert_eq!(Sliding.weight(9, 0.0), 1.0);
+    assert_eq!(Exponential.weight(0, 0.0), 1.0);
+    assert_eq!(Exponential.weight(1, 0.0), 0.0);
+    assert_eq!(Exponential.weight(2, 2.0), 0.5);
 }

@@ -2,18 +2,16 @@
 //! `HalfOpen` admits exactly `half_open_max_concurrent` probes; the next caller gets
 //! `CircuitError::HalfOpenExhausted`, and a finished probe frees its slot for another caller.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::Duration;
 
-use breaker::{
-    CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock, Outcome, Permit,
-};
+use breaker::{CircuitConfig, CircuitError, CircuitState, ComponentBreaker, Outcome, Permit};
+use breaker_suite::{breaker, trip};
 
 const COOLDOWN: Duration = Duration::from_secs(10);
 
 /// A tripped breaker whose cooldown has elapsed: the next acquire enters `HalfOpen`.
 fn ready_to_probe(max_concurrent: u32) -> ComponentBreaker {
-    let clock = FakeClock::new();
     let config = CircuitConfig {
         min_calls: 2,
         open_cooldown: COOLDOWN,
@@ -21,11 +19,8 @@ fn ready_to_probe(max_concurrent: u32) -> ComponentBreaker {
         half_open_required_successes: max_concurrent,
         ..CircuitConfig::DEFAULT
     };
-    let b = ComponentBreaker::new("api", config, Arc::new(clock.clone())).unwrap();
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(b.state(), CircuitState::Open);
+    let (clock, b) = breaker("api", config);
+    assert_eq!(trip(&b), 2);
     clock.advance(COOLDOWN);
     b
 }

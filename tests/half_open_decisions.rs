@@ -10,7 +10,7 @@ use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker, Outcome,
     Recorded, TransitionReason,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{registry, trip, EventLog};
 
 const COOLDOWN: Duration = Duration::from_secs(5);
 const MIN_CALLS: u32 = 4;
@@ -38,19 +38,9 @@ fn base() -> CircuitConfig {
 
 /// Tripped by `MIN_CALLS` failures, cooldown elapsed.
 fn ready_to_probe(config: CircuitConfig) -> Fixture {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(config)
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = registry(config);
     let b = registry.register("db").unwrap();
-    for _ in 0..MIN_CALLS {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(trip(&b), MIN_CALLS);
     clock.advance(COOLDOWN);
     Fixture {
         _clock: clock,

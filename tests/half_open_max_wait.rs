@@ -10,7 +10,7 @@ use breaker::{
     CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, Outcome, Recorded, TransitionReason,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{registry, trip, EventLog};
 
 const COOLDOWN: Duration = Duration::from_secs(10);
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -24,26 +24,17 @@ struct Fixture {
 
 /// Tripped, cooldown elapsed; two probes needed to close, two slots.
 fn ready_to_probe() -> Fixture {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            open_cooldown: COOLDOWN,
-            open_backoff_multiplier: 2.0,
-            half_open_max_concurrent: 2,
-            half_open_required_successes: 2,
-            half_open_max_wait: Some(MAX_WAIT),
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = registry(CircuitConfig {
+        min_calls: 2,
+        open_cooldown: COOLDOWN,
+        open_backoff_multiplier: 2.0,
+        half_open_max_concurrent: 2,
+        half_open_required_successes: 2,
+        half_open_max_wait: Some(MAX_WAIT),
+        ..CircuitConfig::DEFAULT
+    });
     let b = registry.register("ws").unwrap();
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
+    assert_eq!(trip(&b), 2);
     clock.advance(COOLDOWN);
     Fixture {
         clock,

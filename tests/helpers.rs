@@ -11,26 +11,13 @@ use breaker::{
     Breaker, CallError, CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
     FakeClock, GlobalCircuitBreaker, Outcome, RegistryError,
 };
+use breaker_suite::{call, registry, trip};
 
-fn registry() -> (FakeClock, GlobalCircuitBreaker) {
-    let clock = FakeClock::new();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 3,
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    (clock, registry)
-}
-
-fn trip(b: &ComponentBreaker) {
-    for _ in 0..3 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(b.state(), CircuitState::Open);
-}
+/// Three calls before the rate rule may trip; at 100 % failures the third trips.
+const CONFIG: CircuitConfig = CircuitConfig {
+    min_calls: 3,
+    ..CircuitConfig::DEFAULT
+};
 
 fn open(component: &str) -> CircuitError {
     CircuitError::Open {
@@ -41,7 +28,7 @@ fn open(component: &str) -> CircuitError {
 
 #[test]
 fn component_call_classifies_ok_as_success_and_err_as_failure() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
     assert_eq!(b.call(|| Ok::<u8, &str>(1)), Ok(1));
     assert_eq!(b.snapshot().successes, 1);
@@ -62,9 +49,9 @@ fn component_call_classifies_ok_as_success_and_err_as_failure() {
 
 #[test]
 fn component_call_when_open_rejects_without_running() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
-    trip(&b);
+    assert_eq!(trip(&b), 3);
     let mut ran = false;
     let out = b.call(|| {
         ran = true;
@@ -77,7 +64,7 @@ fn component_call_when_open_rejects_without_running() {
 
 #[test]
 fn registry_call_classifies_and_rejects_by_name() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
     assert_eq!(registry.call("svc", || Ok::<u8, u8>(1)), Ok(1));
     assert_eq!(
@@ -106,7 +93,7 @@ fn registry_call_classifies_and_rejects_by_name() {
 
 #[test]
 fn registry_call_on_an_unknown_name_is_component_missing() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let mut ran = false;
     let out = registry.call("ghost", || {
         ran = true;
@@ -123,7 +110,7 @@ fn registry_call_on_an_unknown_name_is_component_missing() {
 
 #[tokio::test]
 async fn run_protected_classifies_ok_and_err_and_rejects_when_open() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
     assert_eq!(b.run_protected(async { Ok::<u8, u8>(1) }).await, Ok(1));
     assert_eq!(
@@ -163,7 +150,7 @@ async fn run_protected_classifies_ok_and_err_and_rejects_when_open() {
 
 #[test]
 fn breaker_acquire_by_name() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     registry.register("svc").unwrap();
     let guard = registry.acquire("svc").into_result().unwrap();
     assert_eq!(guard.breaker().name(), "svc");
@@ -208,7 +195,7 @@ fn circuit_errors_convert_to_io_errors() {
         registry.acquire("absent").into_result()?;
         Ok(())
     }
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     assert_eq!(
         through_question_mark(&registry).unwrap_err().kind(),
         io::ErrorKind::NotFound
@@ -224,7 +211,7 @@ fn guards_and_protected_futures_are_send() {
     send_type::<GlobalCircuitBreaker>();
     send_type::<Arc<ComponentBreaker>>();
 
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
     let guard = b.acquire().into_result().unwrap();
     assert_send(&guard);
@@ -243,7 +230,7 @@ fn guards_and_protected_futures_are_send() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owned_guard_travels_to_a_spawned_task() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
     let guard = b.acquire_owned().into_result().unwrap();
     let recorded = tokio::spawn(async move { guard.record(Outcome::Success) })
@@ -255,14 +242,14 @@ async fn an_owned_guard_travels_to_a_spawned_task() {
 
 #[test]
 fn snapshot_counts_calls_and_rejections_by_reason() {
-    let (clock, registry) = registry();
+    let (clock, registry, _log) = registry(CONFIG);
     let b = registry.register("svc").unwrap();
     for outcome in [Outcome::Success, Outcome::Success, Outcome::Ignored] {
-        b.acquire().into_result().unwrap().record(outcome);
+        call(&b, outcome);
     }
     drop(b.acquire().into_result().unwrap()); // a cancelled call counts as ignored
     for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
+        call(&b, Outcome::Failure);
     }
     assert_eq!(b.state(), CircuitState::Open);
     for _ in 0..3 {
@@ -282,14 +269,12 @@ fn snapshot_counts_calls_and_rejections_by_reason() {
     assert_eq!(snap.ignored, 2 + 3);
     assert_eq!(snap.calls, snap.successes + snap.failures + snap.ignored);
     assert_eq!(snap.calls, 9);
+    // Field by field, not a struct literal: the snapshot structs are to become
+    // `#[non_exhaustive]` (issue 10), and outside the crate a literal would not compile.
+    let r = snap.rejections;
     assert_eq!(
-        snap.rejections,
-        breaker::Rejections {
-            open: 3,
-            half_open_exhausted: 1,
-            global_open: 0,
-            forced_open: 2,
-        }
+        (r.open, r.half_open_exhausted, r.global_open, r.forced_open),
+        (3, 1, 0, 2)
     );
     assert_eq!(snap.rejections.total(), 6);
     assert_eq!(registry.snapshot().component("svc"), Some(&snap));
@@ -297,9 +282,9 @@ fn snapshot_counts_calls_and_rejections_by_reason() {
 
 #[test]
 fn register_is_idempotent() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let first = registry.register("svc").unwrap();
-    trip(&first);
+    assert_eq!(trip(&first), 3);
     let again = registry.register("svc").unwrap();
     assert!(Arc::ptr_eq(&first, &again));
     assert_eq!(
@@ -313,7 +298,7 @@ fn register_is_idempotent() {
 
 #[test]
 fn invalid_names_are_refused() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     for name in ["", "__x", "a b"] {
         match registry.register(name) {
             Err(RegistryError::InvalidName { name: refused, .. }) => assert_eq!(refused, name),
@@ -325,5 +310,20 @@ fn invalid_names_are_refused() {
         ));
     }
     assert!(registry.components().is_empty());
-    assert!(registry.register("ok-name_1.v2:x").is_ok());
+    let ok = registry.register("ok-name_1.v2:x").unwrap();
+    assert_eq!(ok.name(), "ok-name_1.v2:x");
+    assert_eq!(registry.components(), ["ok-name_1.v2:x"]);
+}
+
+#[test]
+fn names_longer_than_128_bytes_are_refused() {
+    let (_clock, registry, _log) = registry(CONFIG);
+    let long = "n".repeat(129);
+    assert!(matches!(
+        registry.register(&long).unwrap_err(),
+        RegistryError::InvalidName { .. }
+    ));
+    let longest = "n".repeat(128);
+    assert_eq!(registry.register(&longest).unwrap().name(), longest);
+    assert_eq!(registry.components(), [longest]);
 }

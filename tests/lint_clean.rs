@@ -176,6 +176,10 @@ where
 }
 
 /// A future for the spread of `symbol`; only its tail `async move` block is protected.
+///
+/// # Errors
+///
+/// [`ApiError::Refused`] when the breaker refuses.
 #[circuit_breaker(component = "venue_ws", registry = REGISTRY)]
 pub fn spread(symbol: &str) -> impl Future<Output = Result<usize, ApiError>> + Send + '_ {
     let len = symbol.len();

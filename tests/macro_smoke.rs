@@ -1,4 +1,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
+//! The two basic shapes end to end: a sync fn (early `return` and
+//! `?` inside) and an async fn returning a borrow of its `&mut` argument, each protected by a
+//! component of a manifest with per-component config.
 use breaker::{circuit_breaker, CircuitError};
 use std::time::Duration;
 
@@ -26,7 +29,14 @@ async fn async_fn(x: &mut Vec<u32>) -> Result<&mut u32, CircuitError> {
 #[test]
 fn smoke() {
     assert_eq!(sync_fn(1).unwrap(), 6);
+    assert_eq!(
+        sync_fn(0).unwrap_err().to_string(),
+        "zero",
+        "an early `return` comes back as written"
+    );
     let mut v = vec![];
-    let r = futures::executor::block_on(async_fn(&mut v));
-    assert!(r.is_ok());
+    let first = futures::executor::block_on(async_fn(&mut v)).unwrap();
+    assert_eq!(*first, 1, "a borrow of the `&mut` argument comes back");
+    *first = 7;
+    assert_eq!(v, [7]);
 }

@@ -2,39 +2,27 @@
 //! Manual control: `force_open` isolates, `disable` lets everything through, `reset` returns to
 //! a fresh `Closed` from anywhere, and outcomes admitted before a reset are stale.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use breaker::{
-    CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock, Outcome, Recorded,
-};
+use breaker::{CircuitConfig, CircuitError, CircuitState, ComponentBreaker, Outcome, Recorded};
+use breaker_suite::{breaker, call, trip};
 
 const COOLDOWN: Duration = Duration::from_secs(10);
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn breaker() -> (FakeClock, ComponentBreaker) {
-    let clock = FakeClock::new();
-    let config = CircuitConfig {
-        min_calls: 2,
-        open_cooldown: COOLDOWN,
-        open_backoff_multiplier: 2.0,
-        half_open_max_concurrent: 1,
-        half_open_required_successes: 1,
-        half_open_max_wait: Some(Duration::from_secs(60)),
-        ..CircuitConfig::DEFAULT
-    };
-    let b = ComponentBreaker::new("ops", config, Arc::new(clock.clone())).unwrap();
-    (clock, b)
-}
+/// Trips at 2 calls, one probe decides, 10 s open (doubling), half-open for at most 60 s.
+const CONFIG: CircuitConfig = CircuitConfig {
+    min_calls: 2,
+    open_cooldown: COOLDOWN,
+    open_backoff_multiplier: 2.0,
+    half_open_max_concurrent: 1,
+    half_open_required_successes: 1,
+    half_open_max_wait: Some(Duration::from_secs(60)),
+    ..CircuitConfig::DEFAULT
+};
 
 fn fail(b: &ComponentBreaker) -> Recorded {
-    b.acquire().into_result().unwrap().record(Outcome::Failure)
-}
-
-fn trip(b: &ComponentBreaker) {
-    fail(b);
-    fail(b);
-    assert_eq!(b.state(), CircuitState::Open);
+    call(b, Outcome::Failure)
 }
 
 fn forced_open() -> CircuitError {
@@ -45,7 +33,7 @@ fn forced_open() -> CircuitError {
 
 #[test]
 fn force_open_rejects_with_forced_open() {
-    let (_clock, b) = breaker();
+    let (_clock, b) = breaker("ops", CONFIG);
     b.force_open();
     assert_eq!(b.state(), CircuitState::ForcedOpen);
     assert_eq!(b.acquire().into_result().unwrap_err(), forced_open());
@@ -59,8 +47,8 @@ fn force_open_rejects_with_forced_open() {
 
 #[test]
 fn forced_open_is_never_left_by_time() {
-    let (clock, b) = breaker();
-    trip(&b);
+    let (clock, b) = breaker("ops", CONFIG);
+    assert_eq!(trip(&b), 2);
     b.force_open();
     clock.advance(DAY);
     assert_eq!(b.acquire().into_result().unwrap_err(), forced_open());
@@ -69,8 +57,8 @@ fn forced_open_is_never_left_by_time() {
 
 #[test]
 fn forced_open_is_never_left_by_late_outcomes() {
-    let (clock, b) = breaker();
-    trip(&b);
+    let (clock, b) = breaker("ops", CONFIG);
+    assert_eq!(trip(&b), 2);
     clock.advance(COOLDOWN);
     let probe = b.acquire().into_result().unwrap();
     let generation = b.snapshot().generation;
@@ -85,7 +73,7 @@ fn forced_open_is_never_left_by_late_outcomes() {
 
 #[test]
 fn disable_lets_every_call_through_and_never_trips() {
-    let (_clock, b) = breaker();
+    let (_clock, b) = breaker("ops", CONFIG);
     b.disable();
     for _ in 0..100 {
         let guard = b.acquire().into_result().unwrap();
@@ -101,8 +89,8 @@ fn disable_lets_every_call_through_and_never_trips() {
 
 #[test]
 fn disable_lets_calls_through_an_open_breaker() {
-    let (_clock, b) = breaker();
-    trip(&b);
+    let (_clock, b) = breaker("ops", CONFIG);
+    assert_eq!(trip(&b), 2);
     b.disable();
     assert_eq!(b.call(|| Ok::<u8, ()>(5)), Ok(5));
     assert_eq!(b.state(), CircuitState::Disabled);
@@ -110,8 +98,8 @@ fn disable_lets_calls_through_an_open_breaker() {
 
 #[test]
 fn reset_from_open_clears_window_and_backoff() {
-    let (clock, b) = breaker();
-    trip(&b);
+    let (clock, b) = breaker("ops", CONFIG);
+    assert_eq!(trip(&b), 2);
     // Grow the backoff: a failed probe re-opens with twice the cooldown.
     clock.advance(COOLDOWN);
     b.acquire().into_result().unwrap().record(Outcome::Failure);
@@ -124,13 +112,13 @@ fn reset_from_open_clears_window_and_backoff() {
     assert_eq!(snap.consecutive_failures, 0);
     assert!(b.acquire().is_allowed());
 
-    trip(&b);
+    assert_eq!(trip(&b), 2);
     assert_eq!(b.retry_after(), Some(COOLDOWN), "no backoff after a reset");
 }
 
 #[test]
 fn reset_from_forced_open_and_disabled_returns_to_closed() {
-    let (_clock, b) = breaker();
+    let (_clock, b) = breaker("ops", CONFIG);
     b.force_open();
     b.reset();
     assert_eq!(b.state(), CircuitState::Closed);
@@ -142,12 +130,12 @@ fn reset_from_forced_open_and_disabled_returns_to_closed() {
     assert_eq!(b.state(), CircuitState::Closed);
     assert_eq!(b.snapshot().window.calls, 0);
     // Closed again means evaluated again.
-    trip(&b);
+    assert_eq!(trip(&b), 2);
 }
 
 #[test]
 fn reset_when_closed_empties_the_window() {
-    let (_clock, b) = breaker();
+    let (_clock, b) = breaker("ops", CONFIG);
     fail(&b);
     let generation = b.snapshot().generation;
     b.reset();
@@ -160,7 +148,7 @@ fn reset_when_closed_empties_the_window() {
 
 #[test]
 fn outcomes_admitted_before_a_reset_are_stale() {
-    let (_clock, b) = breaker();
+    let (_clock, b) = breaker("ops", CONFIG);
     let early = [
         b.acquire().into_result().unwrap(),
         b.acquire().into_result().unwrap(),

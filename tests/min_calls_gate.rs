@@ -1,24 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! `min_calls` gates the rate-based trip: below it nothing trips, even at 100% failures.
 
-use std::sync::Arc;
-
-use breaker::{
-    CircuitConfig, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker, Outcome,
-    TransitionReason,
-};
-use breaker_suite::EventLog;
+use breaker::{CircuitConfig, CircuitState, ComponentBreaker, Outcome, TransitionReason};
+use breaker_suite::{call, registry, trip};
 
 fn breaker(min_calls: u32) -> ComponentBreaker {
     let config = CircuitConfig {
         min_calls,
         ..CircuitConfig::DEFAULT
     };
-    ComponentBreaker::new("min_calls_gate", config, Arc::new(FakeClock::new())).unwrap()
-}
-
-fn call(b: &ComponentBreaker, outcome: Outcome) {
-    b.acquire().into_result().expect("admitted").record(outcome);
+    breaker_suite::breaker("min_calls_gate", config).1
 }
 
 #[test]
@@ -50,8 +41,7 @@ fn trips_on_the_failure_that_reaches_min_calls() {
 #[test]
 fn min_calls_one_trips_on_the_first_failure() {
     let b = breaker(1);
-    call(&b, Outcome::Failure);
-    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(trip(&b), 1);
 }
 
 #[test]
@@ -72,16 +62,10 @@ fn ignored_calls_do_not_count_toward_min_calls() {
 
 #[test]
 fn successes_count_toward_min_calls_and_the_trip_reports_the_calls() {
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 6,
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(FakeClock::new())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (_clock, registry, log) = registry(CircuitConfig {
+        min_calls: 6,
+        ..CircuitConfig::DEFAULT
+    });
     let b = registry.register("gated").unwrap();
     for _ in 0..3 {
         call(&b, Outcome::Success);

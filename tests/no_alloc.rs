@@ -176,8 +176,12 @@ fn trip_and_prepare() {
             g.record(Outcome::Failure);
         }
     }
-    let _ = refused(0);
-    let _ = ready(refused_async(0));
+    // One failure each opens the two attribute components (`consecutive_failures_threshold` 1).
+    assert!(matches!(refused(0), Err(CallFailed::Dependency)));
+    assert!(matches!(
+        ready(refused_async(0)),
+        Err(CallFailed::Dependency)
+    ));
     breakers::forced.force_open();
     CLOCK.advance(Duration::from_millis(5));
     for h in [&breakers::half_open, &breakers::half_open_macro] {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use breaker::layer::CircuitBreakerLayer;
 use breaker::{
     circuit_breaker, CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
-    FakeClock, GlobalCircuitBreaker,
+    FakeClock,
 };
 use futures::executor::block_on;
 use futures::FutureExt;
@@ -31,17 +31,13 @@ breaker::breakers! {
     rest,
 }
 
-use breaker_suite::COOLDOWN;
+use breaker_suite::{registry, COOLDOWN};
 
 /// A panic payload, as `catch_unwind` hands it back.
 type Payload = Box<dyn std::any::Any + Send>;
 
 fn message(payload: &Payload) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<not a string>")
+    breaker_suite::panic_message(&**payload)
 }
 
 /// `(successes, failures, ignored, half_open_in_flight)`.
@@ -55,18 +51,13 @@ mod tower_layer {
 
     /// Trips at 2 calls (50 %), one probe at a time, one success closes, 30 s open.
     fn breaker() -> (FakeClock, Arc<ComponentBreaker>) {
-        let clock = FakeClock::new();
-        let registry = GlobalCircuitBreaker::builder()
-            .config(CircuitConfig {
-                min_calls: 2,
-                open_cooldown: Duration::from_secs(30),
-                half_open_max_concurrent: 1,
-                half_open_required_successes: 1,
-                ..CircuitConfig::DEFAULT
-            })
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let (clock, registry, _log) = registry(CircuitConfig {
+            min_calls: 2,
+            open_cooldown: Duration::from_secs(30),
+            half_open_max_concurrent: 1,
+            half_open_required_successes: 1,
+            ..CircuitConfig::DEFAULT
+        });
         let b = registry.register("api").unwrap();
         (clock, b)
     }
@@ -319,6 +310,8 @@ mod attribute_future_shapes {
         }
     }
 
+    // The future-returning shape is the one under test, not an oversight.
+    #[allow(clippy::manual_async_fn)]
     #[circuit_breaker(component = "rest", registry = REG)]
     fn fetch(should_panic: bool) -> impl Future<Output = Result<u32, ApiError>> + Send {
         async move {
@@ -371,16 +364,6 @@ mod attribute_classifier {
 mod run_protected {
     use super::*;
 
-    fn registry() -> (FakeClock, GlobalCircuitBreaker) {
-        let clock = FakeClock::new();
-        let registry = GlobalCircuitBreaker::builder()
-            .config(one_call_trips())
-            .clock(clock.clone())
-            .build()
-            .unwrap();
-        (clock, registry)
-    }
-
     async fn boom() -> Result<u32, std::io::Error> {
         tokio::task::yield_now().await;
         panic!("protected future bug");
@@ -388,7 +371,7 @@ mod run_protected {
 
     #[test]
     fn under_catch_unwind_a_panic_is_a_failure_and_a_panicking_probe_reopens_it() {
-        let (clock, registry) = registry();
+        let (clock, registry, _log) = registry(one_call_trips());
         let b = registry.register("db").unwrap();
         let payload = caught(b.run_protected(boom())).expect_err("the panic propagates");
         assert_eq!(message(&payload), "protected future bug");
@@ -406,7 +389,7 @@ mod run_protected {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn in_a_joined_task_a_panicking_probe_reopens_it() {
-        let (clock, registry) = registry();
+        let (clock, registry, _log) = registry(one_call_trips());
         let b = registry.register("db").unwrap();
         let task =
             |b: Arc<ComponentBreaker>| tokio::spawn(async move { b.run_protected(boom()).await });

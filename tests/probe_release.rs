@@ -13,7 +13,7 @@ use breaker::{
     CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, Outcome, Recorded, TransitionReason,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{registry, trip, EventLog};
 use futures::FutureExt;
 
 const COOLDOWN: Duration = Duration::from_secs(10);
@@ -34,24 +34,15 @@ fn ready_to_probe(allowed_failures: u32) -> Fixture {
 }
 
 fn ready_to_probe_with(base: CircuitConfig) -> Fixture {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            open_cooldown: COOLDOWN,
-            half_open_max_concurrent: 1,
-            half_open_required_successes: 1,
-            ..base
-        })
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = registry(CircuitConfig {
+        min_calls: 2,
+        open_cooldown: COOLDOWN,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..base
+    });
     let b = registry.register("rest").unwrap();
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
+    assert_eq!(trip(&b), 2);
     clock.advance(COOLDOWN);
     Fixture {
         clock,
@@ -82,7 +73,8 @@ fn panicking_call(b: &ComponentBreaker) {
     let result = catch_unwind(AssertUnwindSafe(|| {
         b.call(|| -> Result<(), ()> { panic!("probe blew up") })
     }));
-    assert!(result.is_err(), "the panic propagates out of call");
+    let payload = result.expect_err("the panic propagates out of call");
+    assert_eq!(breaker_suite::panic_message(&*payload), "probe blew up");
 }
 
 #[test]

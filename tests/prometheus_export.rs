@@ -8,25 +8,15 @@ use breaker::metrics::prometheus_client::encoding::text;
 use breaker::metrics::prometheus_client::metrics::counter::Counter;
 use breaker::metrics::prometheus_client::registry::Registry;
 use breaker::metrics::{self, BreakerCollector};
-use breaker::{CircuitConfig, ComponentBreaker, FakeClock, GlobalCircuitBreaker, Outcome};
+use breaker::{CircuitConfig, Outcome};
+use breaker_suite::{call, registry};
 
-fn registry() -> (FakeClock, GlobalCircuitBreaker) {
-    let clock = FakeClock::new();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 4,
-            slow_call_threshold: Some(Duration::from_secs(1)),
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    (clock, registry)
-}
-
-fn record(b: &ComponentBreaker, outcome: Outcome) {
-    b.acquire().into_result().unwrap().record(outcome);
-}
+/// Trips at 4 calls; a call of 1 s or more is slow.
+const CONFIG: CircuitConfig = CircuitConfig {
+    min_calls: 4,
+    slow_call_threshold: Some(Duration::from_secs(1)),
+    ..CircuitConfig::DEFAULT
+};
 
 /// The sample lines (no comments), for exact-line assertions.
 fn samples(text: &str) -> Vec<&str> {
@@ -42,7 +32,7 @@ fn assert_sample(text: &str, line: &str) {
 
 #[test]
 fn a_fresh_component_exports_every_family_at_zero() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     registry.register("kraken_rest").unwrap();
     let text = metrics::encode(&registry);
 
@@ -81,7 +71,7 @@ fn a_fresh_component_exports_every_family_at_zero() {
 
 #[test]
 fn descriptors_follow_the_openmetrics_naming_rules() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let text = metrics::encode(&registry);
     for (family, kind) in [
         ("breaker_calls", "counter"),
@@ -115,16 +105,16 @@ fn descriptors_follow_the_openmetrics_naming_rules() {
 
 #[test]
 fn outcomes_rejections_rate_state_and_transitions_after_a_trip() {
-    let (clock, registry) = registry();
+    let (clock, registry, _log) = registry(CONFIG);
     let b = registry.register("binance_rest").unwrap();
-    record(&b, Outcome::Success);
-    record(&b, Outcome::Ignored);
+    call(&b, Outcome::Success);
+    call(&b, Outcome::Ignored);
     // Slow and successful: counted under both outcomes.
     let slow = b.acquire().into_result().unwrap();
     clock.advance(Duration::from_secs(2));
     slow.record(Outcome::Success);
-    record(&b, Outcome::Failure);
-    record(&b, Outcome::Failure);
+    call(&b, Outcome::Failure);
+    call(&b, Outcome::Failure);
     // 2 failures of 4 counted calls (the ignored one is not counted): 0.5 >= 0.5, so open.
     assert!(!b.acquire().is_allowed());
     assert!(!b.acquire().is_allowed());
@@ -164,19 +154,19 @@ fn outcomes_rejections_rate_state_and_transitions_after_a_trip() {
 
 #[test]
 fn the_failure_rate_is_the_windows_rate_with_clean_decimals() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("db").unwrap();
     // Below min_calls, so the breaker stays closed and the window keeps the rate.
-    record(&b, Outcome::Success);
-    record(&b, Outcome::Success);
-    record(&b, Outcome::Failure);
+    call(&b, Outcome::Success);
+    call(&b, Outcome::Success);
+    call(&b, Outcome::Failure);
     let text = metrics::encode(&registry);
     assert_sample(&text, r#"breaker_failure_rate{component="db"} 0.333333"#);
 }
 
 #[test]
 fn the_global_fuse_is_exported_as_global() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     registry.register("a").unwrap();
     registry.global().force_open();
     let text = metrics::encode(&registry);
@@ -199,7 +189,7 @@ fn the_global_fuse_is_exported_as_global() {
 
 #[test]
 fn a_registered_collector_reads_the_registry_at_every_scrape() {
-    let (_clock, breakers) = registry();
+    let (_clock, breakers, _log) = registry(CONFIG);
     let breakers = Arc::new(breakers);
     let b = breakers.register("ws").unwrap();
 
@@ -222,7 +212,7 @@ fn a_registered_collector_reads_the_registry_at_every_scrape() {
         r#"gateway_breaker_calls_total{component="ws",outcome="success"} 0"#,
     );
 
-    record(&b, Outcome::Success);
+    call(&b, Outcome::Success);
     requests.inc();
     let after = scrape(&metrics);
     assert_sample(&after, "app_requests_total 1");

@@ -9,7 +9,7 @@ use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker, Outcome,
     TransitionReason,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{registry, EventLog};
 
 const THRESHOLD: Duration = Duration::from_millis(100);
 
@@ -22,19 +22,12 @@ struct Setup {
 
 /// `min_calls` 4, slow-call rate threshold 0.5, slow calls from `slow` on (or detection off).
 fn setup(slow: Option<Duration>) -> Setup {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 4,
-            slow_call_threshold: slow,
-            slow_call_rate_threshold: 0.5,
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = registry(CircuitConfig {
+        min_calls: 4,
+        slow_call_threshold: slow,
+        slow_call_rate_threshold: 0.5,
+        ..CircuitConfig::DEFAULT
+    });
     let breaker = registry.register("slow_dep").unwrap();
     Setup {
         breaker,

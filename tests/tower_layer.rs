@@ -13,9 +13,10 @@ use breaker::layer::{
     CircuitBreaker, CircuitBreakerLayer, ErrorsAsFailures, RejectAsError, ServerErrorsAsFailures,
 };
 use breaker::{
-    CallError, CircuitConfig, CircuitError, CircuitState, FakeClock, GlobalCircuitBreaker, Outcome,
-    RegistryError,
+    CallError, CircuitConfig, CircuitError, CircuitState, ComponentHandle, Outcome, RegistryError,
 };
+use breaker_suite::registry;
+use futures::executor::block_on;
 use futures::FutureExt;
 use http::header::RETRY_AFTER;
 use http::{Response, StatusCode};
@@ -27,20 +28,12 @@ breaker::breakers! {
 }
 
 /// Trips at 2 calls, one probe at a time, one success closes.
-fn registry() -> (FakeClock, GlobalCircuitBreaker) {
-    let clock = FakeClock::new();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            half_open_max_concurrent: 1,
-            half_open_required_successes: 1,
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .build()
-        .unwrap();
-    (clock, registry)
-}
+const CONFIG: CircuitConfig = CircuitConfig {
+    min_calls: 2,
+    half_open_max_concurrent: 1,
+    half_open_required_successes: 1,
+    ..CircuitConfig::DEFAULT
+};
 
 type HttpResult = Result<Response<()>, io::Error>;
 
@@ -59,7 +52,8 @@ fn statuses(
     })
 }
 
-async fn trip<S>(service: &mut S)
+/// Opens the breaker behind `service` with two 500s through it (`CONFIG`'s `min_calls`).
+async fn trip_service<S>(service: &mut S)
 where
     S: Service<u16, Response = Response<()>>,
     S::Error: std::fmt::Debug,
@@ -72,16 +66,19 @@ where
 
 #[tokio::test]
 async fn errors_and_server_errors_fail_other_responses_succeed() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry
         .register_with("api", CircuitConfig::DEFAULT)
         .unwrap();
     let layer = CircuitBreakerLayer::new(Arc::clone(&b));
     let mut svc = layer.layer(statuses(Arc::default()));
 
-    for status in [200, 404, 503, 0] {
-        let _ = svc.ready().await.unwrap().call(status).await;
+    for status in [200, 404, 503] {
+        let response = svc.ready().await.unwrap().call(status).await.unwrap();
+        assert_eq!(response.status(), status);
     }
+    let err = svc.ready().await.unwrap().call(0).await.unwrap_err();
+    assert_eq!(err.into_inner().unwrap().to_string(), "connection reset");
     let snap = b.snapshot();
     assert_eq!((snap.successes, snap.failures), (2, 2), "{snap:?}");
     assert_eq!(b.state(), CircuitState::Closed);
@@ -89,12 +86,12 @@ async fn errors_and_server_errors_fail_other_responses_succeed() {
 
 #[tokio::test]
 async fn an_open_breaker_refuses_with_an_error_without_calling_the_service() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let calls = Arc::new(AtomicUsize::new(0));
     let layer = CircuitBreakerLayer::for_component(&registry, "api").unwrap();
     let mut svc: CircuitBreaker<_, ServerErrorsAsFailures, RejectAsError> =
         layer.layer(statuses(Arc::clone(&calls)));
-    trip(&mut svc).await;
+    trip_service(&mut svc).await;
     assert_eq!(
         registry.component("api").unwrap().state(),
         CircuitState::Open
@@ -116,7 +113,7 @@ async fn an_open_breaker_refuses_with_an_error_without_calling_the_service() {
 
 #[tokio::test]
 async fn the_inner_services_errors_come_through_as_inner() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let mut svc = CircuitBreakerLayer::for_component(&registry, "api")
         .unwrap()
         .layer(statuses(Arc::default()));
@@ -126,13 +123,13 @@ async fn the_inner_services_errors_come_through_as_inner() {
 
 #[tokio::test]
 async fn http_mode_answers_503_with_retry_after_in_whole_seconds_rounded_up() {
-    let (clock, registry) = registry();
+    let (clock, registry, _log) = registry(CONFIG);
     let calls = Arc::new(AtomicUsize::new(0));
     let layer = CircuitBreakerLayer::for_component(&registry, "api")
         .unwrap()
         .http();
     let mut svc = layer.layer(statuses(Arc::clone(&calls)));
-    trip(&mut svc).await;
+    trip_service(&mut svc).await;
 
     clock.advance(Duration::from_millis(10_500));
     // The inner error type is kept: refusals are responses, not errors.
@@ -147,7 +144,7 @@ async fn http_mode_answers_503_with_retry_after_in_whole_seconds_rounded_up() {
 
 #[tokio::test]
 async fn a_refusal_without_a_retry_hint_has_no_retry_after() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("api").unwrap();
     b.force_open();
     let mut svc = CircuitBreakerLayer::new(b)
@@ -160,7 +157,7 @@ async fn a_refusal_without_a_retry_hint_has_no_retry_after() {
 
 #[tokio::test]
 async fn respond_with_makes_the_refusal_response() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("api").unwrap();
     b.force_open();
     let inner = service_fn(|_: ()| async { Ok::<_, Infallible>(Response::new(String::new())) });
@@ -179,7 +176,7 @@ async fn respond_with_makes_the_refusal_response() {
 
 #[tokio::test]
 async fn a_closure_classifier_can_ignore_responses() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("search").unwrap();
     let not_found_is_no_signal = |r: &HttpResult| match r {
         Ok(res) if res.status() == StatusCode::NOT_FOUND => Outcome::Ignored,
@@ -200,7 +197,7 @@ async fn a_closure_classifier_can_ignore_responses() {
 
 #[tokio::test]
 async fn errors_as_failures_guards_any_service() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let ledger = service_fn(|n: u32| async move {
         if n == 0 {
             Err(io::Error::other("down"))
@@ -213,20 +210,23 @@ async fn errors_as_failures_guards_any_service() {
         .classify(ErrorsAsFailures)
         .layer(ledger);
     assert_eq!(svc.ready().await.unwrap().call(21).await.unwrap(), 42);
-    svc.ready().await.unwrap().call(0).await.unwrap_err();
-    svc.ready().await.unwrap().call(0).await.unwrap_err();
+    let err = svc.ready().await.unwrap().call(0).await.unwrap_err();
+    assert_eq!(err.into_inner().unwrap().to_string(), "down");
+    // 1 failure in 2 calls is the default threshold (0.5): open from here on.
+    let refused = svc.ready().await.unwrap().call(0).await.unwrap_err();
+    assert_eq!(refused.rejection().unwrap().reason(), "open");
     let refused = svc.ready().await.unwrap().call(21).await.unwrap_err();
     assert_eq!(refused.rejection().unwrap().reason(), "open");
 }
 
 #[tokio::test]
 async fn a_dropped_response_future_gives_its_probe_slot_back() {
-    let (clock, registry) = registry();
+    let (clock, registry, _log) = registry(CONFIG);
     let layer = CircuitBreakerLayer::for_component(&registry, "api").unwrap();
     let b = registry.component("api").unwrap();
     let mut failing = layer.layer(statuses(Arc::default()));
     let mut hanging = layer.layer(service_fn(|_: u16| std::future::pending::<HttpResult>()));
-    trip(&mut failing).await;
+    trip_service(&mut failing).await;
     clock.advance(Duration::from_secs(30));
 
     // The probe is admitted at `call` and its guard lives in the future.
@@ -248,7 +248,7 @@ async fn a_dropped_response_future_gives_its_probe_slot_back() {
 
 #[tokio::test]
 async fn a_panic_in_the_inner_future_counts_as_a_failure() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let b = registry
         .register_with("api", CircuitConfig::DEFAULT)
         .unwrap();
@@ -258,7 +258,9 @@ async fn a_panic_in_the_inner_future_counts_as_a_failure() {
             Ok::<_, Infallible>(Response::new(()))
         }));
     let future = svc.ready().await.unwrap().call(500);
-    assert!(catch_unwind(AssertUnwindSafe(|| future.now_or_never())).is_err());
+    let payload =
+        catch_unwind(AssertUnwindSafe(|| future.now_or_never())).expect_err("the panic propagates");
+    assert_eq!(breaker_suite::panic_message(&*payload), "handler bug");
     assert_eq!(b.snapshot().failures, 1);
 }
 
@@ -273,7 +275,7 @@ async fn a_manifest_handle_guards_through_the_process_wide_registry() {
 
 #[test]
 fn a_bad_component_name_is_refused_when_building_the_layer() {
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let err = CircuitBreakerLayer::for_component(&registry, "__mine").unwrap_err();
     assert!(matches!(err, RegistryError::InvalidName { .. }), "{err:?}");
 }
@@ -281,7 +283,7 @@ fn a_bad_component_name_is_refused_when_building_the_layer() {
 #[test]
 fn guarded_services_and_futures_are_send_and_sync() {
     fn send_sync<T: Send + Sync>(_: &T) {}
-    let (_clock, registry) = registry();
+    let (_clock, registry, _log) = registry(CONFIG);
     let mut svc = CircuitBreakerLayer::for_component(&registry, "api")
         .unwrap()
         .layer(statuses(Arc::default()));
@@ -289,4 +291,97 @@ fn guarded_services_and_futures_are_send_and_sync() {
     let future = svc.call(200);
     fn send<T: Send>(_: &T) {}
     send(&future);
+}
+
+/// The layer's accessors reach the inner service itself, unguarded, and `Debug` shows the
+/// component and the guard or rejection a response future holds.
+#[test]
+fn the_tower_layer_exposes_its_service_and_formats() {
+    let (_clock, registry, _log) = registry(CONFIG);
+    let layer = CircuitBreakerLayer::for_component(&registry, "svc")
+        .unwrap()
+        .classify(ErrorsAsFailures);
+    assert!(format!("{layer:?}").contains("svc"));
+    let inner = service_fn(|n: u32| async move {
+        if n == 0 {
+            Err(io::Error::other("zero"))
+        } else {
+            Ok(n)
+        }
+    });
+    let mut svc: CircuitBreaker<_, _, _> = layer.layer(inner);
+    let b = registry.component("svc").unwrap();
+    // `get_ref` is the inner service: a call through it is not the breaker's to count.
+    let mut direct = *svc.get_ref();
+    assert_eq!(block_on(direct.call(5)).unwrap(), 5);
+    assert_eq!(b.snapshot().calls, 0);
+    block_on(async {
+        let svc = svc.ready().await.unwrap();
+        let fut = svc.call(7);
+        assert!(format!("{fut:?}").contains("guard"));
+        assert_eq!(fut.await.unwrap(), 7);
+        // One failure of two calls: 0.5, the threshold.
+        assert!(matches!(svc.call(0).await, Err(CallError::Inner(_))));
+        let refused = svc.call(1);
+        assert!(format!("{refused:?}").contains("rejected"));
+        assert!(matches!(refused.await, Err(CallError::Rejected(_))));
+    });
+    assert!(format!("{svc:?}").contains("svc"));
+    assert_eq!(b.state(), CircuitState::Open);
+    // `into_inner` gives the service back, unguarded: it answers although the breaker is open.
+    let mut inner = svc.into_inner();
+    assert_eq!(block_on(inner.call(3)).unwrap(), 3);
+    assert_eq!(b.snapshot().calls, 2);
+}
+
+#[test]
+fn http_refusals_and_inner_errors() {
+    let (_clock, registry, _log) = registry(CONFIG);
+    // The default HTTP answer passes the inner service's own errors through.
+    let failing =
+        service_fn(|_: ()| async { Err::<Response<String>, _>(io::Error::other("down")) });
+    let mut svc = CircuitBreakerLayer::for_component(&registry, "http_inner")
+        .unwrap()
+        .http()
+        .layer(failing);
+    block_on(async {
+        for _ in 0..2 {
+            let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
+            assert_eq!(err.to_string(), "down");
+        }
+        let refused = svc.ready().await.unwrap().call(()).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    });
+
+    // A custom answer, and its formatting.
+    let failing =
+        service_fn(|_: ()| async { Err::<Response<String>, _>(io::Error::other("down")) });
+    let layer = CircuitBreakerLayer::for_component(&registry, "http_custom")
+        .unwrap()
+        .respond_with(|e: &CircuitError| {
+            Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .body(e.reason().to_owned())
+                .unwrap()
+        });
+    assert!(format!("{layer:?}").contains("http_custom"));
+    let mut svc = layer.layer(failing);
+    block_on(async {
+        for _ in 0..2 {
+            let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
+            assert_eq!(err.to_string(), "down");
+        }
+        let refused = svc.ready().await.unwrap().call(()).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.body(), "open");
+    });
+}
+
+#[test]
+fn a_layer_for_a_manifest_handle_names_its_component() {
+    static HANDLE: ComponentHandle = ComponentHandle::new("layer_handle", None, &[], &[]);
+    let layer = CircuitBreakerLayer::for_handle(&HANDLE);
+    let svc = layer.layer(service_fn(|_: ()| async { Ok::<_, io::Error>(()) }));
+    // Formatting does not touch the process-wide registry.
+    assert!(format!("{svc:?}").contains("layer_handle"));
 }

@@ -1,5 +1,6 @@
-//! trybuild: every diagnostic the macros emit (`ui-tests/fail`, one error per file, with the
-//! `.stderr` a user sees) and every supported function shape (`ui-tests/pass`).
+//! trybuild: every diagnostic the macros emit (`ui-tests/fail`, one mistake per file, with the
+//! `.stderr` a user sees; `user_lints.rs` shows the user's own lints still firing through the
+//! attribute) and every supported function shape (`ui-tests/pass`).
 
 #[test]
 fn ui() {

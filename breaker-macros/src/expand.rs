@@ -21,6 +21,10 @@
 //!   attributes (`#![allow(..)]`) are hoisted into the new body (tracing#2294); the body is
 //!   quoted exactly once; the macro's locals are `mixed_site`, so they cannot clash with the
 //!   user's.
+//! - The handle is looked up as `crate::breakers::NAME` through a glob import, with a stand-in
+//!   `breakers` in an outer scope, so a manifest declared in a module gets one error that says
+//!   to declare it at the crate root, not rustc's suggestion of `component = infra::breakers`
+//!   (a module); see `Rewrite::root_handle`.
 //! - On any error the original item is emitted beside the error, so one mistake does not
 //!   cascade into errors at every call site.
 
@@ -188,12 +192,16 @@ impl Rewrite {
                 quote!(#(#stmts)*)
             }
         };
+        // The new body reuses the user's brace token: with call-site braces the item's span
+        // is the macro's, and rustc's `dead_code` stays silent about an unused annotated fn
+        // (tracing#3108, #1366).
+        let mut new_block = TokenStream::new();
+        block.brace_token.surround(&mut new_block, |tokens| {
+            tokens.extend(quote!(#(#inner)* #body));
+        });
         Ok(quote! {
             #(#outer)*
-            #vis #sig {
-                #(#inner)*
-                #body
-            }
+            #vis #sig #new_block
         })
     }
 
@@ -217,10 +225,10 @@ impl Rewrite {
         // output (`unused_qualifications`) do not fire on `crate::breakers::`.
         let at_name = Span::call_site().located_at(component.span());
         let component = syn::Ident::new(&component.to_string(), at_name);
-        let handle = quote_spanned!(at_name=> crate::breakers::#component);
+        let handle = self.root_handle(&component, at_name);
         let acquire = match &self.args.registry {
-            None => quote!(#private::acquire(&#handle)),
-            Some(registry) => quote!(#private::acquire_in(&#registry, &#handle)),
+            None => quote!(#private::acquire(#handle)),
+            Some(registry) => quote!(#private::acquire_in(&#registry, #handle)),
         };
         let refused = match &self.args.fallback {
             Some(fallback) => {
@@ -271,6 +279,55 @@ impl Rewrite {
             #guard.record(#outcome);
             #out
         })
+    }
+
+    /// `&crate::breakers::NAME`, as a block whose only failure is a diagnostic that tells a
+    /// newcomer where the manifest belongs.
+    ///
+    /// Written as `crate::breakers::NAME`, a manifest declared in a module (`mod infra {
+    /// breakers! { .. } }`) makes rustc suggest `component = infra::breakers`, a module, not a
+    /// component. Instead the path is resolved in two scopes: an inner `use crate::*;` finds
+    /// the crate root's `breakers` (declared there or `pub use`d there), and only when there is
+    /// none does lookup fall through to a stand-in `mod breakers` in the outer scope, whose
+    /// `NAME` has a type that lacks `DeclaredAtCrateRoot`. The failure is then one E0277 at
+    /// the user's component name, worded by `on_unimplemented`. A wrong name with a real
+    /// manifest is still rustc's own "cannot find value" with its "similar name" hint. The
+    /// block holds no user code, so the stand-in shadows nothing the user wrote.
+    fn root_handle(&self, component: &syn::Ident, at_name: Span) -> TokenStream {
+        let private = self.private();
+        let label = format!(
+            "`#[circuit_breaker]` looks this component up as `crate::breakers::{component}`"
+        );
+        quote_spanned! {at_name=> {
+            #[diagnostic::on_unimplemented(
+                message = "no `breakers!` manifest at the crate root",
+                label = #label,
+                note = "declare `breakers!` at the crate root (or `pub use path::breakers;` there)",
+                note = "`#[circuit_breaker]` finds components only through `crate::breakers`, wherever the function is; a manifest declared inside a module is not seen",
+            )]
+            trait DeclaredAtCrateRoot {
+                fn handle(&'static self) -> &'static #private::ComponentHandle;
+            }
+            #[diagnostic::do_not_recommend]
+            impl DeclaredAtCrateRoot for #private::ComponentHandle {
+                #[inline(always)]
+                fn handle(&'static self) -> &'static #private::ComponentHandle {
+                    self
+                }
+            }
+            #[allow(non_camel_case_types, non_upper_case_globals, dead_code, unreachable_pub)]
+            mod breakers {
+                pub struct NoManifestAtCrateRoot;
+                pub static #component: NoManifestAtCrateRoot = NoManifestAtCrateRoot;
+            }
+            // Only `breakers` is named under the glob, so no crate-root item can shadow the
+            // trait above.
+            DeclaredAtCrateRoot::handle({
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use crate::*;
+                &breakers::#component
+            })
+        }}
     }
 
     /// The function's parameters, to pass on to the fallback unchanged.

@@ -2,7 +2,91 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use breaker::{CircuitState, Event, GlobalCircuitBreaker, Transition};
+use breaker::{
+    CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker, Outcome,
+    Recorded, Transition,
+};
+
+// The fixtures below are test code: when one cannot do what the test asked, failing the test
+// on the spot, with a message, is their job. Hence their `expect`s and `panic!`s.
+
+/// A registry with `config` as its defaults, on a [`FakeClock`] of its own, with an
+/// [`EventLog`] attached from the start (so it sees every event, registrations included).
+///
+/// # Panics
+///
+/// If `config` is invalid: a fixture with a bad config is a bug in the test.
+#[allow(clippy::expect_used)]
+pub fn registry(config: CircuitConfig) -> (FakeClock, GlobalCircuitBreaker, EventLog) {
+    let clock = FakeClock::new();
+    let log = EventLog::default();
+    let registry = GlobalCircuitBreaker::builder()
+        .config(config)
+        .clock(clock.clone())
+        .on_event(log.hook())
+        .build()
+        .expect("the fixture's config is valid");
+    (clock, registry, log)
+}
+
+/// A standalone breaker (no registry, no fuse) named `name` with `config`, on a
+/// [`FakeClock`] of its own.
+///
+/// # Panics
+///
+/// If `name` or `config` is invalid: a bug in the test.
+#[allow(clippy::expect_used)]
+pub fn breaker(name: &str, config: CircuitConfig) -> (FakeClock, ComponentBreaker) {
+    let clock = FakeClock::new();
+    let b = ComponentBreaker::new(name, config, Arc::new(clock.clone()))
+        .expect("the fixture's name and config are valid");
+    (clock, b)
+}
+
+/// One call through `b` that ends with `outcome`.
+///
+/// # Panics
+///
+/// If `b` refuses the call: callers use it where admission is part of what they assert.
+#[allow(clippy::panic)]
+pub fn call(b: &ComponentBreaker, outcome: Outcome) -> Recorded {
+    match b.acquire().into_result() {
+        Ok(guard) => guard.record(outcome),
+        Err(e) => panic!(
+            "`{}` refused a call the test expects it to admit: {e}",
+            b.name()
+        ),
+    }
+}
+
+/// Opens `b` (a breaker in `Closed`) with failed calls, one at a time until it opens, and
+/// returns how many it took. A fresh breaker opens after `min_calls` failures (sooner with a
+/// lower `consecutive_failures_threshold`); successes already in the window take more.
+///
+/// # Panics
+///
+/// If a call is refused before `b` opens, or if `b` is still not open after 10 000 failures.
+#[allow(clippy::panic)]
+pub fn trip(b: &ComponentBreaker) -> u32 {
+    const LIMIT: u32 = 10_000;
+    for failures in 1..=LIMIT {
+        call(b, Outcome::Failure);
+        if b.state() == CircuitState::Open {
+            return failures;
+        }
+    }
+    panic!("{LIMIT} failures did not open `{}`", b.name())
+}
+
+/// The message of a panic payload (`catch_unwind`'s `Err`), whether the panic formatted its
+/// message (`String`) or not (`&'static str`); `"<not a string>"` for any other payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<not a string>")
+}
 
 /// Records every event a registry emits, for assertions.
 #[derive(Debug, Clone, Default)]

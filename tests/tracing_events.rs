@@ -7,17 +7,8 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use breaker::{
-    CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock, GlobalCircuitBreaker,
-    GlobalTripConditions, Outcome,
-};
-
-fn trip(b: &ComponentBreaker) {
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(b.state(), CircuitState::Open);
-}
+use breaker::{CircuitConfig, CircuitError, GlobalTripConditions};
+use breaker_suite::{registry, trip};
 
 /// With a subscriber at `trace`, refusals and trip checks emit their events.
 #[test]
@@ -44,24 +35,19 @@ fn refusals_and_trip_checks_are_traced() {
         .with_ansi(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
-        let clock = FakeClock::new();
-        let registry = GlobalCircuitBreaker::builder()
-            .config(CircuitConfig {
-                min_calls: 2,
-                half_open_max_concurrent: 1,
-                half_open_required_successes: 1,
-                global_trip_conditions: GlobalTripConditions {
-                    component_open_ratio: 0.5,
-                    min_components: 1,
-                    min_calls: 0,
-                },
-                ..CircuitConfig::DEFAULT
-            })
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let (clock, registry, _log) = registry(CircuitConfig {
+            min_calls: 2,
+            half_open_max_concurrent: 1,
+            half_open_required_successes: 1,
+            global_trip_conditions: GlobalTripConditions {
+                component_open_ratio: 0.5,
+                min_components: 1,
+                min_calls: 0,
+            },
+            ..CircuitConfig::DEFAULT
+        });
         let b = registry.register("traced").unwrap();
-        trip(&b);
+        assert_eq!(trip(&b), 2);
         assert!(!b.acquire().is_allowed()); // open
         clock.advance(Duration::from_secs(30));
         let probe = b.acquire().into_result().unwrap();
@@ -71,7 +57,7 @@ fn refusals_and_trip_checks_are_traced() {
         assert!(!b.acquire().is_allowed()); // forced open
         b.reset();
         let other = registry.register("other").unwrap();
-        trip(&other); // the fuse opens (1 of 2 unhealthy, ratio 0.5)
+        assert_eq!(trip(&other), 2); // the fuse opens (1 of 2 unhealthy, ratio 0.5)
         assert!(matches!(
             b.acquire().into_result().unwrap_err(),
             CircuitError::GlobalOpen { .. }
