@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use breaker::{CircuitState, Event, GlobalCircuitBreaker, Transition};
+use breaker::{CircuitState, ComponentName, Event, GlobalCircuitBreaker, Transition};
 
 /// Records every event a registry emits, for assertions.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +52,7 @@ impl EventLog {
     }
 
     /// `(component, from, to)` of each state change, in order.
-    pub fn moves(&self) -> Vec<(&'static str, CircuitState, CircuitState)> {
+    pub fn moves(&self) -> Vec<(ComponentName, CircuitState, CircuitState)> {
         self.transitions()
             .into_iter()
             .map(|t| (t.component, t.from, t.to))
