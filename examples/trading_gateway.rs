@@ -144,7 +144,7 @@ fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     // Where each transition took a breaker, drained every tick into the timeline: a half-open
     // episode that starts and ends within one tick never shows in the end-of-tick state.
-    let moves: Arc<Mutex<Vec<(&'static str, CircuitState)>>> = Arc::default();
+    let moves: Arc<Mutex<Vec<(breaker::ComponentName, CircuitState)>>> = Arc::default();
 
     // Installed before any adapter is called, so the manifest's handles use this registry.
     let registry = breaker::install({
@@ -171,7 +171,7 @@ fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>
                     moves
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .push((t.component, t.to));
+                        .push((t.component.clone(), t.to));
                 }
             })
             .build()?

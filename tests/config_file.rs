@@ -466,7 +466,7 @@ fn a_code_reload_that_conflicts_with_a_file_section_names_component_and_line() {
     assert_eq!(registry.config(), ONE_PROBE);
     assert!(log.events().iter().any(|e| matches!(
         e,
-        Event::ConfigRefused { component: Some("w"), error } if error == &err
+        Event::ConfigRefused { component: Some(c), error } if c == "w" && error == &err
     )));
 }
 

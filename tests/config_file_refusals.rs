@@ -82,9 +82,9 @@ fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
         log.events().iter().any(|e| matches!(
             e,
             Event::ConfigRefused {
-                component: Some("late"),
+                component: Some(name),
                 ..
-            }
+            } if name == "late"
         )),
         "{:?}",
         log.events()

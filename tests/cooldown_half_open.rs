@@ -100,7 +100,7 @@ fn at_exactly_the_cooldown_the_next_acquire_is_a_half_open_probe() {
 
     let last = log.transitions().pop().unwrap();
     assert_eq!(
-        (last.component, last.from, last.to),
+        (last.component.as_str(), last.from, last.to),
         ("db", CircuitState::Open, CircuitState::HalfOpen)
     );
     assert_eq!(last.reason, TransitionReason::CooldownElapsed);

@@ -175,8 +175,8 @@ fn unhealthy_components_probe_while_the_fuse_is_open_and_their_recovery_closes_i
             .filter(|m| m.0 == GLOBAL)
             .collect::<Vec<_>>(),
         [
-            (GLOBAL, CircuitState::Closed, CircuitState::Open),
-            (GLOBAL, CircuitState::Open, CircuitState::Closed)
+            (GLOBAL.into(), CircuitState::Closed, CircuitState::Open),
+            (GLOBAL.into(), CircuitState::Open, CircuitState::Closed)
         ]
     );
 }
@@ -286,7 +286,11 @@ fn the_snapshot_names_the_fuse_global() {
     assert_eq!(snap.global.component, GLOBAL);
     assert_eq!(snap.global.state, CircuitState::Open);
     assert_eq!(f.registry.global().name(), "__global__");
-    let names: Vec<_> = snap.components.iter().map(|c| c.component).collect();
+    let names: Vec<_> = snap
+        .components
+        .iter()
+        .map(|c| c.component.as_str())
+        .collect();
     assert_eq!(names, ["a", "b", "c", "d"], "the fuse is not a component");
 }
 

@@ -324,6 +324,9 @@ fn names_longer_than_128_bytes_are_refused() {
         RegistryError::InvalidName { .. }
     ));
     let longest = "n".repeat(128);
-    assert_eq!(registry.register(&longest).unwrap().name(), longest);
+    assert_eq!(
+        registry.register(&longest).unwrap().name().as_str(),
+        longest
+    );
     assert_eq!(registry.components(), [longest]);
 }

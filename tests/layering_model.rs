@@ -21,7 +21,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use breaker::{CircuitConfig, ComponentSnapshot, FakeClock, GlobalCircuitBreaker, Outcome, Permit};
+use breaker::{
+    CircuitConfig, ComponentName, ComponentSnapshot, FakeClock, GlobalCircuitBreaker, Outcome,
+    Permit,
+};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{
@@ -439,7 +442,7 @@ impl Engine {
         &self,
     ) -> (
         CircuitConfig,
-        Vec<&'static str>,
+        Vec<ComponentName>,
         Vec<(CircuitConfig, ComponentSnapshot)>,
     ) {
         let components = self.registry.components();

@@ -130,9 +130,9 @@ mod trip_reject_recover {
         assert_eq!(
             LOG.moves(),
             [
-                ("rest", CircuitState::Closed, CircuitState::Open),
-                ("rest", CircuitState::Open, CircuitState::HalfOpen),
-                ("rest", CircuitState::HalfOpen, CircuitState::Closed),
+                ("rest".into(), CircuitState::Closed, CircuitState::Open),
+                ("rest".into(), CircuitState::Open, CircuitState::HalfOpen),
+                ("rest".into(), CircuitState::HalfOpen, CircuitState::Closed),
             ]
         );
     }

@@ -130,7 +130,11 @@ fn declare_manifest_registers_every_component_before_any_call() {
     // Any handle of the manifest declares all of them.
     breakers::coinbase_ws.declare_manifest(&registry);
     let snapshot = registry.snapshot();
-    let listed: Vec<&str> = snapshot.components.iter().map(|c| c.component).collect();
+    let listed: Vec<&str> = snapshot
+        .components
+        .iter()
+        .map(|c| c.component.as_str())
+        .collect();
     let mut expected = NAMES;
     expected.sort_unstable();
     assert_eq!(listed, expected);
@@ -181,7 +185,7 @@ fn handles_deref_to_their_breaker_in_the_process_wide_registry() {
     let components = breaker::registry().components();
     for name in NAMES {
         assert!(
-            components.contains(&name),
+            components.iter().any(|c| c == name),
             "{name} missing from {components:?}"
         );
     }
@@ -427,7 +431,7 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config
         .collect();
     assert_eq!(refused.len(), 1, "{refused:?}");
     let (component, error) = &refused[0];
-    assert_eq!(*component, Some("probing_api"));
+    assert_eq!(component.as_deref(), Some("probing_api"));
     assert_eq!(error.component(), Some("probing_api"));
     assert_eq!(error.field(), "half_open_required_successes");
     assert_eq!(error.value(), ConfigValue::Count(2));

@@ -116,7 +116,7 @@ mod trip_and_reject {
         assert_eq!(s.rejections.total(), 4);
         assert_eq!(
             LOG.moves(),
-            [("rest", CircuitState::Closed, CircuitState::Open)]
+            [("rest".into(), CircuitState::Closed, CircuitState::Open)]
         );
     }
 }
@@ -171,9 +171,9 @@ mod recovery {
         assert_eq!(
             LOG.moves(),
             [
-                ("rest", CircuitState::Closed, CircuitState::Open),
-                ("rest", CircuitState::Open, CircuitState::HalfOpen),
-                ("rest", CircuitState::HalfOpen, CircuitState::Closed),
+                ("rest".into(), CircuitState::Closed, CircuitState::Open),
+                ("rest".into(), CircuitState::Open, CircuitState::HalfOpen),
+                ("rest".into(), CircuitState::HalfOpen, CircuitState::Closed),
             ]
         );
     }

@@ -6,7 +6,7 @@
 //! ```text
 //! per component = Arc<ComponentBreaker> + Arc<CircuitConfig> + 8 B x max_stripes
 //!               + stripes in use x (128 B + window_buckets x 40 B)
-//!               + registry entry, interned name and fuse membership (about 150 B)
+//!               + registry entry, name and fuse membership (about 150 B)
 //! ```
 //!
 //! `max_stripes` is the core count rounded up to a power of two (at most 64); a component
@@ -30,7 +30,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const COMPONENTS: usize = 10_000;
 /// The documented budget for 10,000 components (up to 16 cores).
 const BUDGET_10K: i64 = 20 << 20;
-/// Registry map entry, interned name, fuse membership and the maps' spare capacity, per
+/// Registry map entry, name, fuse membership and the maps' spare capacity, per
 /// component (documented as "about 150 B"; this is the bound the test holds it to).
 const REGISTRY_SLACK: i64 = 256;
 
@@ -92,7 +92,7 @@ fn fleet(names: &[String], config: CircuitConfig) -> (GlobalCircuitBreaker, i64)
 
 #[test]
 fn memory_per_component_follows_the_formula_and_10k_fit_the_budget() {
-    // Warm the process-wide lazies (stripe cap, name interner, thread-locals) first.
+    // Warm the process-wide lazies (stripe cap, thread-locals) first.
     let (_, _) = fleet(&["warm-up".to_owned()], CircuitConfig::DEFAULT);
 
     // 10,000 components with the default 10 buckets, one stripe each.

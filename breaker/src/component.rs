@@ -10,8 +10,12 @@
 //!
 //! No allocation, no lock, no hashing. The trip check (which folds the window) runs only when a
 //! failure or a slow call is recorded.
+//!
+//! A refusal also counts itself on this thread's stripe, and its [`CircuitError`] carries the
+//! component's [`ComponentName`]: for a `breakers!` component a copy of a `&'static str` (no
+//! allocation, no reference-count write), for a breaker named at run time one `Arc`
+//! reference-count increment (never an allocation).
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +28,7 @@ use crate::error::RejectReason;
 use crate::fuse::Fuse;
 use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
 use crate::half_open::{ProbeResult, ProbeWord};
+use crate::names::ComponentName;
 use crate::state::StateWord;
 use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::telemetry::{Hooks, TransitionReason};
@@ -43,7 +48,7 @@ pub struct ComponentBreaker {
     pub(crate) timeline: Timeline,
 
     // Read and written on failures, transitions and snapshots.
-    pub(crate) name: &'static str,
+    pub(crate) name: ComponentName,
     /// The global fuse's own breaker: its state is derived, never driven by calls.
     pub(crate) derived: bool,
     pub(crate) config: ArcSwap<CircuitConfig>,
@@ -136,7 +141,7 @@ impl ComponentBreaker {
         })?;
         config.validate()?;
         Ok(Self::build(
-            crate::names::intern(name),
+            ComponentName::copied(name),
             config,
             Timeline::new(clock),
             None,
@@ -147,7 +152,7 @@ impl ComponentBreaker {
 
     /// Builds a breaker from a config the caller has validated.
     pub(crate) fn build(
-        name: &'static str,
+        name: ComponentName,
         config: CircuitConfig,
         timeline: Timeline,
         fuse: Option<Arc<Fuse>>,
@@ -175,9 +180,9 @@ impl ComponentBreaker {
         }
     }
 
-    /// The component's name.
-    pub fn name(&self) -> &'static str {
-        self.name
+    /// The component's name (clone it to keep it: see [`ComponentName`] for the cost).
+    pub fn name(&self) -> &ComponentName {
+        &self.name
     }
 
     /// The current state.
@@ -244,7 +249,7 @@ impl ComponentBreaker {
                 CircuitState::ForcedOpen => {
                     self.count_rejection(RejectReason::ForcedOpen);
                     return Err(CircuitError::ForcedOpen {
-                        component: Cow::Borrowed(self.name),
+                        component: self.name.clone(),
                     });
                 }
                 CircuitState::Open if self.derived => return Err(self.reject_global()),
@@ -254,7 +259,7 @@ impl ComponentBreaker {
                     if now < until {
                         self.count_rejection(RejectReason::Open);
                         return Err(CircuitError::Open {
-                            component: Cow::Borrowed(self.name),
+                            component: self.name.clone(),
                             retry_after: Duration::from_nanos(until - now),
                         });
                     }
@@ -293,7 +298,7 @@ impl ComponentBreaker {
                         Probe::Full => {
                             self.count_rejection(RejectReason::HalfOpenExhausted);
                             return Err(CircuitError::HalfOpenExhausted {
-                                component: Cow::Borrowed(self.name),
+                                component: self.name.clone(),
                             });
                         }
                         // The episode has decided but nobody acted on it (a reload lowered
@@ -311,7 +316,7 @@ impl ComponentBreaker {
         // Only reachable if the state changed under us on every attempt; refusing is safe.
         self.count_rejection(RejectReason::HalfOpenExhausted);
         Err(CircuitError::HalfOpenExhausted {
-            component: Cow::Borrowed(self.name),
+            component: self.name.clone(),
         })
     }
 
@@ -322,7 +327,7 @@ impl ComponentBreaker {
         self.window.reject(reason as usize);
         tracing::debug!(
             target: "breaker",
-            component = self.name,
+            component = self.name.as_str(),
             state = self.state().as_str(),
             reason = reason.as_str(),
             "call refused"
@@ -333,7 +338,7 @@ impl ComponentBreaker {
     fn reject_global(&self) -> CircuitError {
         self.count_rejection(RejectReason::GlobalOpen);
         CircuitError::GlobalOpen {
-            component: Cow::Borrowed(self.name),
+            component: self.name.clone(),
             retry_after: self.config.load().open_cooldown,
         }
     }
@@ -491,7 +496,7 @@ impl ComponentBreaker {
     fn evaluate(&self, word: StateWord, now: u64, run: u32) {
         tracing::trace!(
             target: "breaker",
-            component = self.name,
+            component = self.name.as_str(),
             state = word.state().as_str(),
             failures_in_a_row = run,
             "failure or slow call recorded"

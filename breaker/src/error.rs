@@ -1,12 +1,18 @@
 //! [`CircuitError`]: why a call was not let through.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use crate::ComponentName;
+
 /// Why a call was refused. Every variant names the component; the open kinds also say when
 /// calls are expected to be let through again.
+///
+/// Making one is cheap: the name of a `breakers!` component is copied without touching shared
+/// memory, and that of a breaker registered at run time costs one reference-count increment
+/// (see [`ComponentName`]). Only [`ComponentMissing`](Self::ComponentMissing), which names a
+/// component no breaker holds, allocates its name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CircuitError {
@@ -14,7 +20,7 @@ pub enum CircuitError {
     #[error("circuit breaker `{component}` is open; calls resume in {}", Secs(*retry_after))]
     Open {
         /// The component.
-        component: Cow<'static, str>,
+        component: ComponentName,
         /// Time until the cooldown ends and probes are let through.
         retry_after: Duration,
     },
@@ -22,13 +28,13 @@ pub enum CircuitError {
     #[error("circuit breaker `{component}` is half-open and all its probe slots are in use")]
     HalfOpenExhausted {
         /// The component.
-        component: Cow<'static, str>,
+        component: ComponentName,
     },
     /// The derived global fuse is open, so this (healthy) component is not called either.
     #[error("the global fuse is open; call to `{component}` refused, retry in {}", Secs(*retry_after))]
     GlobalOpen {
         /// The component that was called.
-        component: Cow<'static, str>,
+        component: ComponentName,
         /// A hint: the component's `open_cooldown`. The fuse closes as soon as enough
         /// components recover, which no timer predicts.
         retry_after: Duration,
@@ -39,18 +45,19 @@ pub enum CircuitError {
     #[error("circuit breaker `{component}` is forced open")]
     ForcedOpen {
         /// The component.
-        component: Cow<'static, str>,
+        component: ComponentName,
     },
     /// No breaker is registered under that name.
     #[error("no circuit breaker is registered for component `{component}`")]
     ComponentMissing {
         /// The name that was asked for.
-        component: Cow<'static, str>,
+        component: ComponentName,
     },
 }
 
 impl CircuitError {
-    /// The component the refused call was for.
+    /// The component the refused call was for (the variant's `component` field holds it as a
+    /// [`ComponentName`], to keep).
     pub fn component(&self) -> &str {
         match self {
             Self::Open { component, .. }

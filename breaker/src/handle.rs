@@ -7,6 +7,7 @@ use std::sync::Arc;
 use once_cell::sync::OnceCell;
 
 use crate::layers::{CodeLayer, Fields};
+use crate::names::ComponentName;
 use crate::{CircuitConfig, ComponentBreaker, GlobalCircuitBreaker};
 
 /// A declared component: its name, its manifest config, and a lazily initialised link to its
@@ -103,7 +104,7 @@ impl ComponentHandle {
             Some(breaker) => breaker,
             // Declaring never refuses; this only guards the types.
             None => Arc::new(ComponentBreaker::build(
-                self.name,
+                ComponentName::from_static(self.name),
                 self.config.unwrap_or_else(|| registry.config()),
                 crate::clock::Timeline::new(Arc::clone(registry.clock())),
                 None,

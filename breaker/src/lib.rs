@@ -46,7 +46,7 @@ pub use file::{FileError, FileReport};
 pub use guard::{Breaker, CallGuard, Outcome, Permit, Recorded};
 pub use handle::ComponentHandle;
 pub use macros::{breakers, circuit_breaker};
-pub use names::GLOBAL;
+pub use names::{ComponentName, GLOBAL};
 pub use registry::{GlobalCircuitBreaker, RegistryBuilder, RegistryError};
 pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
 pub use state::CircuitState;

@@ -114,7 +114,12 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
                 ("ignored", c.ignored),
                 ("slow", c.slow_calls),
             ]
-            .map(|(outcome, n)| ([("component", c.component), ("outcome", outcome)], n))
+            .map(|(outcome, n)| {
+                (
+                    [("component", c.component.as_str()), ("outcome", outcome)],
+                    n,
+                )
+            })
         }),
     )?;
     counters(
@@ -129,7 +134,7 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
                 ("global_open", r.global_open),
                 ("forced_open", r.forced_open),
             ]
-            .map(|(reason, n)| ([("component", c.component), ("reason", reason)], n))
+            .map(|(reason, n)| ([("component", c.component.as_str()), ("reason", reason)], n))
         }),
     )?;
     gauges(
@@ -138,7 +143,7 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
         "1 for the breaker's current state, 0 for the others.",
         all().flat_map(|c| {
             CircuitState::ALL.map(|s| {
-                let labels = [("component", c.component), ("state", s.as_str())];
+                let labels = [("component", c.component.as_str()), ("state", s.as_str())];
                 (labels, i64::from(c.state == s))
             })
         }),
@@ -147,7 +152,7 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
         &mut encoder,
         "breaker_failure_rate",
         "Failed calls over calls in the rolling window, as the trip check weighs them.",
-        all().map(|c| ([("component", c.component)], failure_rate(c))),
+        all().map(|c| ([("component", c.component.as_str())], failure_rate(c))),
     )?;
     counters(
         &mut encoder,
@@ -156,7 +161,7 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
         all().flat_map(|c| {
             c.transitions.iter().map(|t| {
                 let labels = [
-                    ("component", c.component),
+                    ("component", c.component.as_str()),
                     ("from", t.from.as_str()),
                     ("to", t.to.as_str()),
                 ];

@@ -17,7 +17,7 @@ use crate::file::{FileError, FileLayer, FileReport};
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
 use crate::layers::{CodeLayer, Defaults, Layered};
-use crate::names::{self, GLOBAL};
+use crate::names::{self, ComponentName, GLOBAL_NAME};
 use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
 use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
@@ -63,7 +63,8 @@ pub enum RegistryError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct GlobalCircuitBreaker {
-    breakers: DashMap<String, Arc<ComponentBreaker>, rustc_hash::FxBuildHasher>,
+    /// Keyed by the breaker's own name (the key shares its allocation).
+    breakers: DashMap<ComponentName, Arc<ComponentBreaker>, rustc_hash::FxBuildHasher>,
     /// The effective defaults (layers 1 to 3), for readers that take no lock.
     config: ArcSwap<CircuitConfig>,
     clock: Arc<dyn Clock>,
@@ -91,7 +92,7 @@ struct Layers {
     file: Option<Arc<FileLayer>>,
     /// Layer 4 of each component that has one (a component absent here follows the
     /// defaults), with what the registry decided about it.
-    own: FxHashMap<String, Own>,
+    own: FxHashMap<ComponentName, Own>,
 }
 
 #[derive(Debug, Clone)]
@@ -323,7 +324,7 @@ struct Plan {
     defaults: CircuitConfig,
     components: Vec<Planned>,
     /// The names a `Component` or `Declare` change asked for, in order.
-    named: Vec<String>,
+    named: Vec<ComponentName>,
     declared: bool,
     report: FileReport,
     /// The event that announces the change (`None`: a registration, which is not a reload).
@@ -332,7 +333,8 @@ struct Plan {
 
 /// One component the change lays out (again).
 struct Planned {
-    name: String,
+    /// The breaker's own name if it exists, else the one it will be made with.
+    name: ComponentName,
     existing: Option<Arc<ComponentBreaker>>,
     code: CodeLayer,
     section_set_aside: bool,
@@ -361,7 +363,7 @@ impl GlobalCircuitBreaker {
         let timeline = Timeline::new(Arc::clone(&clock));
         let hooks = Arc::new(Hooks::default());
         let fuse_breaker = ComponentBreaker::build(
-            GLOBAL,
+            GLOBAL_NAME,
             config,
             timeline.clone(),
             None,
@@ -461,8 +463,8 @@ impl GlobalCircuitBreaker {
     }
 
     /// The names of all registered components, sorted.
-    pub fn components(&self) -> Vec<&'static str> {
-        let mut names: Vec<_> = self.breakers.iter().map(|b| b.value().name()).collect();
+    pub fn components(&self) -> Vec<ComponentName> {
+        let mut names: Vec<_> = self.breakers.iter().map(|b| b.key().clone()).collect();
         names.sort_unstable();
         names
     }
@@ -662,7 +664,7 @@ impl GlobalCircuitBreaker {
             Scope::All { new_file: false } => self.refuse_defaults(error),
             Scope::One { name, .. } => Refused {
                 event: self.component(name).map(|b| Event::ConfigRefused {
-                    component: Some(b.name()),
+                    component: Some(b.name().clone()),
                     error: error.clone(),
                 }),
                 error: Refusal::Config(error),
@@ -719,7 +721,7 @@ impl GlobalCircuitBreaker {
             let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
             let layered = defaults.component(name, &code, section).map_err(refuse)?;
             plan.components.push(Planned {
-                name: name.to_owned(),
+                name: name.clone(),
                 existing: Some(breaker),
                 code,
                 section_set_aside: set_aside,
@@ -744,7 +746,7 @@ impl GlobalCircuitBreaker {
                 let known = self.components();
                 if let Some(unknown) = file.unknown(
                     |name| self.breakers.contains_key(name),
-                    known.iter().copied(),
+                    known.iter().map(ComponentName::as_str),
                 ) {
                     return Err(Box::new(refuse_file(unknown, path)));
                 }
@@ -772,13 +774,18 @@ impl GlobalCircuitBreaker {
         plan: &mut Plan,
     ) -> Result<(), Box<Refused>> {
         let file = defaults.file();
-        plan.named.push(name.to_owned());
         let registered = self.component(name);
+        // A new breaker's name is allocated here, once; the map's key and every report of
+        // it share that allocation.
+        let name = registered
+            .as_ref()
+            .map_or_else(|| ComponentName::copied(name), |b| b.name().clone());
+        plan.named.push(name.clone());
         match (&registered, code) {
             (None, _) if existing => {
                 return Err(Box::new(Refused {
                     error: Refusal::Registry(RegistryError::UnknownComponent {
-                        name: name.to_owned(),
+                        name: name.as_str().to_owned(),
                     }),
                     event: None,
                 }))
@@ -792,7 +799,7 @@ impl GlobalCircuitBreaker {
             // the section changes.
             config.validate().map_err(refuse)?;
         }
-        let own = layers.own.get(name);
+        let own = layers.own.get(&name);
         let (code, set_aside) = match code {
             // A replaced code layer is checked with the file's section again.
             Some(code) => (code.clone(), false),
@@ -801,15 +808,15 @@ impl GlobalCircuitBreaker {
                 own.is_some_and(|o| o.section_set_aside),
             ),
         };
-        let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
-        let layered = defaults.component(name, &code, section).map_err(refuse)?;
-        if let Some(breaker) = &registered {
+        let section = file.filter(|_| !set_aside).and_then(|f| f.component(&name));
+        let layered = defaults.component(&name, &code, section).map_err(refuse)?;
+        if registered.is_some() {
             plan.announce = Some(Event::ConfigReloaded {
-                component: Some(breaker.name()),
+                component: Some(name.clone()),
             });
         }
         plan.components.push(Planned {
-            name: name.to_owned(),
+            name,
             existing: registered,
             code,
             section_set_aside: set_aside,
@@ -830,7 +837,7 @@ impl GlobalCircuitBreaker {
     ) {
         let file = defaults.file();
         for (name, code) in entries {
-            plan.named.push((*name).to_owned());
+            plan.named.push(ComponentName::from_static(name));
             if self.breakers.contains_key(*name) || plan.components.iter().any(|p| p.name == *name)
             {
                 continue;
@@ -849,7 +856,7 @@ impl GlobalCircuitBreaker {
                 }
             };
             plan.components.push(Planned {
-                name: (*name).to_owned(),
+                name: ComponentName::from_static(name),
                 existing: None,
                 code: code.clone(),
                 section_set_aside: set_aside_because.is_some(),
@@ -882,7 +889,7 @@ impl GlobalCircuitBreaker {
                 }
                 None => {
                     pending.derive = true;
-                    self.create(&planned.name, planned.layered.config)
+                    self.create(planned.name.clone(), planned.layered.config)
                 }
             };
             let reported = layers
@@ -892,14 +899,14 @@ impl GlobalCircuitBreaker {
             if let Some(conflict) = &planned.layered.fallback {
                 if reported != Some(conflict) {
                     pending.events.push(Event::ConfigRefused {
-                        component: Some(breaker.name()),
+                        component: Some(breaker.name().clone()),
                         error: conflict.clone(),
                     });
                 }
             }
             if let Some(conflict) = planned.set_aside_because {
                 pending.events.push(Event::ConfigRefused {
-                    component: Some(breaker.name()),
+                    component: Some(breaker.name().clone()),
                     error: conflict,
                 });
             }
@@ -932,9 +939,9 @@ impl GlobalCircuitBreaker {
 
     /// A new breaker, visible once it is a member of the fuse (so the fuse never counts it
     /// as unhealthy before it knows it exists). Called under the config lock only.
-    fn create(&self, name: &str, config: CircuitConfig) -> Arc<ComponentBreaker> {
+    fn create(&self, name: ComponentName, config: CircuitConfig) -> Arc<ComponentBreaker> {
         let breaker = Arc::new(ComponentBreaker::build(
-            names::intern(name),
+            name.clone(),
             config,
             self.timeline.clone(),
             Some(Arc::clone(&self.fuse)),
@@ -942,18 +949,19 @@ impl GlobalCircuitBreaker {
             false,
         ));
         self.fuse.add_member(&breaker);
-        self.breakers.insert(name.to_owned(), Arc::clone(&breaker));
+        self.breakers.insert(name, Arc::clone(&breaker));
         breaker
     }
 
-    /// A refused code reload of the defaults.
+    /// A refused code reload of the defaults. The event names the component the error names,
+    /// registered or not (a file's section for a later component takes part in the check).
     fn refuse_defaults(&self, error: ConfigError) -> Refused {
         Refused {
             event: Some(Event::ConfigRefused {
-                component: error
-                    .component()
-                    .and_then(|c| self.component(c))
-                    .map(|b| b.name()),
+                component: error.component().map(|c| {
+                    self.component(c)
+                        .map_or_else(|| ComponentName::copied(c), |b| b.name().clone())
+                }),
                 error: error.clone(),
             }),
             error: Refusal::Config(error),
@@ -1027,7 +1035,7 @@ impl Breaker for GlobalCircuitBreaker {
         match self.component(component) {
             Some(breaker) => breaker.into_permit(),
             None => Permit::Rejected(CircuitError::ComponentMissing {
-                component: component.to_owned().into(),
+                component: ComponentName::copied(component),
             }),
         }
     }

@@ -9,7 +9,7 @@ use crate::component::ComponentBreaker;
 use crate::error::RejectReason;
 use crate::half_open::ProbeWord;
 use crate::sync::Ordering;
-use crate::{CircuitState, GlobalCircuitBreaker, WindowStats};
+use crate::{CircuitState, ComponentName, GlobalCircuitBreaker, WindowStats};
 
 /// Rejections by reason, over the breaker's lifetime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -46,7 +46,7 @@ pub struct TransitionCount {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentSnapshot {
     /// The component (`"__global__"` for the fuse).
-    pub component: &'static str,
+    pub component: ComponentName,
     /// Its state.
     pub state: CircuitState,
     /// Transitions so far.
@@ -118,7 +118,7 @@ impl ComponentBreaker {
             })
             .collect();
         ComponentSnapshot {
-            component: self.name,
+            component: self.name.clone(),
             state,
             generation: word.generation(),
             time_in_state: Duration::from_nanos(
@@ -155,7 +155,7 @@ impl GlobalCircuitBreaker {
     /// Every component and the fuse, now.
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut components: Vec<_> = self.breakers().map(|b| b.snapshot()).collect();
-        components.sort_unstable_by_key(|c| c.component);
+        components.sort_unstable_by(|a, b| a.component.cmp(&b.component));
         RegistrySnapshot {
             global: self.global().snapshot(),
             unhealthy: self.fuse().unhealthy(),

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
-use crate::{CircuitState, ConfigError};
+use crate::{CircuitState, ComponentName, ConfigError};
 
 /// Why a breaker changed state.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,7 +105,7 @@ impl fmt::Display for TransitionReason {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
     /// The component (`"__global__"` for the fuse).
-    pub component: &'static str,
+    pub component: ComponentName,
     /// The state left.
     pub from: CircuitState,
     /// The state entered.
@@ -128,16 +128,17 @@ pub enum Event {
     /// A new config was validated and is now in force.
     ConfigReloaded {
         /// The component, or `None` for the registry's defaults.
-        component: Option<&'static str>,
+        component: Option<ComponentName>,
     },
     /// A config was refused; the previous one stays in force. Also emitted, with the
     /// operation accepted, when a `breakers!` entry conflicts with the registry's defaults and
     /// runs on its compiled config, or is declared without a conflicting file section (see
     /// [`layers`](crate::layers)).
     ConfigRefused {
-        /// The registered component, or `None` for the registry's defaults (or a component
-        /// not registered yet, which [`ConfigError::component`] names).
-        component: Option<&'static str>,
+        /// The component the refused config was for (registered or not yet: a file's
+        /// section can name one that registers later), as [`ConfigError::component`] names
+        /// it; `None` for the registry's defaults.
+        component: Option<ComponentName>,
         /// What was wrong with it, and where each value involved came from.
         error: ConfigError,
     },
@@ -199,7 +200,7 @@ fn trace(event: &Event) {
     match event {
         Event::StateChanged(t) => {
             let (component, from, to, reason) = (
-                t.component,
+                t.component.as_str(),
                 t.from.as_str(),
                 t.to.as_str(),
                 tracing::field::display(&t.reason),
@@ -217,7 +218,7 @@ fn trace(event: &Event) {
             }
         }
         Event::ConfigReloaded { component } => {
-            tracing::info!(target: "breaker", component = component.unwrap_or("*"), "breaker config reloaded")
+            tracing::info!(target: "breaker", component = component.as_deref().unwrap_or("*"), "breaker config reloaded")
         }
         Event::FileReloaded {
             path,
@@ -229,7 +230,7 @@ fn trace(event: &Event) {
             tracing::warn!(target: "breaker", file = ?path, %error, "breaker config file refused; the running config stays in force")
         }
         Event::ConfigRefused { component, error } => {
-            tracing::warn!(target: "breaker", component = component.unwrap_or("*"), %error, "breaker config refused; the running config stays in force")
+            tracing::warn!(target: "breaker", component = component.as_deref().unwrap_or("*"), %error, "breaker config refused; the running config stays in force")
         }
     }
 }

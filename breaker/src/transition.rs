@@ -89,7 +89,7 @@ impl ComponentBreaker {
         self.state.store(next.0, Ordering::Release);
         self.transitions[from as usize * 5 + to as usize].fetch_add(1, Ordering::Relaxed);
         Some(Transition {
-            component: self.name,
+            component: self.name.clone(),
             from,
             to,
             reason,

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use breaker::{
-    CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker, Outcome,
-    Recorded, Transition,
+    CircuitConfig, CircuitState, ComponentBreaker, ComponentName, Event, FakeClock,
+    GlobalCircuitBreaker, Outcome, Recorded, Transition,
 };
 
 // The fixtures below are test code: when one cannot do what the test asked, failing the test
@@ -136,7 +136,7 @@ impl EventLog {
     }
 
     /// `(component, from, to)` of each state change, in order.
-    pub fn moves(&self) -> Vec<(&'static str, CircuitState, CircuitState)> {
+    pub fn moves(&self) -> Vec<(ComponentName, CircuitState, CircuitState)> {
         self.transitions()
             .into_iter()
             .map(|t| (t.component, t.from, t.to))

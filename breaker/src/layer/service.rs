@@ -93,7 +93,7 @@ impl Target {
         }
     }
 
-    pub(crate) fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Self::Handle(handle) => handle.name(),
             Self::Shared(breaker) => breaker.name(),
