@@ -525,3 +525,132 @@ fn a_huge_fuse_call_minimum_does_not_break_config_files() {
     );
     assert_eq!(registry.config().min_calls, 3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Epoch numbers past the window's 40-bit epoch tags, and a clock at the end of its range.
+// ---------------------------------------------------------------------------------------------
+
+const MS: Duration = Duration::from_millis(1);
+/// 2^40 one-millisecond buckets: where a 40-bit epoch tag wraps (about 34.8 years).
+const EPOCH_WRAP: Duration = Duration::from_millis(1 << 40);
+
+/// A 10 ms window of ten 1 ms buckets (the narrowest buckets there are), tripping at 50 %
+/// with `min_calls: 5`.
+fn narrow() -> CircuitConfig {
+    CircuitConfig {
+        rolling_window: Duration::from_millis(10),
+        window_buckets: 10,
+        min_calls: 5,
+        error_rate_threshold: 0.5,
+        open_cooldown: Duration::from_secs(10),
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..D
+    }
+}
+
+/// One success per millisecond across `span`, checking after each that the window holds
+/// exactly the last ten milliseconds' worth (once ten have passed).
+fn sweep(b: &ComponentBreaker, clock: &FakeClock, span: u32) {
+    for i in 0..span {
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        let expected = u64::from(i.min(9) + 1);
+        assert_eq!(
+            b.snapshot().window.calls,
+            expected,
+            "ms {i} of the sweep, clock at {:?}",
+            clock.elapsed()
+        );
+        clock.advance(MS);
+    }
+}
+
+/// Regression: epochs were compared as plain 40-bit numbers, so once `now / 1 ms` passed
+/// 2^40 (34.8 years of uptime) every outcome looked older than the buckets written before the
+/// wrap and went to the totals only: ten straight failures with `min_calls: 5` stayed
+/// `Closed`. Epoch tags now compare modulo 2^40, like episodes.
+#[test]
+fn ten_failures_trip_after_the_epoch_tags_wrap() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(EPOCH_WRAP - 20 * MS);
+    sweep(&b, &clock, 20);
+    // Now exactly at the wrap; a little past it, the window holds the last six successes.
+    clock.advance(3 * MS);
+    assert_eq!(b.snapshot().window.calls, 6);
+    fail(&b, 10);
+    assert_eq!(b.state(), CircuitState::Open, "{:?}", b.snapshot());
+    let snap = b.snapshot();
+    assert_eq!(
+        (snap.failures, snap.rejections.open),
+        (6, 4),
+        "6 of 12 calls failed: tripped, and the rest were refused"
+    );
+}
+
+/// The window slides across the wrap one bucket at a time, as anywhere else.
+#[test]
+fn the_window_slides_across_the_epoch_wrap() {
+    let clock = FakeClock::new();
+    let b = breaker(
+        CircuitConfig {
+            min_calls: 1000,
+            ..narrow()
+        },
+        clock.clone(),
+    );
+    clock.advance(EPOCH_WRAP - 25 * MS);
+    sweep(&b, &clock, 50);
+    // And far past it: a jump of several wraps lands in an empty window.
+    clock.advance(EPOCH_WRAP * 3 + 7 * MS);
+    assert_eq!(b.snapshot().window.calls, 0);
+    sweep(&b, &clock, 15);
+    let snap = b.snapshot();
+    assert_eq!(snap.successes, 65, "the totals keep every outcome");
+}
+
+/// Jumps straight past the wrap from a window that holds counts: the old counts are out of
+/// the window and the new ones are in it.
+#[test]
+fn a_jump_past_the_epoch_wrap_empties_the_window_and_counts_anew() {
+    for jump in [
+        EPOCH_WRAP,
+        EPOCH_WRAP + 5 * MS,
+        EPOCH_WRAP - 5 * MS,
+        EPOCH_WRAP / 2 + 3 * MS,
+        EPOCH_WRAP * 2 + 9 * MS,
+    ] {
+        let clock = FakeClock::new();
+        let b = breaker(narrow(), clock.clone());
+        clock.advance(EPOCH_WRAP - 3 * MS);
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        clock.advance(jump);
+        assert_eq!(b.snapshot().window.calls, 0, "jump {jump:?}");
+        fail(&b, 4);
+        assert_eq!(b.snapshot().window.calls, 4, "jump {jump:?}");
+        assert_eq!(b.state(), CircuitState::Closed, "4 calls < min_calls 5");
+        fail(&b, 1);
+        assert_eq!(b.state(), CircuitState::Open, "jump {jump:?}");
+    }
+}
+
+/// Near the end of the nanosecond range (584 years) with 1 ms buckets: the epoch is about
+/// 2^44, far past the tags' 40 bits, and the window, the trip and the cooldown still work.
+#[test]
+fn narrow_buckets_near_the_end_of_the_nanosecond_range() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(Duration::from_nanos(u64::MAX) - Duration::from_secs(60));
+    sweep(&b, &clock, 30);
+    fail(&b, 10);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(10)));
+    clock.advance(Duration::from_secs(10) - MS);
+    assert!(!b.acquire().is_allowed());
+    clock.advance(MS);
+    let probe = b.acquire().into_result().unwrap();
+    probe.record(Outcome::Success);
+    assert_eq!(b.state(), CircuitState::Closed);
+    sweep(&b, &clock, 12);
+}

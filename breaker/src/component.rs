@@ -25,7 +25,7 @@ use crate::fuse::Fuse;
 use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
 use crate::half_open::{ProbeResult, ProbeWord};
 use crate::state::StateWord;
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::telemetry::{Hooks, TransitionReason};
 use crate::window::{Kind, Window};
 use crate::{CircuitConfig, CircuitError, CircuitState, Clock};
@@ -545,12 +545,19 @@ impl ComponentBreaker {
         now: u64,
         generation: u64,
     ) -> crate::WindowStats {
-        let half_life = nanos(config.exponential_half_life) as f64 / config.bucket_nanos() as f64;
         let strategy: &dyn crate::WindowStrategy = match config.sample_weighting {
             crate::SampleWeighting::Sliding => &crate::Sliding,
             crate::SampleWeighting::Exponential => &crate::Exponential,
         };
-        self.window.stats(now, generation, strategy, half_life)
+        // The window measures the half-life in its own bucket width, which a reload may be
+        // changing while `config` is still the old one.
+        self.window.stats(
+            now,
+            generation,
+            self.since.load(Ordering::Acquire),
+            strategy,
+            nanos(config.exponential_half_life),
+        )
     }
 
     /// Returns a probe's token and closes or re-opens once the episode has decided.
@@ -601,14 +608,24 @@ impl ComponentBreaker {
         }
     }
 
-    /// Applies a validated config; state and counts are kept.
+    /// Applies a validated config; state and counts are kept. A new bucket width or count is
+    /// put in force under the transition lock (so the episode cannot change meanwhile; calls
+    /// never take it), with the window's counts re-bucketed by age.
     pub(crate) fn apply(&self, config: CircuitConfig) {
         self.slow_nanos.store(
             config.slow_call_threshold.map_or(0, nanos),
             Ordering::Relaxed,
         );
-        self.window
-            .set_bucket_nanos(config.bucket_nanos(), self.word().generation());
+        {
+            let _guard = lock(&self.transition_lock);
+            self.window.relayout(
+                config.bucket_nanos(),
+                config.window_buckets,
+                self.timeline.now_nanos(),
+                self.word().generation(),
+                self.since.load(Ordering::Acquire),
+            );
+        }
         self.config.store(Arc::new(config));
     }
 }

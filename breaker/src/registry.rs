@@ -346,11 +346,7 @@ impl GlobalCircuitBreaker {
         let planned = config
             .validate()
             .map_err(LayerError::Invalid)
-            .and_then(|()| layers::effective(&self.config(), &code, file.as_deref(), name))
-            .and_then(|effective| {
-                fixed_fields(&breaker.config(), &effective).map_err(LayerError::Invalid)?;
-                Ok(effective)
-            });
+            .and_then(|()| layers::effective(&self.config(), &code, file.as_deref(), name));
         match planned {
             Ok(effective) => {
                 **lock(&breaker.code) = code;
@@ -453,17 +449,12 @@ impl GlobalCircuitBreaker {
         file: Option<&FileLayer>,
     ) -> Result<Plan, (Option<&'static str>, LayerError)> {
         let defaults = layers::effective_defaults(base, file).map_err(|e| (None, e))?;
-        fixed_fields(&self.config(), &defaults).map_err(|e| (None, LayerError::Invalid(e)))?;
         let mut components = Vec::new();
         for breaker in self.breakers() {
             let code = (**lock(&breaker.code)).clone();
             let name = breaker.name();
-            let config = layers::effective(&defaults, &code, file, name)
-                .and_then(|c| {
-                    fixed_fields(&breaker.config(), &c).map_err(LayerError::Invalid)?;
-                    Ok(c)
-                })
-                .map_err(|e| (Some(name), e))?;
+            let config =
+                layers::effective(&defaults, &code, file, name).map_err(|e| (Some(name), e))?;
             components.push((breaker, config));
         }
         Ok(Plan {
@@ -522,19 +513,6 @@ fn layer_config_error(e: LayerError) -> ConfigError {
         LayerError::Type(message) => {
             ConfigError::runtime("config", ConfigValue::Count(0), names::intern(&message))
         }
-    }
-}
-
-/// The window's ring is allocated once per breaker, so its bucket count cannot change live.
-fn fixed_fields(current: &CircuitConfig, next: &CircuitConfig) -> Result<(), ConfigError> {
-    if current.window_buckets == next.window_buckets {
-        Ok(())
-    } else {
-        Err(ConfigError::runtime(
-            "window_buckets",
-            ConfigValue::Count(u64::from(next.window_buckets)),
-            "cannot change on reload (the bucket ring is allocated once); restart to resize it",
-        ))
     }
 }
 
