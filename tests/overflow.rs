@@ -654,3 +654,54 @@ fn narrow_buckets_near_the_end_of_the_nanosecond_range() {
     assert_eq!(b.state(), CircuitState::Closed);
     sweep(&b, &clock, 12);
 }
+
+/// Regression: once the clock saturated at `u64::MAX` nanoseconds the cooldown's end
+/// saturated too, `now < open_until` was false at once, and an `Open` state lasted 0 ns. Time
+/// no longer moves there, so the breaker stays open, and says how much cooldown is left.
+#[test]
+fn an_open_state_at_the_saturated_clock_stays_open() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(Duration::MAX);
+    assert_eq!(clock.elapsed(), Duration::from_nanos(u64::MAX));
+    fail(&b, 5);
+    assert_eq!(b.state(), CircuitState::Open);
+    for _ in 0..3 {
+        match b.acquire() {
+            Permit::Rejected(CircuitError::Open { retry_after, .. }) => {
+                assert_eq!(retry_after, Duration::from_secs(10))
+            }
+            other => panic!("an open breaker let a call through: {other:?}"),
+        }
+        assert_eq!(b.retry_after(), Some(Duration::from_secs(10)));
+        clock.advance(Duration::from_secs(3600));
+    }
+    assert_eq!(b.state(), CircuitState::Open);
+    // The way out is the operator's.
+    b.reset();
+    assert_eq!(b.state(), CircuitState::Closed);
+    poke(&b);
+}
+
+/// A cooldown that would end past the end of the range, entered a few seconds before it:
+/// open for those seconds and then for good (the clock cannot get there), never 0 ns.
+#[test]
+fn a_cooldown_across_the_end_of_the_range_does_not_end_early() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(Duration::from_nanos(u64::MAX) - Duration::from_secs(4));
+    fail(&b, 5);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(10)));
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(7)));
+    assert!(!b.acquire().is_allowed());
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(clock.elapsed(), Duration::from_nanos(u64::MAX));
+    assert!(matches!(
+        b.acquire(),
+        Permit::Rejected(CircuitError::Open { .. })
+    ));
+    // Four seconds of the ten have passed, and no more can.
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(6)));
+}

@@ -14,7 +14,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
@@ -253,12 +252,11 @@ impl ComponentBreaker {
                 CircuitState::Open if self.derived => return Err(self.reject_global()),
                 CircuitState::Open => {
                     let now = self.timeline.now_nanos();
-                    let until = self.open_until.load(Ordering::Acquire);
-                    if now < until {
+                    if let Some(retry_after) = self.cooldown_left(now) {
                         self.count_rejection(RejectReason::Open);
                         return Err(CircuitError::Open {
                             component: Cow::Borrowed(self.name),
-                            retry_after: Duration::from_nanos(until - now),
+                            retry_after,
                         });
                     }
                     self.transition(
