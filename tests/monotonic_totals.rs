@@ -250,7 +250,7 @@ fn totals_never_go_down_while_buckets_retire() {
         assert!(seen.reads > 0, "{what}: no reads");
         assert!(
             seen.drops.is_empty(),
-            "{what}: {} of {} reads saw a counter go down, e.g. {:?}",
+            "{what}: {} counter drops in {} reads, e.g. {:?}",
             seen.drops.len(),
             seen.reads,
             &seen.drops[..seen.drops.len().min(10)]

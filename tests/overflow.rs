@@ -498,6 +498,36 @@ fn outcomes_count_in_the_window_after_40000_transitions() {
     assert_eq!(b.state(), CircuitState::Open, "1 failure of 1 call >= 0.5");
 }
 
+/// A bucket left untouched while the era (generation plus geometry changes, 19 bits in the
+/// tags) came round to just short of its own must not look like a bucket of a *later* era:
+/// every call into it would go to the totals only, for good if the breaker then stays
+/// healthy. A later era's bucket is always written at the writer's time or after; one from
+/// longer ago is stale, whatever its era bits say.
+#[test]
+fn a_bucket_untouched_for_half_a_million_transitions_still_counts() {
+    let clock = FakeClock::new();
+    let config = CircuitConfig {
+        window_buckets: 1,
+        min_calls: 1,
+        ..D
+    };
+    let b = breaker(config, clock.clone());
+    b.acquire().into_result().unwrap().record(Outcome::Success);
+    // 2^19 - 10 transitions: the bucket's era now reads as 10 ahead of the current one.
+    for _ in 0..(1 << 19) - 10 {
+        b.reset();
+    }
+    clock.advance(Duration::from_secs(10));
+    b.acquire().into_result().unwrap().record(Outcome::Failure);
+    let snap = b.snapshot();
+    assert_eq!(snap.failures, 1);
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "the failure must count in the window: {snap:?}"
+    );
+}
+
 /// Regression: `global_trip_conditions.min_calls` was a `u64`, and a value above `i64::MAX`
 /// (valid, "0 disables it") made every config file fail, because layering goes through TOML,
 /// whose integers are `i64`. It is a `u32` now, like a component's `min_calls`, so the largest

@@ -362,7 +362,9 @@ impl Window {
         let epoch = now_nanos / width;
         let tag = Tag::new(era(generation, geometry.layout()), epoch);
         let index = (epoch % geometry.buckets()) as usize;
-        if !stripe.add(tag, index, kind) {
+        let relaid =
+            || Geometry(self.geometry.load(Ordering::Acquire)).layout() != geometry.layout();
+        if !stripe.add(tag, index, kind, relaid) {
             self.on_contention();
         }
     }

@@ -43,7 +43,8 @@ const ERA_MASK: u64 = (1 << (64 - EPOCH_BITS)) - 1;
 /// ago. Tags of older eras are never counted, so an era can only be mistaken for the current
 /// one after 2^19 = 524,288 transitions and geometry changes, and then only for a bucket
 /// written in the bucket width in which the current episode began (the fold skips buckets
-/// older than the episode's start).
+/// older than the episode's start). A leftover whose era wrapped round to look *later* is
+/// told apart by its older epoch ([`Tag::is_late_for`]), so it never refuses counts.
 const NEWER_WINDOW: u64 = 1024;
 
 /// `era:19 | epoch:45`; see the module docs.
@@ -76,13 +77,19 @@ impl Tag {
 
     /// Whether a writer holding `self` comes too late for a bucket tagged `seen`: the bucket
     /// has moved on to a later slot of the same era, or to a later era.
-    fn is_late_for(self, seen: Tag) -> bool {
+    ///
+    /// A later era's bucket was written after this writer read the clock, so under the same
+    /// geometry its epoch is at least this writer's. One with an earlier epoch is a leftover
+    /// whose era bits merely wrapped round to look ahead (2^19 transitions without a write):
+    /// claim it, unless `relaid()` says the geometry changed since this writer read it (the
+    /// bucket's epoch may then be of another width, and only the era can be trusted).
+    fn is_late_for(self, seen: Tag, relaid: impl FnOnce() -> bool) -> bool {
         if seen == Self::EMPTY {
             false
         } else if seen.era() == self.era() {
             seen.epoch() > self.epoch()
         } else {
-            seen.later_era_than(self)
+            seen.later_era_than(self) && (seen.epoch() >= self.epoch() || relaid())
         }
     }
 }
@@ -175,9 +182,17 @@ impl Stripe {
     }
 
     /// Counts `kind` under `tag` in bucket `index`. Returns `false` if another thread raced on
-    /// the same counter (the count still landed; the caller may spread out).
+    /// the same counter (the count still landed; the caller may spread out). `relaid` says
+    /// whether the geometry changed since `tag` was made; it is asked only about a bucket of a
+    /// later era with an earlier epoch, which is rare.
     #[inline]
-    pub(crate) fn add(&self, tag: Tag, index: usize, kind: Kind) -> bool {
+    pub(crate) fn add(
+        &self,
+        tag: Tag,
+        index: usize,
+        kind: Kind,
+        relaid: impl Fn() -> bool,
+    ) -> bool {
         let Some(bucket) = self.buckets.get(index) else {
             // The window never asks for a bucket past the ring; if it did, keep the count.
             self.add_retired(kind);
@@ -188,7 +203,7 @@ impl Stripe {
             if seen == tag {
                 return bump(bucket.counts.get(kind));
             }
-            if tag.is_late_for(seen) {
+            if tag.is_late_for(seen, &relaid) {
                 // Outside the window already (a reading older than the bucket's), or from a
                 // finished era: it counts in the totals only.
                 self.add_retired(kind);
@@ -318,8 +333,25 @@ mod tests {
     #[test]
     fn every_writer_claims_an_empty_bucket() {
         for era in [0, 1, ERA_MASK] {
-            assert!(!Tag::new(era, 0).is_late_for(Tag::EMPTY));
-            assert!(!Tag::new(era, EPOCH_MASK - 1).is_late_for(Tag::EMPTY));
+            assert!(!Tag::new(era, 0).is_late_for(Tag::EMPTY, || true));
+            assert!(!Tag::new(era, EPOCH_MASK - 1).is_late_for(Tag::EMPTY, || true));
         }
+    }
+
+    #[test]
+    fn a_later_era_is_trusted_only_with_a_later_epoch_or_a_new_geometry() {
+        let writer = Tag::new(100, 50);
+        // Written after the writer read the clock: later.
+        assert!(writer.is_late_for(Tag::new(101, 50), || false));
+        assert!(writer.is_late_for(Tag::new(101, 51), || false));
+        // An older epoch under the same geometry: a leftover, claimed.
+        assert!(!writer.is_late_for(Tag::new(101, 49), || false));
+        // ...unless the geometry changed: epochs of two widths do not compare.
+        assert!(writer.is_late_for(Tag::new(101, 49), || true));
+        // Same era: a later slot only.
+        assert!(writer.is_late_for(Tag::new(100, 51), || true));
+        assert!(!writer.is_late_for(Tag::new(100, 49), || true));
+        // Far-off eras are older.
+        assert!(!writer.is_late_for(Tag::new(100 + NEWER_WINDOW + 1, 60), || true));
     }
 }
