@@ -14,8 +14,8 @@
 //! A writer reads one word, the [`Geometry`] (layout number, bucket count, ring level, stripe
 //! count), and the bucket width of its ring level, which carries the layout's low bits so a
 //! writer that read the two across a reload can tell: its outcome then counts in the totals
-//! only. That is one load more than a fixed geometry would need, in place of the stripe count
-//! the geometry word now also holds.
+//! only. That is the two loads a fixed geometry needed (the width and the stripe count, which
+//! the geometry word now holds), plus one pointer per ring level above the first.
 //!
 //! # Reading
 //!
@@ -24,7 +24,8 @@
 //! count being moved but never see it twice: it is never above what was recorded. Each
 //! window keeps a high-water mark of what it reported (`fetch_max` at read time, nothing on
 //! the call path), so a read is never below an earlier one either: every counter a snapshot
-//! or `/metrics` shows only ever goes up.
+//! or `/metrics` shows only ever goes up. (Rejections are never moved, so each of their
+//! counters only grows by itself.)
 //!
 //! # Changing the geometry
 //!
@@ -45,8 +46,9 @@
 //!   capacity of the largest so far (at least 16 buckets, at most 1024), allocated on the
 //!   reload, never by a call; a smaller layout reuses the smallest level that fits. Old levels
 //!   stay until the breaker is dropped, so all levels together hold less than twice the
-//!   largest (and their carried sets, allocated with a level's first use, as much again). A window used at level 0 (never grown) reads its ring as before; a grown one
-//!   reads one pointer more.
+//!   largest (their carried sets, allocated with a level's first geometry change, as much
+//!   again). Levels form a chain from level 0, which sits inside the window: a window that
+//!   never grew reads its ring as before, one that grew once reads one pointer more.
 //! - Writers that raced the reload (they read the old geometry, or a mismatched width) count
 //!   in the totals and perhaps the old layout's buckets, so the window may miss at most the
 //!   calls recorded while the reload ran; the totals stay exact. Buckets of earlier layouts
@@ -54,11 +56,11 @@
 //!
 //! # Memory
 //!
-//! A stripe is a 128 B header plus `capacity × 40 B` of buckets; a ring level also holds
-//! `max_stripes × 8 B` of slot pointers. A window is 136 B (inside the breaker) plus its
-//! level-0 slots; a component only ever touched by one thread at a time keeps one stripe. A
-//! geometry change adds, on the level it moves to, a carried set of `capacity × 40 B` (once),
-//! and a new level if the ring grows.
+//! A stripe is a 128 B header plus `capacity × 40 B` of buckets (the high-water mark lives in
+//! the first stripe's header padding); a ring level also holds `max_stripes × 8 B` of slot
+//! pointers. A window is 56 B inside the breaker plus its level-0 slots; a component only ever
+//! touched by one thread at a time keeps one stripe. A geometry change adds, on the level it
+//! moves to, a carried set of `capacity × 40 B` (once), and a new level if the ring grows.
 
 mod stripe;
 mod weighting;
@@ -213,12 +215,15 @@ impl Width {
     }
 }
 
-/// One ring size: its stripes, its bucket width while in use, and its carried set.
+/// One ring size: its stripes, its bucket width while in use, its carried set, and the next
+/// (bigger) level if the window ever grew past this one. Level 0 sits inside the window; the
+/// others hang off it as a chain, so a window that never grew pays nothing for them.
 struct Level {
     width: AtomicU64,
     capacity: u32,
     slots: Box<[OnceBox<CachePadded<Stripe>>]>,
     carried: OnceBox<Carried>,
+    next: OnceBox<Level>,
 }
 
 /// The re-bucketed counts of the last layout that moved to a level, one entry per age,
@@ -239,6 +244,7 @@ impl Level {
             capacity,
             slots: (0..*MAX_STRIPES).map(|_| OnceBox::new()).collect(),
             carried: OnceBox::new(),
+            next: OnceBox::new(),
         }
     }
 
@@ -300,9 +306,6 @@ impl Span {
 pub(crate) struct Window {
     geometry: AtomicU64,
     base: Level,
-    grown: [OnceBox<Level>; GROWN_LEVELS],
-    /// The highest `[successes, failures, ignored, slow]` totals reported so far.
-    reported: [AtomicU64; 4],
 }
 
 impl std::fmt::Debug for Window {
@@ -323,27 +326,26 @@ impl Window {
         Self {
             geometry: AtomicU64::new(Geometry::new(0, buckets, 0, 0, false).0),
             base: Level::new(buckets, Width::new(bucket_nanos, 0)),
-            grown: Default::default(),
-            reported: Default::default(),
         }
     }
 
+    /// Level `index` of the chain: level 0 costs nothing, each further level one pointer.
     #[inline]
     fn level(&self, index: usize) -> &Level {
-        match index.checked_sub(1) {
-            None => &self.base,
+        let mut level = &self.base;
+        for _ in 0..index {
             // A geometry word only names a level after the level is set, so `get` finds it;
-            // the base level is a safe answer if it ever did not (the width check then fails).
-            Some(i) => self
-                .grown
-                .get(i)
-                .and_then(OnceBox::get)
-                .unwrap_or(&self.base),
+            // stopping short is a safe answer if it ever did not (the width check then fails).
+            match level.next.get() {
+                Some(next) => level = next,
+                None => break,
+            }
         }
+        level
     }
 
     fn levels(&self) -> impl Iterator<Item = &Level> {
-        std::iter::once(&self.base).chain(self.grown.iter().filter_map(OnceBox::get))
+        std::iter::successors(Some(&self.base), |l| l.next.get())
     }
 
     /// Counts one outcome of episode `generation` in the bucket for `now_nanos`. Lock-free;
@@ -482,14 +484,16 @@ impl Window {
                 stripe.total_into(&mut t);
             }
         }
-        let read = [
-            &mut t.successes,
-            &mut t.failures,
-            &mut t.ignored,
-            &mut t.slow,
-        ];
-        for (value, mark) in read.into_iter().zip(&self.reported) {
-            *value = mark.fetch_max(*value, Ordering::Relaxed).max(*value);
+        // The high-water mark lives in the first stripe of level 0, the first one any count
+        // allocates (one stripe is in use until two threads collide): without it nothing was
+        // counted yet, and there is nothing to keep from going down.
+        if let Some(first) = self.base.slots.first().and_then(OnceBox::get) {
+            first.keep_highest([
+                &mut t.successes,
+                &mut t.failures,
+                &mut t.ignored,
+                &mut t.slow,
+            ]);
         }
         t
     }
@@ -578,33 +582,29 @@ impl Window {
         }
     }
 
-    /// The smallest level whose ring holds `buckets`, allocating one if none does (at least
-    /// twice the largest so far, at least [`MIN_GROWN_RING`], at most [`MAX_RING`]).
+    /// The smallest level whose ring holds `buckets`, allocating one at the end of the chain
+    /// if none does (at least twice the largest so far, at least [`MIN_GROWN_RING`], at most
+    /// [`MAX_RING`]; the last possible level holds [`MAX_RING`]).
     fn level_for(&self, buckets: u32) -> (usize, &Level) {
-        let mut largest = self.base.capacity;
-        if buckets <= largest {
-            return (0, &self.base);
-        }
-        for (i, slot) in self.grown.iter().enumerate() {
-            match slot.get() {
-                Some(level) if level.capacity >= buckets => return (i + 1, level),
-                Some(level) => largest = largest.max(level.capacity),
-                None => {
-                    let capacity = if i + 1 == GROWN_LEVELS {
-                        MAX_RING
-                    } else {
-                        buckets
-                            .max(largest.saturating_mul(2))
-                            .clamp(MIN_GROWN_RING, MAX_RING)
-                    };
-                    let level =
-                        slot.get_or_init(|| Box::new(Level::new(capacity, Width::new(1, 0))));
-                    return (i + 1, level);
-                }
+        let mut level = &self.base;
+        let mut index = 0;
+        loop {
+            if level.capacity >= buckets || index == GROWN_LEVELS {
+                // The last possible level holds MAX_RING buckets, every valid count.
+                return (index, level);
             }
+            let capacity = if index + 1 == GROWN_LEVELS {
+                MAX_RING
+            } else {
+                buckets
+                    .max(level.capacity.saturating_mul(2))
+                    .clamp(MIN_GROWN_RING, MAX_RING)
+            };
+            level = level
+                .next
+                .get_or_init(|| Box::new(Level::new(capacity, Width::new(1, 0))));
+            index += 1;
         }
-        // Unreachable: the last level holds MAX_RING buckets. Keep the largest.
-        (GROWN_LEVELS, self.level(GROWN_LEVELS))
     }
 }
 
@@ -635,19 +635,39 @@ mod tests {
     #[test]
     fn rings_grow_by_doubling_and_stay_under_twice_the_largest() {
         let w = Window::new(1, 1_000_000);
-        let mut total = 1u32;
         for buckets in [2, 17, 40, 33, 1000, 700, 1, 1000] {
-            let (_, level) = w.level_for(buckets);
+            let (index, level) = w.level_for(buckets);
             assert!(level.capacity >= buckets);
+            assert!(std::ptr::eq(w.level(index), level));
         }
-        for level in w.grown.iter().filter_map(OnceBox::get) {
-            total += level.capacity;
-        }
-        let largest = w.levels().map(|l| l.capacity).max().unwrap_or(0);
-        assert_eq!(largest, 1000);
+        let capacities: Vec<u32> = w.levels().map(|l| l.capacity).collect();
+        assert_eq!(capacities, [1, 16, 32, 64, 1000]);
+        let total: u32 = capacities.iter().sum();
         assert!(
-            total < 2 * largest,
-            "{total} buckets of rings for a largest of {largest}"
+            total < 2 * 1000,
+            "{total} buckets of rings for a largest of 1000"
         );
+    }
+
+    #[test]
+    fn the_chain_never_outgrows_its_levels() {
+        let w = Window::new(1, 1_000_000);
+        for buckets in 1..=MAX_RING {
+            let (index, level) = w.level_for(buckets);
+            assert!(
+                index <= GROWN_LEVELS && level.capacity >= buckets,
+                "{buckets}"
+            );
+        }
+        assert!(w.levels().count() <= GROWN_LEVELS + 1);
+    }
+
+    /// The breaker is four 128-byte lines (README, "Cost and memory"); the window's levels
+    /// beyond the first, its carried sets and its high-water mark live outside it for that.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_window_keeps_the_breaker_in_four_cache_lines() {
+        assert_eq!(std::mem::size_of::<Window>(), 56);
+        assert!(std::mem::size_of::<crate::ComponentBreaker>() <= 512);
     }
 }

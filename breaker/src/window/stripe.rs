@@ -166,6 +166,10 @@ pub(crate) struct Stripe {
     /// [`total_into`](Self::total_into).
     retired: Counts,
     rejections: [AtomicU64; 4],
+    /// The highest `[successes, failures, ignored, slow]` totals the window reported, kept
+    /// by its first stripe only: it fits in the stripe's cache-line padding, so it costs no
+    /// memory, and snapshots write it only when a total grew.
+    reported: [AtomicU64; 4],
 }
 
 impl Stripe {
@@ -174,6 +178,20 @@ impl Stripe {
             buckets: (0..capacity.max(1)).map(|_| Bucket::empty()).collect(),
             retired: Counts::default(),
             rejections: Default::default(),
+            reported: Default::default(),
+        }
+    }
+
+    /// Raises each of `totals` to the highest value reported before, and records it: reads
+    /// that miss a count being moved then never report less than an earlier one.
+    pub(crate) fn keep_highest(&self, totals: [&mut u64; 4]) {
+        for (value, mark) in totals.into_iter().zip(&self.reported) {
+            let highest = mark.load(Ordering::Relaxed);
+            if *value > highest {
+                *value = mark.fetch_max(*value, Ordering::Relaxed).max(*value);
+            } else {
+                *value = highest;
+            }
         }
     }
 
@@ -308,6 +326,11 @@ fn bump(counter: &AtomicU64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_high_water_mark_fits_in_the_stripes_padding() {
+        assert!(std::mem::size_of::<Stripe>() <= 128);
+    }
 
     #[test]
     fn a_tag_holds_every_epoch_the_clock_can_produce() {
