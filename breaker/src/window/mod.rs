@@ -554,6 +554,10 @@ impl Window {
             }
         });
 
+        // The high-water mark lives in level 0's first stripe, which the first count
+        // allocates; a window that changes geometry before any call would count on another
+        // level without it.
+        let _ = self.base.stripe(0);
         let (index, level) = self.level_for(buckets);
         let carried = level
             .carried
@@ -660,6 +664,20 @@ mod tests {
             );
         }
         assert!(w.levels().count() <= GROWN_LEVELS + 1);
+    }
+
+    #[test]
+    fn the_high_water_mark_exists_before_a_grown_window_counts() {
+        let w = Window::new(2, 1_000_000);
+        w.relayout(1_000_000, 100, 0, 0, 0);
+        assert!(w.base.slots[0].get().is_some());
+        w.add(0, 0, Kind::Success);
+        assert_eq!(w.totals().successes, 1);
+        assert_eq!(
+            w.stripes_in_use(),
+            2,
+            "level 0's first stripe and level 1's"
+        );
     }
 
     /// The breaker is four 128-byte lines (README, "Cost and memory"); the window's levels
