@@ -199,6 +199,18 @@ fn state_and_counts_survive_and_new_thresholds_apply_next() {
 }
 
 #[test]
+fn window_buckets_can_change_in_a_running_registry() {
+    let (registry, _log, _clock) = registry();
+    let ws = registry.component("binance_ws").unwrap();
+    ws.acquire().into_result().unwrap().record(Outcome::Failure);
+    registry
+        .reload_from_str("[defaults]\nwindow_buckets = 5\n")
+        .unwrap();
+    assert_eq!(ws.config().window_buckets, 5);
+    assert_eq!(ws.snapshot().window.calls, 1, "the window keeps its counts");
+}
+
+#[test]
 fn files_are_read_from_disk_and_missing_files_name_the_path() {
     let (registry, _log, _clock) = registry();
     let dir = tempfile::tempdir().unwrap();

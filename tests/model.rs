@@ -21,8 +21,11 @@
 //!   registry's creation; an outcome is in the window while fewer than `window_buckets`
 //!   bucket widths separate its bucket from the current one (buckets "drop out one at a
 //!   time"). Outcomes count at the time they are recorded.
-//! - A reload that changes the bucket width restarts the window (the ring cannot be
-//!   re-bucketed); lifetime totals keep everything.
+//! - A reload that changes the bucket width or count re-buckets the window (README, "Config"):
+//!   each outcome still inside the old window moves to the new bucket holding its old
+//!   bucket's midpoint, or to the current bucket if that midpoint is still ahead, never to one
+//!   before the episode began; those that land outside the new window leave it. Lifetime
+//!   totals keep everything.
 //! - A call's start is read only when slow-call detection is on at admission (README: "off
 //!   means one clock read per call instead of two"); it is slow if it took at least the
 //!   threshold in force when it ends.
@@ -430,9 +433,20 @@ impl Model {
     }
 
     fn reload(&mut self, config: CircuitConfig) {
-        if bucket_nanos(&config) != bucket_nanos(&self.config) {
+        let (w, n) = (
+            bucket_nanos(&self.config),
+            u64::from(self.config.window_buckets),
+        );
+        let (w2, n2) = (bucket_nanos(&config), u64::from(config.window_buckets));
+        if (w, n) != (w2, n2) {
+            let now = self.now;
             for m in &mut self.components {
-                m.window.clear();
+                m.window.retain(|s| now / w - s.epoch < n);
+                for s in &mut m.window {
+                    let midpoint = s.epoch * w + w / 2;
+                    s.epoch = (midpoint / w2).clamp(m.since / w2, now / w2);
+                }
+                m.window.retain(|s| now / w2 - s.epoch < n2);
             }
         }
         self.config = config;
@@ -502,15 +516,18 @@ fn config_strategy() -> impl Strategy<Value = CircuitConfig> {
         1u32..=4,
         prop_oneof![3 => Just(0u32), 1 => Just(3)],
     );
-    (thresholds, timers, half_open, fuse).prop_map(
+    // Reloads change the bucket count as well as the width: the window is re-bucketed.
+    let buckets = prop_oneof![2 => Just(BUCKETS), 1 => Just(2u32), 1 => Just(8)];
+    (thresholds, timers, half_open, fuse, buckets).prop_map(
         |(
             (window, min_calls, error_rate, consecutive, slow, slow_rate),
             (cooldown, multiplier, cooldown_max, max_wait),
             (max_concurrent, required, allowed),
             (ratio, min_components, fuse_calls),
+            buckets,
         )| CircuitConfig {
             rolling_window: Duration::from_secs(window),
-            window_buckets: BUCKETS,
+            window_buckets: buckets,
             min_calls,
             error_rate_threshold: error_rate,
             consecutive_failures_threshold: consecutive,

@@ -498,6 +498,36 @@ fn outcomes_count_in_the_window_after_40000_transitions() {
     assert_eq!(b.state(), CircuitState::Open, "1 failure of 1 call >= 0.5");
 }
 
+/// A bucket left untouched while the era (generation plus geometry changes, 19 bits in the
+/// tags) came round to just short of its own must not look like a bucket of a *later* era:
+/// every call into it would go to the totals only, for good if the breaker then stays
+/// healthy. A later era's bucket is always written at the writer's time or after; one from
+/// longer ago is stale, whatever its era bits say.
+#[test]
+fn a_bucket_untouched_for_half_a_million_transitions_still_counts() {
+    let clock = FakeClock::new();
+    let config = CircuitConfig {
+        window_buckets: 1,
+        min_calls: 1,
+        ..D
+    };
+    let b = breaker(config, clock.clone());
+    b.acquire().into_result().unwrap().record(Outcome::Success);
+    // 2^19 - 10 transitions: the bucket's era now reads as 10 ahead of the current one.
+    for _ in 0..(1 << 19) - 10 {
+        b.reset();
+    }
+    clock.advance(Duration::from_secs(10));
+    b.acquire().into_result().unwrap().record(Outcome::Failure);
+    let snap = b.snapshot();
+    assert_eq!(snap.failures, 1);
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "the failure must count in the window: {snap:?}"
+    );
+}
+
 /// Regression: `global_trip_conditions.min_calls` was a `u64`, and a value above `i64::MAX`
 /// (valid, "0 disables it") made every config file fail, because layering goes through TOML,
 /// whose integers are `i64`. It is a `u32` now, like a component's `min_calls`, so the largest
@@ -524,4 +554,184 @@ fn a_huge_fuse_call_minimum_does_not_break_config_files() {
         result.map_err(|e| e.to_string()).unwrap_err()
     );
     assert_eq!(registry.config().min_calls, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epoch numbers past the window's 40-bit epoch tags, and a clock at the end of its range.
+// ---------------------------------------------------------------------------------------------
+
+const MS: Duration = Duration::from_millis(1);
+/// 2^40 one-millisecond buckets: where a 40-bit epoch tag wraps (about 34.8 years).
+const EPOCH_WRAP: Duration = Duration::from_millis(1 << 40);
+
+/// A 10 ms window of ten 1 ms buckets (the narrowest buckets there are), tripping at 50 %
+/// with `min_calls: 5`.
+fn narrow() -> CircuitConfig {
+    CircuitConfig {
+        rolling_window: Duration::from_millis(10),
+        window_buckets: 10,
+        min_calls: 5,
+        error_rate_threshold: 0.5,
+        open_cooldown: Duration::from_secs(10),
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..D
+    }
+}
+
+/// One success per millisecond across `span`, checking after each that the window holds
+/// exactly the last ten milliseconds' worth (once ten have passed).
+fn sweep(b: &ComponentBreaker, clock: &FakeClock, span: u32) {
+    for i in 0..span {
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        let expected = u64::from(i.min(9) + 1);
+        assert_eq!(
+            b.snapshot().window.calls,
+            expected,
+            "ms {i} of the sweep, clock at {:?}",
+            clock.elapsed()
+        );
+        clock.advance(MS);
+    }
+}
+
+/// Regression: epochs were compared as plain 40-bit numbers, so once `now / 1 ms` passed
+/// 2^40 (34.8 years of uptime) every outcome looked older than the buckets written before the
+/// wrap and went to the totals only: ten straight failures with `min_calls: 5` stayed
+/// `Closed`. Epoch tags now compare modulo 2^40, like episodes.
+#[test]
+fn ten_failures_trip_after_the_epoch_tags_wrap() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(EPOCH_WRAP - 20 * MS);
+    sweep(&b, &clock, 20);
+    // Now exactly at the wrap; a little past it, the window holds the last six successes.
+    clock.advance(3 * MS);
+    assert_eq!(b.snapshot().window.calls, 6);
+    fail(&b, 10);
+    assert_eq!(b.state(), CircuitState::Open, "{:?}", b.snapshot());
+    let snap = b.snapshot();
+    assert_eq!(
+        (snap.failures, snap.rejections.open),
+        (6, 4),
+        "6 of 12 calls failed: tripped, and the rest were refused"
+    );
+}
+
+/// The window slides across the wrap one bucket at a time, as anywhere else.
+#[test]
+fn the_window_slides_across_the_epoch_wrap() {
+    let clock = FakeClock::new();
+    let b = breaker(
+        CircuitConfig {
+            min_calls: 1000,
+            ..narrow()
+        },
+        clock.clone(),
+    );
+    clock.advance(EPOCH_WRAP - 25 * MS);
+    sweep(&b, &clock, 50);
+    // And far past it: a jump of several wraps lands in an empty window.
+    clock.advance(EPOCH_WRAP * 3 + 7 * MS);
+    assert_eq!(b.snapshot().window.calls, 0);
+    sweep(&b, &clock, 15);
+    let snap = b.snapshot();
+    assert_eq!(snap.successes, 65, "the totals keep every outcome");
+}
+
+/// Jumps straight past the wrap from a window that holds counts: the old counts are out of
+/// the window and the new ones are in it.
+#[test]
+fn a_jump_past_the_epoch_wrap_empties_the_window_and_counts_anew() {
+    for jump in [
+        EPOCH_WRAP,
+        EPOCH_WRAP + 5 * MS,
+        EPOCH_WRAP - 5 * MS,
+        EPOCH_WRAP / 2 + 3 * MS,
+        EPOCH_WRAP * 2 + 9 * MS,
+    ] {
+        let clock = FakeClock::new();
+        let b = breaker(narrow(), clock.clone());
+        clock.advance(EPOCH_WRAP - 3 * MS);
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        clock.advance(jump);
+        assert_eq!(b.snapshot().window.calls, 0, "jump {jump:?}");
+        fail(&b, 4);
+        assert_eq!(b.snapshot().window.calls, 4, "jump {jump:?}");
+        assert_eq!(b.state(), CircuitState::Closed, "4 calls < min_calls 5");
+        fail(&b, 1);
+        assert_eq!(b.state(), CircuitState::Open, "jump {jump:?}");
+    }
+}
+
+/// Near the end of the nanosecond range (584 years) with 1 ms buckets: the epoch is about
+/// 2^44, far past the tags' 40 bits, and the window, the trip and the cooldown still work.
+#[test]
+fn narrow_buckets_near_the_end_of_the_nanosecond_range() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(Duration::from_nanos(u64::MAX) - Duration::from_secs(60));
+    sweep(&b, &clock, 30);
+    fail(&b, 10);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(10)));
+    clock.advance(Duration::from_secs(10) - MS);
+    assert!(!b.acquire().is_allowed());
+    clock.advance(MS);
+    let probe = b.acquire().into_result().unwrap();
+    probe.record(Outcome::Success);
+    assert_eq!(b.state(), CircuitState::Closed);
+    sweep(&b, &clock, 12);
+}
+
+/// Regression: once the clock saturated at `u64::MAX` nanoseconds the cooldown's end
+/// saturated too, `now < open_until` was false at once, and an `Open` state lasted 0 ns. Time
+/// no longer moves there, so the breaker stays open, and says how much cooldown is left.
+#[test]
+fn an_open_state_at_the_saturated_clock_stays_open() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(Duration::MAX);
+    assert_eq!(clock.elapsed(), Duration::from_nanos(u64::MAX));
+    fail(&b, 5);
+    assert_eq!(b.state(), CircuitState::Open);
+    for _ in 0..3 {
+        match b.acquire() {
+            Permit::Rejected(CircuitError::Open { retry_after, .. }) => {
+                assert_eq!(retry_after, Duration::from_secs(10))
+            }
+            other => panic!("an open breaker let a call through: {other:?}"),
+        }
+        assert_eq!(b.retry_after(), Some(Duration::from_secs(10)));
+        clock.advance(Duration::from_secs(3600));
+    }
+    assert_eq!(b.state(), CircuitState::Open);
+    // The way out is the operator's.
+    b.reset();
+    assert_eq!(b.state(), CircuitState::Closed);
+    poke(&b);
+}
+
+/// A cooldown that would end past the end of the range, entered a few seconds before it:
+/// open for those seconds and then for good (the clock cannot get there), never 0 ns.
+#[test]
+fn a_cooldown_across_the_end_of_the_range_does_not_end_early() {
+    let clock = FakeClock::new();
+    let b = breaker(narrow(), clock.clone());
+    clock.advance(Duration::from_nanos(u64::MAX) - Duration::from_secs(4));
+    fail(&b, 5);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(10)));
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(7)));
+    assert!(!b.acquire().is_allowed());
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(clock.elapsed(), Duration::from_nanos(u64::MAX));
+    assert!(matches!(
+        b.acquire(),
+        Permit::Rejected(CircuitError::Open { .. })
+    ));
+    // Four seconds of the ten have passed, and no more can.
+    assert_eq!(b.retry_after(), Some(Duration::from_secs(6)));
 }

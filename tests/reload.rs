@@ -174,7 +174,31 @@ fn an_invalid_reload_is_refused_and_the_running_config_stays() {
 }
 
 #[test]
-fn changing_rolling_window_restarts_the_window_but_keeps_totals() {
+fn changing_window_buckets_on_reload_keeps_the_window() {
+    let (registry, log, _clock) = setup();
+    let b = registry.register("buckets").unwrap();
+    record(&b, Outcome::Failure, 4);
+    let resized = CircuitConfig {
+        rolling_window: Duration::from_secs(10),
+        window_buckets: 20,
+        ..BASE
+    };
+    registry.reload(resized).unwrap();
+    assert_eq!(registry.config(), resized);
+    assert_eq!(b.config().window_buckets, 20);
+    assert_eq!(
+        b.snapshot().window.calls,
+        4,
+        "the counts are re-bucketed, not dropped"
+    );
+    assert_eq!(
+        config_events(&log),
+        vec![Event::ConfigReloaded { component: None }]
+    );
+}
+
+#[test]
+fn changing_rolling_window_keeps_the_window_and_totals() {
     let (registry, _log, _clock) = setup();
     let b = registry.register("rewindowed").unwrap();
     record(&b, Outcome::Failure, 9);
@@ -185,10 +209,14 @@ fn changing_rolling_window_restarts_the_window_but_keeps_totals() {
         })
         .unwrap();
     let snap = b.snapshot();
-    assert_eq!(snap.window.calls, 0);
+    assert_eq!(snap.window.calls, 9, "the window keeps its counts");
     assert_eq!(snap.failures, 9);
     record(&b, Outcome::Failure, 1);
-    assert_eq!(b.state(), CircuitState::Closed, "1 call in the new window");
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "10/10 in the re-bucketed window"
+    );
 }
 
 #[test]
@@ -324,6 +352,20 @@ fn an_invalid_reload_component_is_refused_and_keeps_following_defaults() {
 }
 
 #[test]
+fn reload_component_may_change_window_buckets() {
+    let (registry, _log, _clock) = setup();
+    let b = registry.register("fixed_ring").unwrap();
+    record(&b, Outcome::Success, 2);
+    let resized = CircuitConfig {
+        window_buckets: 5,
+        ..BASE
+    };
+    registry.reload_component("fixed_ring", resized).unwrap();
+    assert_eq!(b.config(), resized);
+    assert_eq!(b.snapshot().window.calls, 2);
+}
+
+#[test]
 fn standalone_breakers_are_not_touched_by_a_registry_reload() {
     let (registry, _log, clock) = setup();
     let standalone =
@@ -338,9 +380,10 @@ fn standalone_breakers_are_not_touched_by_a_registry_reload() {
 }
 
 /// Traffic in every 1 s bucket from t = 90 s to t = 99 s, then at t = 100 s a reload to
-/// `rolling_window` (10 buckets of a new width): the window restarts, and outcomes recorded
-/// after the reload land in the new window and trip it.
-fn reload_window_then_fail(name: &str, rolling_window: Duration) {
+/// `rolling_window` (10 buckets of a new width): the window keeps the successes still inside
+/// it, re-bucketed by age (`carried` of them), and outcomes recorded after the reload land in
+/// the new window beside them and trip it.
+fn reload_window_then_fail(name: &str, rolling_window: Duration, carried: u32) {
     let (registry, _log, clock) = setup();
     let b = registry.register(name).unwrap();
     clock.advance(Duration::from_secs(90));
@@ -348,39 +391,48 @@ fn reload_window_then_fail(name: &str, rolling_window: Duration) {
         record(&b, Outcome::Success, 1);
         clock.advance(Duration::from_secs(1));
     }
+    // At t = 100 s the t = 90 s bucket has just left the 10 s window.
+    assert_eq!(b.snapshot().window.calls, 9);
     registry
         .reload(CircuitConfig {
             rolling_window,
             ..BASE
         })
         .unwrap();
-    assert_eq!(b.snapshot().window.calls, 0, "the window restarts");
-    record(&b, Outcome::Failure, 9);
+    assert_eq!(b.snapshot().window.calls, u64::from(carried), "re-bucketed");
+    // min_calls 10 and 50 %: the failures trip once they are at least half the window and
+    // the window holds 10 calls.
+    let needed = carried.max(10 - carried);
+    record(&b, Outcome::Failure, needed - 1);
     let snap = b.snapshot();
-    assert_eq!(snap.failures, 9);
+    assert_eq!(snap.failures, u64::from(needed - 1));
     assert_eq!(
         (snap.window.calls, snap.window.failures),
-        (9, 9),
+        (u64::from(carried + needed - 1), u64::from(needed - 1)),
         "outcomes after the reload must land in the new window"
     );
+    assert_eq!(b.state(), CircuitState::Closed);
     record(&b, Outcome::Failure, 1);
     assert_eq!(
         b.state(),
         CircuitState::Open,
-        "10/10 failures, min_calls 10"
+        "{needed} failures of {}",
+        carried + needed
     );
 }
 
 #[test]
 fn growing_rolling_window_on_reload_counts_new_outcomes() {
-    // 10 buckets of 2 s: new epochs are *smaller* than the old tags.
-    reload_window_then_fail("grown_window", Duration::from_secs(20));
+    // 10 buckets of 2 s: new epochs are *smaller* than the old tags. The nine successes of
+    // 91..=99 s all fit in the 20 s window.
+    reload_window_then_fail("grown_window", Duration::from_secs(20), 9);
 }
 
 #[test]
 fn shrinking_rolling_window_on_reload_counts_new_outcomes() {
-    // 10 buckets of 500 ms.
-    reload_window_then_fail("shrunk_window", Duration::from_secs(5));
+    // 10 buckets of 500 ms: only the successes of 95..=99 s (midpoints 95.5..=99.5 s) are
+    // inside the last 5 s.
+    reload_window_then_fail("shrunk_window", Duration::from_secs(5), 5);
 }
 
 /// The reproduction: `register_with` a bucket count other than the defaults' used to

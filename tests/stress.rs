@@ -465,3 +465,154 @@ fn sixty_four_threads_and_tokio_tasks() {
         resume_unwind(panic);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Geometry reloads under traffic.
+// ---------------------------------------------------------------------------------------------
+
+const GEOMETRY_WRITERS: usize = 3;
+const GEOMETRY_CALLS_PER_WRITER: u64 = 100_000;
+/// The final batch each writer records once the reloads have stopped.
+const FINAL_BATCH: u64 = 100;
+
+/// Windows much longer than the (frozen) clock ever moves, so every outcome stays inside
+/// whatever geometry is in force: the window must then count every call except the ones
+/// that raced a reload.
+fn geometries() -> [CircuitConfig; 6] {
+    let base = CircuitConfig {
+        min_calls: u32::MAX,
+        error_rate_threshold: 1.0,
+        ..CircuitConfig::DEFAULT
+    };
+    [
+        (600, 10),
+        (1200, 30),
+        (600, 60),
+        (900, 1000),
+        (300, 3),
+        (600, 1),
+    ]
+    .map(|(secs, buckets)| CircuitConfig {
+        rolling_window: Duration::from_secs(secs),
+        window_buckets: buckets,
+        ..base
+    })
+}
+
+/// Issue 9: writers record while another thread flips `rolling_window` and `window_buckets`
+/// back and forth (growing the ring past its first size and shrinking it again). Afterwards
+/// the totals are exact, the window holds every call except at most those that overlapped a
+/// reload, and no stripe is left with a bucket that drops what is recorded into it.
+#[test]
+fn geometry_reloads_under_traffic() {
+    let seed = seed();
+    eprintln!("stress: STRESS_SEED={seed}");
+    let clock = FakeClock::new();
+    // Somewhere in the middle of buckets of every width, far from the origin.
+    clock.advance(Duration::from_millis(12_345_678));
+    let registry = GlobalCircuitBreaker::builder()
+        .config(geometries()[0])
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let b = registry.register("geometry").unwrap();
+    // Odd while a reload is running: a writer that sees it change around its call raced one.
+    let reloading = AtomicU64::new(0);
+    let racers = AtomicU64::new(0);
+    let recorded = AtomicU64::new(0);
+    let writers_done = AtomicU64::new(0);
+    let started = Instant::now();
+    let reloads = std::thread::scope(|s| {
+        for w in 0..GEOMETRY_WRITERS {
+            let (b, reloading, racers, recorded, writers_done) =
+                (&b, &reloading, &racers, &recorded, &writers_done);
+            s.spawn(move || {
+                let mut rng = Rng::new(seed, w as u64);
+                for _ in 0..GEOMETRY_CALLS_PER_WRITER {
+                    let before = reloading.load(Ordering::SeqCst);
+                    let outcome = match rng.below(3) {
+                        0 => Outcome::Failure,
+                        _ => Outcome::Success,
+                    };
+                    b.acquire().into_result().unwrap().record(outcome);
+                    let after = reloading.load(Ordering::SeqCst);
+                    if before % 2 == 1 || before != after {
+                        racers.fetch_add(1, Ordering::Relaxed);
+                    }
+                    recorded.fetch_add(1, Ordering::Relaxed);
+                }
+                writers_done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        let mut rng = Rng::new(seed, 999);
+        let mut reloads = 0u64;
+        while writers_done.load(Ordering::SeqCst) < GEOMETRY_WRITERS as u64 {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "STRESS_SEED={seed}: no progress"
+            );
+            let config = geometries()[rng.below(6) as usize];
+            reloading.fetch_add(1, Ordering::SeqCst);
+            registry.reload(config).unwrap();
+            reloading.fetch_add(1, Ordering::SeqCst);
+            reloads += 1;
+            // Let some calls through between reloads, so most calls do not race one.
+            let next = recorded.load(Ordering::SeqCst) + 1 + rng.below(200);
+            while recorded.load(Ordering::SeqCst) < next
+                && writers_done.load(Ordering::SeqCst) < GEOMETRY_WRITERS as u64
+            {
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "STRESS_SEED={seed}: no progress"
+                );
+                std::thread::yield_now();
+            }
+        }
+        reloads
+    });
+    let recorded = recorded.load(Ordering::SeqCst);
+    let racers = racers.load(Ordering::SeqCst);
+    let snap = b.snapshot();
+    eprintln!(
+        "stress: {recorded} calls, {reloads} geometry reloads, {racers} calls raced one, \
+         window {} calls, {} stripes, in {:.2?}",
+        snap.window.calls,
+        snap.stripes,
+        started.elapsed()
+    );
+    assert!(
+        reloads >= 10,
+        "STRESS_SEED={seed}: only {reloads} reloads ran"
+    );
+    assert_eq!(
+        snap.calls, recorded,
+        "STRESS_SEED={seed}: the totals lost or doubled calls"
+    );
+    assert!(
+        snap.window.calls <= recorded && snap.window.calls + racers >= recorded,
+        "STRESS_SEED={seed}: the window holds {} calls of {recorded}, {racers} of them racers",
+        snap.window.calls
+    );
+
+    // Every writer's stripe still counts into the window: a batch from each thread shows up
+    // in full, under the last geometry and under each of the others in turn.
+    for config in geometries() {
+        registry.reload(config).unwrap();
+        let before = b.snapshot().window.calls;
+        std::thread::scope(|s| {
+            for _ in 0..GEOMETRY_WRITERS {
+                s.spawn(|| {
+                    for _ in 0..FINAL_BATCH {
+                        b.acquire().into_result().unwrap().record(Outcome::Success);
+                    }
+                });
+            }
+        });
+        let after = b.snapshot();
+        assert_eq!(
+            after.window.calls,
+            before + FINAL_BATCH * GEOMETRY_WRITERS as u64,
+            "STRESS_SEED={seed}: a bucket dropped calls after the reloads ({config:?})"
+        );
+    }
+}

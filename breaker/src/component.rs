@@ -18,7 +18,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
@@ -30,7 +29,7 @@ use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
 use crate::half_open::{ProbeResult, ProbeWord};
 use crate::names::ComponentName;
 use crate::state::StateWord;
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::telemetry::{Hooks, TransitionReason};
 use crate::window::{Kind, Window};
 use crate::{CircuitConfig, CircuitError, CircuitState, Clock};
@@ -255,12 +254,11 @@ impl ComponentBreaker {
                 CircuitState::Open if self.derived => return Err(self.reject_global()),
                 CircuitState::Open => {
                     let now = self.timeline.now_nanos();
-                    let until = self.open_until.load(Ordering::Acquire);
-                    if now < until {
+                    if let Some(retry_after) = self.cooldown_left(now) {
                         self.count_rejection(RejectReason::Open);
                         return Err(CircuitError::Open {
                             component: self.name.clone(),
-                            retry_after: Duration::from_nanos(until - now),
+                            retry_after,
                         });
                     }
                     self.transition(
@@ -547,12 +545,19 @@ impl ComponentBreaker {
         now: u64,
         generation: u64,
     ) -> crate::WindowStats {
-        let half_life = nanos(config.exponential_half_life) as f64 / config.bucket_nanos() as f64;
         let strategy: &dyn crate::WindowStrategy = match config.sample_weighting {
             crate::SampleWeighting::Sliding => &crate::Sliding,
             crate::SampleWeighting::Exponential => &crate::Exponential,
         };
-        self.window.stats(now, generation, strategy, half_life)
+        // The window measures the half-life in its own bucket width, which a reload may be
+        // changing while `config` is still the old one.
+        self.window.stats(
+            now,
+            generation,
+            self.since.load(Ordering::Acquire),
+            strategy,
+            nanos(config.exponential_half_life),
+        )
     }
 
     /// Returns a probe's token and closes or re-opens once the episode has decided.
@@ -603,14 +608,24 @@ impl ComponentBreaker {
         }
     }
 
-    /// Applies a validated config; state and counts are kept.
+    /// Applies a validated config; state and counts are kept. A new bucket width or count is
+    /// put in force under the transition lock (so the episode cannot change meanwhile; calls
+    /// never take it), with the window's counts re-bucketed by age.
     pub(crate) fn apply(&self, config: CircuitConfig) {
         self.slow_nanos.store(
             config.slow_call_threshold.map_or(0, nanos),
             Ordering::Relaxed,
         );
-        self.window
-            .set_bucket_nanos(config.bucket_nanos(), self.word().generation());
+        {
+            let _guard = lock(&self.transition_lock);
+            self.window.relayout(
+                config.bucket_nanos(),
+                config.window_buckets,
+                self.timeline.now_nanos(),
+                self.word().generation(),
+                self.since.load(Ordering::Acquire),
+            );
+        }
         self.config.store(Arc::new(config));
     }
 }

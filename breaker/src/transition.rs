@@ -59,13 +59,18 @@ impl ComponentBreaker {
         match to {
             CircuitState::Open => {
                 let reopens = if from == CircuitState::HalfOpen {
-                    self.reopens
-                        .fetch_add(1, Ordering::Relaxed)
-                        .saturating_add(1)
+                    // Saturating: a wrapped exponent would shrink the cooldown back to
+                    // `open_cooldown` after 2^32 re-opens. Only transitions write it, under
+                    // this lock.
+                    let reopens = self.reopens.load(Ordering::Relaxed).saturating_add(1);
+                    self.reopens.store(reopens, Ordering::Relaxed);
+                    reopens
                 } else {
                     self.reopens.load(Ordering::Relaxed)
                 };
                 let cooldown = self.config.load().cooldown_after(reopens);
+                // Saturates to `OPEN_FOREVER` when the end is past the clock's range (see
+                // `cooldown_left`).
                 self.open_until
                     .store(now.saturating_add(nanos(cooldown)), Ordering::Relaxed);
             }
@@ -137,13 +142,42 @@ impl ComponentBreaker {
         self.force(CircuitState::Closed, TransitionReason::Reset, true);
     }
 
-    /// Time until an `Open` breaker lets probes through (`None` in any other state).
+    /// Time until an `Open` breaker lets probes through (`None` in any other state). A
+    /// cooldown that would end past the end of the clock's range (about 584 years of uptime,
+    /// where time stands still) never ends; this then says how much of it is left.
     pub fn retry_after(&self) -> Option<Duration> {
         let word = self.word();
         // The fuse has no timer: it closes when enough components recover.
         (word.state() == CircuitState::Open && !self.derived).then(|| {
-            let until = self.open_until.load(Ordering::Acquire);
-            Duration::from_nanos(until.saturating_sub(self.timeline.now_nanos()))
+            self.cooldown_left(self.timeline.now_nanos())
+                .unwrap_or(Duration::ZERO)
         })
     }
+
+    /// What is left of the current `Open` state's cooldown at `now`, or `None` once it has
+    /// elapsed.
+    ///
+    /// A cooldown whose end is at or past the end of the nanosecond range (`u64::MAX` ns,
+    /// about 584 years of uptime, where the clock saturates and time stands still) has its end
+    /// stored as [`OPEN_FOREVER`] and never elapses: such an `Open` state lasts until a manual
+    /// `reset`, never 0 ns. What is left is then computed from the state's start and the
+    /// cooldown it was given, so it still counts down to where the clock stops.
+    pub(crate) fn cooldown_left(&self, now: u64) -> Option<Duration> {
+        let until = self.open_until.load(Ordering::Acquire);
+        if until == OPEN_FOREVER {
+            let since = self.since.load(Ordering::Acquire);
+            let cooldown = nanos(
+                self.config
+                    .load()
+                    .cooldown_after(self.reopens.load(Ordering::Relaxed)),
+            );
+            let left = cooldown.saturating_sub(now.saturating_sub(since)).max(1);
+            Some(Duration::from_nanos(left))
+        } else {
+            (now < until).then(|| Duration::from_nanos(until - now))
+        }
+    }
 }
+
+/// `open_until` for a cooldown that ends at or past the end of the clock's range.
+pub(crate) const OPEN_FOREVER: u64 = u64::MAX;

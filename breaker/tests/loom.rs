@@ -465,8 +465,8 @@ fn half_open_timeout_races_a_probe() {
 }
 
 /// A reload (new thresholds, a new rolling window so the bucket width changes and the window
-/// restarts, slow-call detection turned on) runs while a failing call records. No count is
-/// lost, exactly one reload event is emitted, and afterwards the new config is in force.
+/// is re-bucketed, slow-call detection turned on) runs while a failing call records. No count
+/// is lost, exactly one reload event is emitted, and afterwards the new config is in force.
 #[test]
 fn config_swap_during_calls() {
     model("config_swap_during_calls", 3, || {
@@ -505,8 +505,8 @@ fn config_swap_during_calls() {
                 log.moves("api"),
                 [(CircuitState::Closed, CircuitState::Open)]
             ),
-            // Evaluated under the old config (or its sample went to the restarted window's
-            // totals): the new `min_calls: 1` is in force now, so one more failure trips.
+            // Evaluated under the old config (or it raced the reload and went to the totals
+            // only): the new `min_calls: 1` is in force now, so one more failure trips.
             CircuitState::Closed => {
                 b.acquire().into_result().unwrap().record(Outcome::Failure);
                 assert_eq!(b.state(), CircuitState::Open);
@@ -657,6 +657,96 @@ fn manual_control_during_calls() {
                 + transitions(&snap, CircuitState::Open, CircuitState::Closed),
             1,
             "{snap:?}"
+        );
+    });
+}
+
+/// Issue 9: lifetime totals are `retired + buckets`, and a writer that claims a bucket for a
+/// new epoch moves the bucket's counts into `retired`. A snapshot racing that move must never
+/// report less than an earlier snapshot did (Prometheus reads a drop as a counter reset), nor
+/// more than was recorded (the move must not be seen twice).
+///
+/// One 10 s bucket holding the warm-up call; 10 s later a success claims it, retiring the
+/// warm-up call, while the main thread takes two snapshots.
+#[test]
+fn totals_stay_monotonic_while_a_bucket_retires() {
+    model("totals_stay_monotonic_while_a_bucket_retires", 2, || {
+        let clock = FakeClock::new();
+        let b = Arc::new(
+            ComponentBreaker::new(
+                "loom_totals",
+                CircuitConfig {
+                    rolling_window: Duration::from_secs(10),
+                    ..config(1, 1, 0)
+                },
+                Arc::new(clock.clone()),
+            )
+            .unwrap(),
+        );
+        warm_up(&b);
+        clock.advance(Duration::from_secs(10));
+        let writer = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.acquire().into_result().unwrap().record(Outcome::Success))
+        };
+        let first = b.snapshot();
+        let second = b.snapshot();
+        writer.join().unwrap();
+        let last = b.snapshot();
+        for (earlier, later) in [(&first, &second), (&second, &last)] {
+            assert!(
+                earlier.calls <= later.calls && earlier.ignored <= later.ignored,
+                "a total went down: {} then {} calls, {} then {} ignored",
+                earlier.calls,
+                later.calls,
+                earlier.ignored,
+                later.ignored
+            );
+        }
+        assert!(second.calls <= 2, "over-reported: {second:?}");
+        assert_eq!((last.successes, last.ignored, last.calls), (1, 1, 2));
+    });
+}
+
+/// Issue 9: a reload that changes the bucket width races a call. The call may miss the window
+/// (it overlapped the reload) but not the totals, and afterwards no bucket refuses calls.
+///
+/// Regression: the racer computed its epoch with the old width (at 15 s: epoch 1 of 10 s)
+/// after the reload had restarted the window at epoch 0 of the new width, tagged the bucket
+/// with it, and every later call saw a "newer" bucket and went to the totals only.
+#[test]
+fn geometry_reload_races_a_call() {
+    model("geometry_reload_races_a_call", 3, || {
+        let before = CircuitConfig {
+            window_buckets: 1,
+            min_calls: 100,
+            ..CircuitConfig::DEFAULT
+        };
+        let after = CircuitConfig {
+            rolling_window: Duration::from_secs(20),
+            ..before
+        };
+        let (registry, clock, _log) = registry_with(before);
+        let b = registry.register("api").unwrap();
+        warm_up(&b);
+        clock.advance(Duration::from_secs(15));
+        let registry = Arc::new(registry);
+        let reloader = {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || registry.reload(after).unwrap())
+        };
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        reloader.join().unwrap();
+        let raced = b.snapshot();
+        assert_eq!((raced.calls, raced.successes), (2, 1), "{raced:?}");
+        assert!(raced.window.calls <= 1, "{raced:?}");
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        let snap = b.snapshot();
+        assert_eq!(snap.calls, 3);
+        assert_eq!(
+            snap.window.calls,
+            raced.window.calls + 1,
+            "a bucket dropped a call recorded after the reload: {snap:?}"
         );
     });
 }
