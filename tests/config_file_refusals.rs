@@ -61,13 +61,15 @@ fn file_errors_and_reports() {
         .any(|e| matches!(e, Event::FileRefused { .. })));
 }
 
-/// A file section that cannot be layered over a component's own config: the component still
-/// registers (on the defaults) and the refusal is announced.
+/// A file section loaded before a manifest entry is declared, whose key breaks a rule with
+/// one of the entry's fields: declaring cannot be refused, so the section's key gives way to
+/// the value the entry was checked with (the manifest conflict rule), the rest of the layers
+/// still apply, and `ConfigRefused` names the component and the file's line.
 #[test]
-fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
+fn a_section_key_that_breaks_a_rule_with_an_entry_declared_later_gives_way() {
     let (_clock, registry, log) = registry(CircuitConfig::DEFAULT);
     registry
-        .reload_from_str("[components.late]\nhalf_open_required_successes = 3\n")
+        .reload_from_str("[components.late]\nhalf_open_required_successes = 3\nmin_calls = 4\n")
         .unwrap();
     let own = CircuitConfig {
         half_open_max_concurrent: 1,
@@ -77,14 +79,22 @@ fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
     let declared = ComponentHandle::new("late", Some(own), &["half_open_max_concurrent"], &[]);
     let late = declared.in_registry(&registry);
     assert!(late.config().validate().is_ok());
-    assert_eq!(late.config(), CircuitConfig::DEFAULT);
+    assert_eq!(
+        late.config(),
+        CircuitConfig {
+            min_calls: 4,
+            ..own
+        },
+        "the entry's one probe holds, the section's 3 successes give way to the entry's 1, \
+         the section's min_calls applies"
+    );
     assert!(
         log.events().iter().any(|e| matches!(
             e,
             Event::ConfigRefused {
                 component: Some(name),
-                ..
-            } if name == "late"
+                error,
+            } if name == "late" && error.line() == Some(2)
         )),
         "{:?}",
         log.events()

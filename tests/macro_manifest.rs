@@ -404,12 +404,13 @@ fn a_manifest_cooldown_above_the_registry_cap_is_kept() {
     );
 }
 
-/// The manifest conflict rule: an entry whose fields conflict with the registry's defaults
-/// runs on its compiled config (`CircuitConfig::DEFAULT` and its fields, checked at compile
-/// time), and `ConfigRefused` names the component, the field, the value and both layers.
-/// It never makes a later reload fail.
+/// The manifest conflict rule: an entry's fields always hold; when one of them breaks a rule
+/// together with a field of the registry's defaults, that field takes the value the entry was
+/// checked with at compile time (`CircuitConfig::DEFAULT`'s), every other field still follows
+/// the defaults, and `ConfigRefused` names the component, the field, the value and both
+/// layers. It never makes a later reload fail.
 #[test]
-fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config() {
+fn a_manifest_entry_that_conflicts_with_the_defaults_keeps_its_fields_and_the_other_defaults() {
     let one_probe = CircuitConfig {
         half_open_max_concurrent: 1,
         half_open_required_successes: 1,
@@ -418,9 +419,14 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config
     };
     let (registry, log) = logged_registry(one_probe);
     let probing = layering::breakers::probing_api.in_registry(&registry);
-    let compiled = layering::breakers::probing_api.declared_config().unwrap();
-    assert_eq!(probing.config(), compiled);
-    assert_eq!(probing.config().half_open_required_successes, 2);
+    // Two probes required (the entry), so `half_open_max_concurrent` gives way to
+    // DEFAULT's 3; `min_calls` still comes from the registry's defaults.
+    let resolved = CircuitConfig {
+        half_open_max_concurrent: CircuitConfig::DEFAULT.half_open_max_concurrent,
+        half_open_required_successes: 2,
+        ..one_probe
+    };
+    assert_eq!(probing.config(), resolved);
     let refused: Vec<_> = log
         .events()
         .into_iter()
@@ -460,7 +466,20 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config
     registry
         .reload_from_str("[defaults]\nmin_calls = 11\n")
         .unwrap();
-    assert_eq!(probing.config(), compiled);
+    assert_eq!(
+        probing.config(),
+        CircuitConfig {
+            min_calls: 11,
+            ..resolved
+        }
+    );
+    // Reported once, when the conflict appeared, not at every reload.
+    let reported = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::ConfigRefused { .. }))
+        .count();
+    assert_eq!(reported, 1);
     // Once the defaults allow it, the entry follows them again.
     registry.reload(CircuitConfig::DEFAULT).unwrap();
     assert_eq!(
