@@ -415,6 +415,12 @@ impl GlobalCircuitBreaker {
     /// invalid, or that conflicts with the file's section for `name`, is refused with an
     /// error naming the component, the field, the value and the file's line, and nothing is
     /// registered or changed.
+    ///
+    /// This config wins over a `breakers!` entry for `name`, whether the entry is declared
+    /// before or after ([`Event::ManifestEntryIgnored`] then says so). Its
+    /// `global_trip_conditions` is ignored: the fuse reads the registry's only, so the
+    /// component's [`config`](ComponentBreaker::config) carries the registry's (a `breakers!`
+    /// entry that names the field does not compile, a file section that sets it is refused).
     pub fn register_with(
         &self,
         name: &str,
@@ -423,9 +429,10 @@ impl GlobalCircuitBreaker {
         self.component_change(name, Some(CodeLayer::Full(config)), false)
     }
 
-    /// Gives one component its own config (layer 4, replacing a manifest's fields), all or
-    /// nothing as [`register_with`](Self::register_with); the component must be registered.
-    /// The file's `[components.<name>]` still applies on top.
+    /// Gives one component its own config (layer 4, replacing a manifest's fields for good),
+    /// all or nothing as [`register_with`](Self::register_with), and with its
+    /// `global_trip_conditions` ignored as there; the component must be registered. The
+    /// file's `[components.<name>]` still applies on top.
     pub fn reload_component(&self, name: &str, config: CircuitConfig) -> Result<(), RegistryError> {
         self.component_change(name, Some(CodeLayer::Full(config)), true)
             .map(drop)
@@ -487,9 +494,23 @@ impl GlobalCircuitBreaker {
         &self.fuse.breaker
     }
 
-    /// The registry's defaults.
+    /// The registry's effective defaults: its defaults in code with the config file's
+    /// `[defaults]` and `[global]` on top (layers 1 to 3), what a component without its own
+    /// config follows.
+    ///
+    /// Not the base for a code reload: `reload(CircuitConfig { .., ..registry.config() })`
+    /// writes the file's values into the code layer, so they would stay after the file drops
+    /// them. Build on [`code_defaults`](Self::code_defaults) instead.
     pub fn config(&self) -> CircuitConfig {
         **self.config.load()
+    }
+
+    /// The registry's defaults in code (layer 2: the builder's config or the last
+    /// [`reload`](Self::reload)), without the config file's keys: the base to change one
+    /// field of in a code reload, `reload(CircuitConfig { min_calls: 50,
+    /// ..registry.code_defaults() })`, so the file's `[defaults]` stay the file's.
+    pub fn code_defaults(&self) -> CircuitConfig {
+        lock(&self.layers).base
     }
 
     /// The clock every breaker of this registry reads.
@@ -520,6 +541,11 @@ impl GlobalCircuitBreaker {
     /// component, the field, the value and the file's line where one takes part, and leaves
     /// everything as it was. State and counts are kept; a changed threshold applies at the
     /// next evaluation. Either way an [`Event`] says so.
+    ///
+    /// `config` replaces the code layer whole, and a config file's `[defaults]` stay on top
+    /// of it. To change some fields, start from [`code_defaults`](Self::code_defaults), not
+    /// from [`config`](Self::config): the latter has the file's values baked in, which would
+    /// then outlive the file.
     pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
         self.run(Change::Defaults(config))
             .map(drop)
