@@ -491,3 +491,75 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_keeps_its_fields_and_the_ot
         }
     );
 }
+
+/// A name registered on the defaults before its manifest is declared (a tower layer's
+/// `for_component` at startup) gets the entry's fields when the manifest is declared: the
+/// same breaker, its state and counts kept, and `ConfigReloaded` names it.
+#[test]
+fn declaring_over_a_registration_by_name_keeps_the_breaker_its_state_and_counts() {
+    let (registry, log) = logged_registry(CircuitConfig::DEFAULT);
+    let early = registry.register("quiet_api").unwrap();
+    for _ in 0..5 {
+        early
+            .acquire()
+            .into_result()
+            .unwrap()
+            .record(Outcome::Failure);
+    }
+    early.force_open();
+    let before = early.snapshot();
+    layering::breakers::quiet_api.declare_manifest(&registry);
+    let declared = layering::breakers::quiet_api.in_registry(&registry);
+    assert!(Arc::ptr_eq(&early, &declared), "the same breaker");
+    assert_eq!(early.config().min_calls, 100, "the entry's field");
+    assert_eq!(early.state(), CircuitState::ForcedOpen);
+    let after = early.snapshot();
+    assert_eq!(
+        (after.failures, after.window.calls, after.generation),
+        (before.failures, before.window.calls, before.generation)
+    );
+    let reloaded: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::ConfigReloaded { component: Some(c) } if c == "quiet_api"))
+        .collect();
+    assert_eq!(reloaded.len(), 1, "{:?}", log.events());
+}
+
+/// A component with its own whole config in code keeps it when its manifest is declared
+/// later (as `reload_component` wins over an entry declared earlier), and
+/// `ManifestEntryIgnored` says so, once.
+#[test]
+fn a_whole_config_in_code_wins_over_an_entry_declared_later_and_an_event_says_so() {
+    let (registry, log) = logged_registry(CircuitConfig::DEFAULT);
+    let own = CircuitConfig {
+        min_calls: 9,
+        ..CircuitConfig::DEFAULT
+    };
+    let b = registry.register_with("quiet_api", own).unwrap();
+    layering::breakers::quiet_api.declare_manifest(&registry);
+    layering::breakers::quiet_api.declare_manifest(&registry);
+    let declared = layering::breakers::quiet_api.in_registry(&registry);
+    assert!(Arc::ptr_eq(&b, &declared));
+    assert_eq!(b.config(), own, "not the entry's min_calls = 100");
+    let ignored: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::ManifestEntryIgnored { .. }))
+        .collect();
+    assert_eq!(
+        ignored,
+        vec![Event::ManifestEntryIgnored {
+            component: "quiet_api".into()
+        }]
+    );
+    // The other entries of the manifest were registered with their fields.
+    assert_eq!(
+        registry
+            .component("probing_api")
+            .unwrap()
+            .config()
+            .half_open_required_successes,
+        2
+    );
+}
