@@ -182,6 +182,19 @@ fn declare_into_a_registry() {
     check(&f, "declare_manifest", |r| {
         breakers::watched_api.declare_manifest(r);
     });
+    // Over a name registered on the defaults: `ConfigReloaded` (and the conflict's
+    // `ConfigRefused`) for a breaker that already exists.
+    let f = fixture("watched_api");
+    f.registry.register("watched_api").unwrap();
+    check(&f, "declare_manifest over a registered name", |r| {
+        breakers::watched_api.declare_manifest(r);
+    });
+    // Over a whole config in code: `ManifestEntryIgnored`.
+    let f = fixture("watched_api");
+    f.registry.register_with("watched_api", DEFAULTS).unwrap();
+    check(&f, "declare_manifest over register_with", |r| {
+        breakers::watched_api.declare_manifest(r);
+    });
 }
 
 #[test]

@@ -703,3 +703,50 @@ fn a_manifest_conflict_never_makes_a_code_reload_fail() {
         result.unwrap_err()
     );
 }
+
+/// The manifest conflict rule's one exception: a file put in force after the entry is
+/// declared, whose `[components.<name>]` key would have to give way to the entry, is refused
+/// with that key's line and changes nothing (the entry keeps its resolved config).
+#[test]
+fn a_file_whose_section_would_give_way_to_a_declared_entry_is_refused() {
+    // One success closes, so a follower of the defaults may have one probe.
+    let defaults = CircuitConfig {
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    };
+    let (registry, log) = logged_registry(defaults);
+    let probing = layering::breakers::probing_api.in_registry(&registry);
+    let before = probing.config();
+    let text = "[defaults]\nmin_calls = 4\n\n[components.probing_api]\n# one probe\nhalf_open_max_concurrent = 1\n";
+    let err = registry.reload_from_str(text).unwrap_err();
+    assert_eq!(err.line(), Some(6), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("[components.probing_api] half_open_max_concurrent = 1 conflicts with")
+            && message.contains("breakers!"),
+        "{message}"
+    );
+    assert_eq!(probing.config(), before);
+    assert_eq!(
+        registry.config().min_calls,
+        20,
+        "nothing of the file applies"
+    );
+    assert!(log
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::FileRefused { .. })));
+    // The same key in a file loaded before the entry is declared gives way instead.
+    let (registry, _log) = logged_registry(defaults);
+    registry.reload_from_str(text).unwrap();
+    let probing = layering::breakers::probing_api.in_registry(&registry);
+    let c = probing.config();
+    assert_eq!(
+        (
+            c.half_open_max_concurrent,
+            c.half_open_required_successes,
+            c.min_calls
+        ),
+        (3, 2, 4)
+    );
+}
