@@ -153,7 +153,23 @@ fn a_wrong_type_for_an_optional_duration_says_what_the_field_accepts() {
             !text.contains("untagged enum Repr") && text.contains("\"off\""),
             "`{key} = 5` is refused with `{text}`"
         );
+        assert!(
+            text.contains(&format!(
+                "{key} takes a duration such as \"250ms\" or \"30s\""
+            )),
+            "the message names the field: {text}"
+        );
     }
+    // The optional count names itself too.
+    let err = registry
+        .reload_from_str("[defaults]\nconsecutive_failures_threshold = \"5s\"\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(2));
+    assert!(
+        err.to_string()
+            .contains("consecutive_failures_threshold takes a count of at least 1, or \"off\""),
+        "{err}"
+    );
 }
 
 /// Refusals from code against a file in force name the field, the value, the rule and the
