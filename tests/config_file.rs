@@ -2,11 +2,12 @@
 //! `breakers.toml`: layering (built-in < registry defaults < file defaults < manifest < file
 //! component), refusal with file, line, field and rule, and live reload.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use breaker::{
-    CircuitConfig, CircuitState, ConfigValue, Event, FakeClock, FileError, GlobalCircuitBreaker,
-    Outcome, RegistryError,
+    CircuitConfig, CircuitState, ComponentName, ConfigValue, Event, FakeClock, FileError,
+    GlobalCircuitBreaker, Outcome, RegistryError, RegistrySnapshot,
 };
 use breaker_suite::EventLog;
 
@@ -568,4 +569,96 @@ fn a_section_name_that_cannot_name_a_component_is_refused() {
         .unwrap_err();
     assert_eq!(err.line(), Some(1), "{err}");
     assert!(err.to_string().contains("__global__"), "{err}");
+}
+
+/// A file section for a component registered later is validated when loaded (as a follower
+/// of the defaults), applies on `register`, and a `register_with` that conflicts with it is
+/// refused with the section's line and registers nothing.
+#[test]
+fn a_section_for_a_later_component_is_validated_and_applied_when_it_registers() {
+    let (_clock, registry, log) = breaker_suite::registry(CircuitConfig {
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    });
+    let err = registry
+        .reload_from_str("\n[components.later]\nerror_rate_threshold = 1.5\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(3));
+    registry
+        .reload_from_str(
+            "# tuning\n[components.later]\n\nhalf_open_max_concurrent = 1\nmin_calls = 4\n",
+        )
+        .unwrap();
+    let before = world(&registry);
+    let events = log.events().len();
+    let refused = registry
+        .register_with(
+            "later",
+            CircuitConfig {
+                half_open_max_concurrent: 2,
+                half_open_required_successes: 2,
+                ..CircuitConfig::DEFAULT
+            },
+        )
+        .unwrap_err();
+    let RegistryError::Config(e) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(e.line(), Some(4), "{refused}");
+    assert_eq!(e.component(), Some("later"));
+    assert_eq!(world(&registry), before);
+    assert_eq!(log.events().len(), events, "{:?}", &log.events()[events..]);
+    let later = registry.register("later").unwrap();
+    assert_eq!(later.config().min_calls, 4);
+}
+
+/// The same table written with dotted keys, `global_trip_conditions.min_components = 6`
+/// under `[defaults]`, is valid TOML and means exactly the inline table. It used to be
+/// refused as a parse error (`invalid type: string "min_components", expected a borrowed
+/// string`), which named nothing the user wrote wrong.
+#[test]
+fn dotted_keys_for_the_fuse_in_defaults_mean_the_same_as_an_inline_table() {
+    let (_clock, registry, _log) = breaker_suite::registry(CircuitConfig::DEFAULT);
+    registry
+        .reload_from_str("[defaults]\nglobal_trip_conditions = { min_components = 5 }\n")
+        .unwrap();
+    assert_eq!(registry.config().global_trip_conditions.min_components, 5);
+    let dotted =
+        registry.reload_from_str("[defaults]\nglobal_trip_conditions.min_components = 6\n");
+    assert!(
+        dotted.is_ok(),
+        "a valid file is refused: {}",
+        dotted.unwrap_err()
+    );
+    assert_eq!(registry.config().global_trip_conditions.min_components, 6);
+}
+
+/// Everything a refused input must leave as it was.
+#[derive(Debug, Clone, PartialEq)]
+struct World {
+    defaults: CircuitConfig,
+    components: Vec<ComponentName>,
+    configs: BTreeMap<ComponentName, CircuitConfig>,
+    snapshot: RegistrySnapshot,
+    file: Option<std::path::PathBuf>,
+    strict: bool,
+}
+
+fn world(registry: &GlobalCircuitBreaker) -> World {
+    World {
+        defaults: registry.config(),
+        components: registry.components(),
+        configs: registry
+            .components()
+            .into_iter()
+            .map(|name| {
+                let config = registry.component(&name).unwrap().config();
+                (name, config)
+            })
+            .collect(),
+        snapshot: registry.snapshot(),
+        file: registry.config_file(),
+        strict: registry.is_strict(),
+    }
 }

@@ -1,10 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! What a config file that cannot be applied as written gives back: a missing file, a parse
-//! error and a broken rule each say where (path, line, field), a report lists what a loaded
-//! file did not apply, and a component whose own config and file section together break a
-//! rule still registers, on the defaults, with the refusal announced.
+//! error and a broken rule each say where (path, line, field, the key as the file writes it,
+//! what a field accepts), a report lists what a loaded file did not apply, and a section key
+//! that breaks a rule with a manifest entry declared later gives way, with the refusal
+//! announced.
 
-use breaker::{CircuitConfig, ComponentHandle, Event};
+use breaker::{CircuitConfig, ComponentHandle, ConfigLayer, Event, RegistryError};
 use breaker_suite::registry;
 
 #[test]
@@ -61,13 +62,15 @@ fn file_errors_and_reports() {
         .any(|e| matches!(e, Event::FileRefused { .. })));
 }
 
-/// A file section that cannot be layered over a component's own config: the component still
-/// registers (on the defaults) and the refusal is announced.
+/// A file section loaded before a manifest entry is declared, whose key breaks a rule with
+/// one of the entry's fields: declaring cannot be refused, so the section's key gives way to
+/// the value the entry was checked with (the manifest conflict rule), the rest of the layers
+/// still apply, and `ConfigRefused` names the component and the file's line.
 #[test]
-fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
+fn a_section_key_that_breaks_a_rule_with_an_entry_declared_later_gives_way() {
     let (_clock, registry, log) = registry(CircuitConfig::DEFAULT);
     registry
-        .reload_from_str("[components.late]\nhalf_open_required_successes = 3\n")
+        .reload_from_str("[components.late]\nhalf_open_required_successes = 3\nmin_calls = 4\n")
         .unwrap();
     let own = CircuitConfig {
         half_open_max_concurrent: 1,
@@ -77,16 +80,174 @@ fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
     let declared = ComponentHandle::new("late", Some(own), &["half_open_max_concurrent"], &[]);
     let late = declared.in_registry(&registry);
     assert!(late.config().validate().is_ok());
-    assert_eq!(late.config(), CircuitConfig::DEFAULT);
+    assert_eq!(
+        late.config(),
+        CircuitConfig {
+            min_calls: 4,
+            ..own
+        },
+        "the entry's one probe holds, the section's 3 successes give way to the entry's 1, \
+         the section's min_calls applies"
+    );
     assert!(
         log.events().iter().any(|e| matches!(
             e,
             Event::ConfigRefused {
                 component: Some(name),
-                ..
-            } if name == "late"
+                error,
+            } if name == "late" && error.line() == Some(2)
         )),
         "{:?}",
         log.events()
     );
+}
+
+/// `[defaults.global_trip_conditions]` is the table form of the README's inline
+/// `global_trip_conditions = { .. }`. A refused key under it is reported at its own line (5),
+/// not at the table's header (line 2), where it used to be.
+#[test]
+fn a_key_under_a_table_header_is_reported_at_its_own_line() {
+    let (_clock, registry, _log) = registry(CircuitConfig::DEFAULT);
+    let text = "# the fuse, per registry\n[defaults.global_trip_conditions]\nmin_calls = 3\n\n\
+                min_components = 0\n";
+    let err = registry.reload_from_str(text).unwrap_err();
+    assert!(err.to_string().contains("min_components = 0"), "{err}");
+    assert_eq!(
+        err.line(),
+        Some(5),
+        "`{err}` points at line {:?}: {:?}",
+        err.line(),
+        err.line().and_then(|l| text.lines().nth(l - 1))
+    );
+}
+
+/// README: "`file:line: [section] key = value`", where `key = value` is always a line of the
+/// file. A refusal in `[global]` quotes `min_components = 0`, as its line 3 has it, not
+/// `global_trip_conditions.min_components = 0`, as it used to.
+#[test]
+fn a_refusal_in_global_quotes_the_key_as_the_file_writes_it() {
+    let (_clock, registry, _log) = registry(CircuitConfig::DEFAULT);
+    let text = "[global]\ncomponent_open_ratio = 0.5\nmin_components = 0\n";
+    let err = registry.reload_from_str(text).unwrap_err();
+    assert_eq!(err.line(), Some(3));
+    assert!(
+        err.to_string().contains("[global] min_components = 0"),
+        "`{err}` quotes a key that line 3 (`{}`) does not have",
+        text.lines().nth(2).unwrap()
+    );
+}
+
+/// A wrong type for an optional duration (`half_open_max_wait = 5`, seconds without a unit,
+/// the commonest slip) is refused with the field and what it accepts (`"250ms"`, `"30s"` or
+/// `"off"`), not serde's `data did not match any variant of untagged enum Repr`.
+#[test]
+fn a_wrong_type_for_an_optional_duration_says_what_the_field_accepts() {
+    let (_clock, registry, _log) = registry(CircuitConfig::DEFAULT);
+    for key in ["half_open_max_wait", "slow_call_threshold"] {
+        let err = registry
+            .reload_from_str(&format!("[defaults]\n{key} = 5\n"))
+            .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.line(), Some(2));
+        assert!(
+            !text.contains("untagged enum Repr") && text.contains("\"off\""),
+            "`{key} = 5` is refused with `{text}`"
+        );
+        assert!(
+            text.contains(&format!(
+                "{key} takes a duration such as \"250ms\" or \"30s\""
+            )),
+            "the message names the field: {text}"
+        );
+    }
+    // The optional count names itself too.
+    let err = registry
+        .reload_from_str("[defaults]\nconsecutive_failures_threshold = \"5s\"\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(2));
+    assert!(
+        err.to_string()
+            .contains("consecutive_failures_threshold takes a count of at least 1, or \"off\""),
+        "{err}"
+    );
+}
+
+/// Refusals from code against a file in force name the field, the value, the rule and the
+/// line of the file's key (and only lines the file has); the `1y` maximum is accepted as
+/// written; ratios are checked before narrowing.
+#[test]
+fn refusals_name_the_field_value_rule_and_the_files_own_line() {
+    let (_clock, registry, _log) = registry(CircuitConfig {
+        half_open_max_concurrent: 3,
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    });
+    registry.register("w").unwrap();
+    let text = "# operators' tuning\n\n[defaults]\nmin_calls = 9\n\n[components.w]\n# one probe\n\
+                half_open_max_concurrent = 1\n";
+    registry.reload_from_str(text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+
+    // A code reload of the defaults that breaks w's section.
+    let err = registry
+        .reload(CircuitConfig {
+            half_open_max_concurrent: 2,
+            half_open_required_successes: 2,
+            ..CircuitConfig::DEFAULT
+        })
+        .unwrap_err();
+    assert_eq!(err.component(), Some("w"));
+    assert_eq!(err.line(), Some(8), "{err}");
+    assert_eq!(lines[7], "half_open_max_concurrent = 1");
+    assert!(
+        err.to_string().contains("half_open_required_successes = 2"),
+        "{err}"
+    );
+
+    // A component reload that breaks it.
+    let err = registry
+        .reload_component(
+            "w",
+            CircuitConfig {
+                half_open_max_concurrent: 2,
+                half_open_required_successes: 2,
+                ..CircuitConfig::DEFAULT
+            },
+        )
+        .unwrap_err();
+    let RegistryError::Config(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.line(), Some(8), "{err}");
+    assert!(
+        matches!(
+            e.conflicting(),
+            Some((_, _, ConfigLayer::File { line: 8, .. }))
+        ),
+        "the other field of the rule is the file's key: {e}"
+    );
+
+    // A later file that does not have the section cannot be refused for it.
+    registry
+        .reload_from_str("[defaults]\nmin_calls = 10\n")
+        .unwrap();
+
+    for (text, ok) in [
+        (
+            "[defaults]\nrolling_window = \"1y\"\nwindow_buckets = 1000\n",
+            true,
+        ),
+        ("[defaults]\nopen_cooldown = \"1y\"\n", true),
+        ("[defaults]\nopen_cooldown = \"1y 1ns\"\n", false),
+        ("[defaults]\nerror_rate_threshold = 1.00000001\n", false),
+        ("[global]\ncomponent_open_ratio = 1.00000001\n", false),
+        ("[defaults]\nopen_backoff_multiplier = 1000.0001\n", false),
+        ("[defaults]\nerror_rate_threshold = 1e-50\n", false),
+    ] {
+        let result = registry.reload_from_str(text);
+        assert_eq!(result.is_ok(), ok, "{text:?}: {result:?}");
+        if let Err(e) = result {
+            assert_eq!(e.line(), Some(2), "{e}");
+        }
+    }
 }

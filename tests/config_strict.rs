@@ -3,7 +3,12 @@
 //! refused, with the closest name, instead of silently leaving the real component on the
 //! defaults. On by default once a `breakers!` manifest is declared into the registry.
 
-use breaker::{CircuitConfig, Event, FakeClock, FileError, GlobalCircuitBreaker, RegistryBuilder};
+use std::collections::BTreeMap;
+
+use breaker::{
+    CircuitConfig, ComponentName, Event, FakeClock, FileError, GlobalCircuitBreaker,
+    RegistryBuilder, RegistrySnapshot,
+};
 use breaker_suite::EventLog;
 
 breaker::breakers! {
@@ -119,4 +124,76 @@ fn a_name_far_from_every_component_gets_no_suggestion() {
     );
     assert!(!err.to_string().contains("did you mean"), "{err}");
     assert_eq!(registry.config(), CircuitConfig::DEFAULT);
+}
+
+/// A manifest declared before its typo is loaded.
+mod late {
+    breaker::breakers! {
+        /// Registered by name (a tower layer's `for_component`) before the manifest is declared.
+        late_db { error_rate_threshold: 0.3, min_calls: 7 },
+    }
+}
+
+/// Strict mode: on once a manifest is declared (a typo is refused at its header's line with
+/// the closest name, and changes nothing); `builder().strict(false)` keeps it off even then,
+/// and the typo is reported in `FileReport::unknown_components`.
+#[test]
+fn strict_mode_refuses_a_typo_with_the_closest_name_unless_turned_off() {
+    let (_clock, registry, log) = breaker_suite::registry(CircuitConfig::DEFAULT);
+    assert!(!registry.is_strict());
+    late::breakers::late_db.declare_manifest(&registry);
+    assert!(registry.is_strict());
+    let before = world(&registry);
+    let events = log.events().len();
+    let err = registry
+        .reload_from_str("[defaults]\nmin_calls = 3\n\n[components.late_dbb]\nmin_calls = 2\n")
+        .unwrap_err();
+    assert_eq!(err.line(), Some(4));
+    assert!(err.to_string().contains("did you mean `late_db`?"), "{err}");
+    assert_eq!(world(&registry), before);
+    assert!(matches!(
+        &log.events()[events..],
+        [Event::FileRefused { .. }]
+    ));
+
+    let lax = GlobalCircuitBreaker::builder()
+        .clock(FakeClock::new())
+        .strict(false)
+        .build()
+        .unwrap();
+    late::breakers::late_db.declare_manifest(&lax);
+    assert!(!lax.is_strict());
+    let report = lax
+        .reload_from_str("[components.late_dbb]\nmin_calls = 2\n")
+        .unwrap();
+    assert_eq!(report.unknown_components, vec!["late_dbb".to_owned()]);
+}
+
+/// Everything a refused input must leave as it was.
+#[derive(Debug, Clone, PartialEq)]
+struct World {
+    defaults: CircuitConfig,
+    components: Vec<ComponentName>,
+    configs: BTreeMap<ComponentName, CircuitConfig>,
+    snapshot: RegistrySnapshot,
+    file: Option<std::path::PathBuf>,
+    strict: bool,
+}
+
+fn world(registry: &GlobalCircuitBreaker) -> World {
+    World {
+        defaults: registry.config(),
+        components: registry.components(),
+        configs: registry
+            .components()
+            .into_iter()
+            .map(|name| {
+                let config = registry.component(&name).unwrap().config();
+                (name, config)
+            })
+            .collect(),
+        snapshot: registry.snapshot(),
+        file: registry.config_file(),
+        strict: registry.is_strict(),
+    }
 }

@@ -6,15 +6,16 @@
 //!
 //! Only `handle_initialisation` uses the process-wide registry.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use breaker::{
-    CircuitConfig, CircuitState, FakeClock, GlobalCircuitBreaker, GlobalTripConditions, Outcome,
-    Permit,
+    CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker,
+    GlobalTripConditions, Outcome, Permit,
 };
+use breaker_suite::EventLog;
 
 breaker::breakers! {
     /// Needs two probes: conflicts with registries that allow one, so declaring it reports.
@@ -181,6 +182,19 @@ fn declare_into_a_registry() {
     check(&f, "declare_manifest", |r| {
         breakers::watched_api.declare_manifest(r);
     });
+    // Over a name registered on the defaults: `ConfigReloaded` (and the conflict's
+    // `ConfigRefused`) for a breaker that already exists.
+    let f = fixture("watched_api");
+    f.registry.register("watched_api").unwrap();
+    check(&f, "declare_manifest over a registered name", |r| {
+        breakers::watched_api.declare_manifest(r);
+    });
+    // Over a whole config in code: `ManifestEntryIgnored`.
+    let f = fixture("watched_api");
+    f.registry.register_with("watched_api", DEFAULTS).unwrap();
+    check(&f, "declare_manifest over register_with", |r| {
+        breakers::watched_api.declare_manifest(r);
+    });
 }
 
 #[test]
@@ -294,4 +308,275 @@ fn handle_initialisation() {
         breakers::watched_api.config().half_open_required_successes,
         2
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hook that calls back in every way, from every event; hooks on the watcher's thread; panicking hooks.
+// ---------------------------------------------------------------------------------------------
+
+/// Components the hooks below use, declared from inside a hook or by the operations.
+mod callbacks {
+    breaker::breakers! {
+        /// Registered by name (a tower layer's `for_component`) before the manifest is declared.
+        late_db { error_rate_threshold: 0.3, min_calls: 7 },
+        /// Needs two probes: conflicts with defaults that allow one.
+        two_probes { half_open_required_successes: 2 },
+    }
+}
+
+fn arc_registry_on(config: CircuitConfig) -> (FakeClock, Arc<GlobalCircuitBreaker>, EventLog) {
+    let (clock, registry, log) = breaker_suite::registry(config);
+    (clock, Arc::new(registry), log)
+}
+
+fn record(b: &ComponentBreaker, outcome: Outcome, times: u32) {
+    for _ in 0..times {
+        breaker_suite::call(b, outcome);
+    }
+}
+
+/// Polls `done` every 20 ms for at most `limit`.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// One hook, on every event, calls back into the registry in every way it can: acquires the
+/// event's component, snapshots, reads the config and the file, registers another component,
+/// reloads that component, and on `FileReloaded` / `FileRefused` loads another file itself (a
+/// bounded number of times). Every operation that emits an event runs under a deadline.
+#[test]
+fn a_hook_that_calls_back_into_the_registry_from_every_event_never_hangs() {
+    let (clock, registry, _log) = arc_registry_on(CircuitConfig {
+        min_calls: 2,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        consecutive_failures_threshold: Some(2),
+        global_trip_conditions: breaker::GlobalTripConditions {
+            component_open_ratio: 0.5,
+            min_components: 1,
+            min_calls: 0,
+        },
+        ..CircuitConfig::DEFAULT
+    });
+    let calls = Arc::new(AtomicUsize::new(0));
+    let weak = Arc::downgrade(&registry);
+    {
+        let calls = Arc::clone(&calls);
+        registry.on_event(move |event| {
+            let Some(r) = weak.upgrade() else { return };
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            if n > 400 {
+                return;
+            }
+            let component = match event {
+                Event::StateChanged(t) => Some(t.component.clone()),
+                Event::ConfigReloaded { component } | Event::ConfigRefused { component, .. } => {
+                    component.clone()
+                }
+                _ => None,
+            };
+            if let Some(c) = component.filter(|c| *c != breaker::GLOBAL) {
+                if let Ok(g) = breaker::Breaker::acquire(&*r, &c).into_result() {
+                    g.record(Outcome::Success);
+                }
+                let _ = r.component(&c).map(|b| b.snapshot());
+            }
+            let _ = (
+                r.snapshot(),
+                r.config(),
+                r.config_file(),
+                r.components(),
+                r.is_strict(),
+            );
+            let _ = r.global().snapshot();
+            let side = r.register("hook_side").unwrap();
+            let _ = side.acquire();
+            if n.is_multiple_of(7) {
+                let _ = r.reload_component("hook_side", r.config());
+            }
+            if matches!(
+                event,
+                Event::FileReloaded { .. } | Event::FileRefused { .. }
+            ) && n < 50
+            {
+                let _ = r.reload_from_str("[defaults]\nmin_calls = 2\n");
+                let _ = r.reload_from_str("[defaults]\nmin_calls = 0\n");
+            }
+            let _ = callbacks::breakers::late_db.in_registry(&r);
+        });
+    }
+    let r = Arc::clone(&registry);
+    within_deadline("every path that emits", move || {
+        let a = r.register("a").unwrap();
+        r.register_with("b", r.config()).unwrap();
+        r.reload(r.config()).unwrap();
+        r.reload_component("b", r.config()).unwrap();
+        let _ = r.reload_component(
+            "b",
+            CircuitConfig {
+                min_calls: 0,
+                ..CircuitConfig::DEFAULT
+            },
+        );
+        r.reload_from_str("[defaults]\nmin_calls = 2\n").unwrap();
+        let _ = r.reload_from_str("[defaults]\nmin_calls = 0\n");
+        callbacks::breakers::two_probes.declare_manifest(&r);
+        record(&a, Outcome::Failure, 2); // opens a, then the fuse
+        clock.advance(Duration::from_secs(600));
+        record(&a, Outcome::Success, 1); // half-open, probe, closed
+        a.force_open();
+        a.disable();
+        a.reset();
+        r.global().force_open();
+        r.global().reset();
+    });
+    assert!(calls.load(Ordering::SeqCst) > 10);
+}
+
+/// A hook that loads a file from inside the watcher's own `FileReloaded` (on notify's thread)
+/// must not hang the watcher: the next edit still reloads.
+#[test]
+fn a_hook_that_reloads_from_inside_the_watchers_event_does_not_stall_the_watcher() {
+    let (_clock, registry, log) = arc_registry_on(CircuitConfig::DEFAULT);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(&path, "[defaults]\nmin_calls = 5\n").unwrap();
+    let weak = Arc::downgrade(&registry);
+    let nested = Arc::new(AtomicUsize::new(0));
+    let test_thread = std::thread::current().id();
+    thread_local! {
+        static INSIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    {
+        let nested = Arc::clone(&nested);
+        let path = path.clone();
+        registry.on_event(move |e| {
+            let on_watcher = std::thread::current().id() != test_thread;
+            if let (Event::FileReloaded { path: Some(p), .. }, Some(r)) = (e, weak.upgrade()) {
+                if p == &path && on_watcher && !INSIDE.with(std::cell::Cell::get) {
+                    INSIDE.with(|i| i.set(true));
+                    nested.fetch_add(1, Ordering::SeqCst);
+                    let _ = r.reload_from_path(&path);
+                    let _ = r.reload_from_str("[defaults]\nmin_calls = 0\n");
+                    INSIDE.with(|i| i.set(false));
+                }
+            }
+        });
+    }
+    let (_watcher, _) = breaker::watch_with(
+        Arc::clone(&registry),
+        &path,
+        breaker::WatchOptions::new().debounce(Duration::from_millis(100)),
+    )
+    .unwrap();
+    let tmp = dir.path().join("breakers.toml.new");
+    std::fs::write(&tmp, "[defaults]\nmin_calls = 6\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || registry.config().min_calls == 6),
+        "{:?}",
+        log.events()
+    );
+    std::fs::write(&tmp, "[defaults]\nmin_calls = 7\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(eventually(Duration::from_secs(10), || registry
+        .config()
+        .min_calls
+        == 7));
+    // The hook's own `reload_from_path` may put 7 in force before the watcher reads it;
+    // the watcher still reloads it (its last bytes were 6), on its thread.
+    assert!(
+        eventually(Duration::from_secs(10), || nested.load(Ordering::SeqCst)
+            >= 2),
+        "the hook ran on the watcher's thread for both edits"
+    );
+}
+
+/// A hook that stops the watch from inside the watcher's own `FileRefused` (drops the
+/// `ConfigWatcher` on notify's thread, "stop watching after a bad file") returns, and no
+/// later edit is loaded.
+#[test]
+fn a_hook_that_drops_the_watcher_from_inside_its_event_returns() {
+    let (_clock, registry, _log) = arc_registry_on(CircuitConfig::DEFAULT);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(&path, "[defaults]\nmin_calls = 5\n").unwrap();
+    let slot: Arc<std::sync::Mutex<Option<breaker::ConfigWatcher>>> = Arc::default();
+    let dropped = Arc::new(AtomicBool::new(false));
+    {
+        let (slot, dropped) = (Arc::clone(&slot), Arc::clone(&dropped));
+        registry.on_event(move |e| {
+            if matches!(e, Event::FileRefused { .. }) {
+                let watcher = slot.lock().unwrap().take();
+                drop(watcher);
+                dropped.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let (watcher, _) = breaker::watch_with(
+        Arc::clone(&registry),
+        &path,
+        breaker::WatchOptions::new().debounce(Duration::from_millis(100)),
+    )
+    .unwrap();
+    *slot.lock().unwrap() = Some(watcher);
+    let tmp = dir.path().join("next.toml");
+    std::fs::write(&tmp, "[defaults]\nmin_calls = 0\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || dropped.load(Ordering::SeqCst)),
+        "the hook that drops the watcher never returned"
+    );
+    std::fs::write(&tmp, "[defaults]\nmin_calls = 9\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(!eventually(Duration::from_millis(600), || registry
+        .config()
+        .min_calls
+        == 9));
+    assert_eq!(registry.config().min_calls, 5);
+}
+
+/// A hook that panics on every event: the operation that fired it completes (a trip, a
+/// reload, a manifest's first use in a registry), later hooks still see the event, and the
+/// registry keeps working.
+#[test]
+fn a_panicking_hook_neither_stops_the_operation_nor_the_other_hooks() {
+    let (_clock, registry, log) = arc_registry_on(CircuitConfig {
+        min_calls: 1,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    });
+    registry.on_event(|_| panic!("hook bug"));
+    let after = EventLog::attach(&registry);
+    let r = Arc::clone(&registry);
+    within_deadline("operations with a panicking hook", move || {
+        let b = r.register("p").unwrap();
+        record(&b, Outcome::Failure, 1);
+        assert_eq!(b.state(), CircuitState::Open);
+        r.reload_from_str("[defaults]\nmin_calls = 2\n").unwrap();
+        assert!(r.reload_from_str("[defaults]\nmin_calls = 0\n").is_err());
+        let m = callbacks::breakers::two_probes.in_registry(&r);
+        assert_eq!(m.config().half_open_required_successes, 2);
+        r.register("q").unwrap();
+    });
+    assert_eq!(
+        after.events().len(),
+        log.events().len(),
+        "every event reached the later hook"
+    );
+    assert!(after.events().iter().any(|e| matches!(
+        e,
+        Event::ConfigRefused {
+            component: Some(c),
+            ..
+        } if c == "two_probes"
+    )));
 }

@@ -4,7 +4,8 @@
 //! reloads (`reload`), component reloads and file reloads (valid and invalid), with calls in
 //! between, run against a real registry and a small reference model of the layering written
 //! from README.md ("Config files": five layers, field by field, most specific last; the
-//! manifest conflict rule; strict mode), not from the engine.
+//! manifest conflict rule; strict mode; a manifest declared over a name registered first),
+//! not from the engine.
 //!
 //! After every step the engine must accept exactly what the model accepts. After a refused
 //! step every breaker's config, state and counts (its whole snapshot), the registry's
@@ -44,8 +45,9 @@ const START: CircuitConfig = CircuitConfig {
     ..CircuitConfig::DEFAULT
 };
 
-/// Names `register` and `register_with` use; files also name the manifest's and `typo`.
-const PLAIN: [&str; 3] = ["a", "b", "x"];
+/// Names `register` uses (`m1` is the manifest's: registered by name before it is declared,
+/// it gets the entry's fields when it is); files also name `m2` and `typo`.
+const PLAIN: [&str; 4] = ["a", "b", "x", "m1"];
 const SECTIONS: [&str; 6] = ["a", "b", "x", "m1", "m2", "typo"];
 
 // ---------------------------------------------------------------------------------------------
@@ -175,10 +177,15 @@ struct Model {
     file: Option<(Partial, Option<u32>, BTreeMap<&'static str, Partial>)>,
     /// Registered components and their layer 4.
     code: BTreeMap<&'static str, Code>,
-    /// Manifest components declared while the file's section for them conflicted: the
-    /// section is set aside for them until another file is put in force.
-    set_aside: BTreeSet<&'static str>,
     declared: bool,
+}
+
+/// Where a field of a manifest component's layering came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum From {
+    Defaults,
+    Entry,
+    Section,
 }
 
 fn manifest_fields(name: &str) -> Partial {
@@ -209,31 +216,53 @@ impl Model {
         self.file.as_ref().and_then(|(_, _, s)| s.get(name))
     }
 
-    /// Layers 4 and 5 over the defaults; may be invalid.
-    fn layered(&self, name: &str, code: &Code, with_section: bool) -> CircuitConfig {
+    /// Layers 4 and 5 over the defaults, with the manifest conflict rule; may be invalid.
+    /// Also says whether a key of the component's section gave way to the entry.
+    fn resolved(&self, name: &str, code: &Code) -> (CircuitConfig, bool) {
         let d = self.defaults();
-        let own = match code {
-            Code::Defaults => d,
-            Code::Full(c) => *c,
-            // The manifest conflict rule: on a conflict with the defaults, the entry's
-            // compiled config (DEFAULT and its fields).
-            Code::Manifest(fields) => {
-                let layered = over(d, fields);
-                if valid(&layered) {
-                    layered
-                } else {
-                    over(CircuitConfig::DEFAULT, fields)
-                }
+        let section = self.section(name).cloned().unwrap_or_default();
+        match code {
+            Code::Defaults => (over(d, &section), false),
+            // `global_trip_conditions` is the registry's, whatever the code says.
+            Code::Full(c) => {
+                let own = CircuitConfig {
+                    global_trip_conditions: d.global_trip_conditions,
+                    ..*c
+                };
+                (over(own, &section), false)
             }
-        };
-        match self.section(name).filter(|_| with_section) {
-            Some(section) => over(own, section),
-            None => own,
+            Code::Manifest(fields) => {
+                let mut c = over(over(d, fields), &section);
+                // The only rule between two fields the model varies: successes <= probes.
+                let from = |key: u8| {
+                    if section.iter().any(|s| s.key() == key) {
+                        From::Section
+                    } else if fields.iter().any(|s| s.key() == key) {
+                        From::Entry
+                    } else {
+                        From::Defaults
+                    }
+                };
+                let (probes, successes) = (from(2), from(3));
+                let broken = c.half_open_required_successes > c.half_open_max_concurrent;
+                if !broken || (probes != From::Entry && successes != From::Entry) {
+                    return (c, false);
+                }
+                // The entry's field holds; the other takes CircuitConfig::DEFAULT's.
+                if probes != From::Entry {
+                    c.half_open_max_concurrent = CircuitConfig::DEFAULT.half_open_max_concurrent;
+                }
+                if successes != From::Entry {
+                    c.half_open_required_successes =
+                        CircuitConfig::DEFAULT.half_open_required_successes;
+                }
+                (c, probes == From::Section || successes == From::Section)
+            }
         }
     }
 
     fn config_of(&self, name: &'static str) -> CircuitConfig {
-        self.layered(name, &self.code[name], !self.set_aside.contains(name))
+        self.resolved(name, &self.code[name]).0
     }
 
     /// Whether every layer in force makes a valid config, for every registered component and
@@ -250,7 +279,7 @@ impl Model {
             .as_ref()
             .map(|(_, _, s)| s.keys().copied().collect::<Vec<_>>());
         sections.unwrap_or_default().into_iter().all(|name| {
-            self.code.contains_key(name) || valid(&self.layered(name, &Code::Defaults, true))
+            self.code.contains_key(name) || valid(&self.resolved(name, &Code::Defaults).0)
         })
     }
 
@@ -269,21 +298,18 @@ impl Model {
                     false
                 } else {
                     next.code.insert(name, Code::Full(config));
-                    next.set_aside.remove(name);
                     next.consistent()
                 }
             }
             Op::Declare => {
                 next.declared = true;
                 for name in ["m1", "m2"] {
-                    if next.code.contains_key(name) {
-                        continue;
+                    // New, or registered by name on the defaults: the entry is its layer 4.
+                    // Its own whole config in code wins over the entry.
+                    if matches!(next.code.get(name), None | Some(Code::Defaults)) {
+                        next.code
+                            .insert(name, Code::Manifest(manifest_fields(name)));
                     }
-                    let code = Code::Manifest(manifest_fields(name));
-                    if !valid(&next.layered(name, &code, true)) {
-                        next.set_aside.insert(name);
-                    }
-                    next.code.insert(name, code);
                 }
                 true
             }
@@ -299,11 +325,14 @@ impl Model {
                 sections,
             }) => {
                 next.file = Some((defaults.clone(), *min_components, sections.clone()));
-                // A new file is checked in full: sections set aside take part again.
-                next.set_aside.clear();
                 let strict_ok =
                     !self.declared || sections.keys().all(|name| self.code.contains_key(name));
-                strict_ok && next.consistent()
+                // A file whose section would give way to an entry is refused instead.
+                let no_section_gives_way = next
+                    .code
+                    .iter()
+                    .all(|(name, code)| !next.resolved(name, code).1);
+                strict_ok && no_section_gives_way && next.consistent()
             }
             Op::Call(..) | Op::Advance => true,
         };
@@ -588,15 +617,24 @@ fn the_generated_operations_cover_refusals_and_conflicts() {
                 .next()
                 .unwrap()
                 .to_owned();
+            let registered_first =
+                matches!(op, Op::Declare) && matches!(model.code.get("m1"), Some(Code::Defaults));
             let accepted = model.step(op);
             seen.insert(format!("{kind}:{accepted}"));
-            if model.set_aside.iter().next().is_some() {
-                seen.insert("set aside".to_owned());
+            if registered_first {
+                seen.insert("declared over a registration".to_owned());
             }
             for name in ["m1", "m2"] {
-                if let Some(Code::Manifest(fields)) = model.code.get(name) {
-                    if !valid(&over(model.defaults(), fields)) {
-                        seen.insert("manifest fallback".to_owned());
+                if let Some(code @ Code::Manifest(fields)) = model.code.get(name) {
+                    let complete = over(
+                        over(model.defaults(), fields),
+                        model.section(name).map_or(&[][..], |s| s),
+                    );
+                    if !valid(&complete) {
+                        seen.insert("manifest conflict resolved".to_owned());
+                    }
+                    if model.resolved(name, code).1 {
+                        seen.insert("section gave way".to_owned());
                     }
                 }
             }
@@ -613,8 +651,9 @@ fn the_generated_operations_cover_refusals_and_conflicts() {
         "ReloadFile:true",
         "ReloadFile:false",
         "Declare:true",
-        "set aside",
-        "manifest fallback",
+        "declared over a registration",
+        "section gave way",
+        "manifest conflict resolved",
     ] {
         assert!(seen.contains(want), "never generated {want}: {seen:?}");
     }

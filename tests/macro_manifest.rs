@@ -404,12 +404,13 @@ fn a_manifest_cooldown_above_the_registry_cap_is_kept() {
     );
 }
 
-/// The manifest conflict rule: an entry whose fields conflict with the registry's defaults
-/// runs on its compiled config (`CircuitConfig::DEFAULT` and its fields, checked at compile
-/// time), and `ConfigRefused` names the component, the field, the value and both layers.
-/// It never makes a later reload fail.
+/// The manifest conflict rule: an entry's fields always hold; when one of them breaks a rule
+/// together with a field of the registry's defaults, that field takes the value the entry was
+/// checked with at compile time (`CircuitConfig::DEFAULT`'s), every other field still follows
+/// the defaults, and `ConfigRefused` names the component, the field, the value and both
+/// layers. It never makes a later reload fail.
 #[test]
-fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config() {
+fn a_manifest_entry_that_conflicts_with_the_defaults_keeps_its_fields_and_the_other_defaults() {
     let one_probe = CircuitConfig {
         half_open_max_concurrent: 1,
         half_open_required_successes: 1,
@@ -418,9 +419,14 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config
     };
     let (registry, log) = logged_registry(one_probe);
     let probing = layering::breakers::probing_api.in_registry(&registry);
-    let compiled = layering::breakers::probing_api.declared_config().unwrap();
-    assert_eq!(probing.config(), compiled);
-    assert_eq!(probing.config().half_open_required_successes, 2);
+    // Two probes required (the entry), so `half_open_max_concurrent` gives way to
+    // DEFAULT's 3; `min_calls` still comes from the registry's defaults.
+    let resolved = CircuitConfig {
+        half_open_max_concurrent: CircuitConfig::DEFAULT.half_open_max_concurrent,
+        half_open_required_successes: 2,
+        ..one_probe
+    };
+    assert_eq!(probing.config(), resolved);
     let refused: Vec<_> = log
         .events()
         .into_iter()
@@ -460,7 +466,20 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config
     registry
         .reload_from_str("[defaults]\nmin_calls = 11\n")
         .unwrap();
-    assert_eq!(probing.config(), compiled);
+    assert_eq!(
+        probing.config(),
+        CircuitConfig {
+            min_calls: 11,
+            ..resolved
+        }
+    );
+    // Reported once, when the conflict appeared, not at every reload.
+    let reported = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::ConfigRefused { .. }))
+        .count();
+    assert_eq!(reported, 1);
     // Once the defaults allow it, the entry follows them again.
     registry.reload(CircuitConfig::DEFAULT).unwrap();
     assert_eq!(
@@ -470,5 +489,264 @@ fn a_manifest_entry_that_conflicts_with_the_defaults_runs_on_its_compiled_config
             min_calls: 11,
             ..CircuitConfig::DEFAULT
         }
+    );
+}
+
+/// A name registered on the defaults before its manifest is declared (a tower layer's
+/// `for_component` at startup) gets the entry's fields when the manifest is declared: the
+/// same breaker, its state and counts kept, and `ConfigReloaded` names it.
+#[test]
+fn declaring_over_a_registration_by_name_keeps_the_breaker_its_state_and_counts() {
+    let (registry, log) = logged_registry(CircuitConfig::DEFAULT);
+    let early = registry.register("quiet_api").unwrap();
+    for _ in 0..5 {
+        early
+            .acquire()
+            .into_result()
+            .unwrap()
+            .record(Outcome::Failure);
+    }
+    early.force_open();
+    let before = early.snapshot();
+    layering::breakers::quiet_api.declare_manifest(&registry);
+    let declared = layering::breakers::quiet_api.in_registry(&registry);
+    assert!(Arc::ptr_eq(&early, &declared), "the same breaker");
+    assert_eq!(early.config().min_calls, 100, "the entry's field");
+    assert_eq!(early.state(), CircuitState::ForcedOpen);
+    let after = early.snapshot();
+    assert_eq!(
+        (after.failures, after.window.calls, after.generation),
+        (before.failures, before.window.calls, before.generation)
+    );
+    let reloaded: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::ConfigReloaded { component: Some(c) } if c == "quiet_api"))
+        .collect();
+    assert_eq!(reloaded.len(), 1, "{:?}", log.events());
+}
+
+/// A component with its own whole config in code keeps it when its manifest is declared
+/// later (as `reload_component` wins over an entry declared earlier), and
+/// `ManifestEntryIgnored` says so, once.
+#[test]
+fn a_whole_config_in_code_wins_over_an_entry_declared_later_and_an_event_says_so() {
+    let (registry, log) = logged_registry(CircuitConfig::DEFAULT);
+    let own = CircuitConfig {
+        min_calls: 9,
+        ..CircuitConfig::DEFAULT
+    };
+    let b = registry.register_with("quiet_api", own).unwrap();
+    layering::breakers::quiet_api.declare_manifest(&registry);
+    layering::breakers::quiet_api.declare_manifest(&registry);
+    let declared = layering::breakers::quiet_api.in_registry(&registry);
+    assert!(Arc::ptr_eq(&b, &declared));
+    assert_eq!(b.config(), own, "not the entry's min_calls = 100");
+    let ignored: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::ManifestEntryIgnored { .. }))
+        .collect();
+    assert_eq!(
+        ignored,
+        vec![Event::ManifestEntryIgnored {
+            component: "quiet_api".into()
+        }]
+    );
+    // The other entries of the manifest were registered with their fields.
+    assert_eq!(
+        registry
+            .component("probing_api")
+            .unwrap()
+            .config()
+            .half_open_required_successes,
+        2
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declaring over a registered name, and the manifest conflict rule on the complete layering.
+// ---------------------------------------------------------------------------------------------
+
+/// A manifest whose first use in a registry may come after its names were registered there.
+mod declared_late {
+    breaker::breakers! {
+        /// Registered by name (a tower layer's `for_component`) before the manifest is declared.
+        late_db { error_rate_threshold: 0.3, min_calls: 7 },
+        /// Needs two probes: conflicts with defaults that allow one.
+        two_probes { half_open_required_successes: 2 },
+        /// Needs three probes: conflicts with defaults that allow two.
+        three_probes { half_open_required_successes: 3 },
+        /// Every optional field set to off.
+        all_off { consecutive_failures_threshold: None, slow_call_threshold: None, half_open_max_wait: None },
+    }
+}
+
+/// A service builds its tower layer with `CircuitBreakerLayer::for_component(&registry,
+/// "late_db")` (which registers the name on the defaults) and the manifest is declared later:
+/// the entry's fields (`error_rate_threshold: 0.3, min_calls: 7`) apply to the registered
+/// component (or, if they cannot, an event says why). They used to be dropped without a word.
+#[test]
+fn a_manifest_declared_after_a_registration_by_name_still_applies_its_fields() {
+    let (_clock, registry, log) = breaker_suite::registry(CircuitConfig::DEFAULT);
+    let _layer = breaker::layer::CircuitBreakerLayer::for_component(&registry, "late_db").unwrap();
+    declared_late::breakers::late_db.declare_manifest(&registry);
+    let b = declared_late::breakers::late_db.in_registry(&registry);
+    let config = b.config();
+    let refused = log.events().iter().any(|e| {
+        matches!(
+            e,
+            Event::ConfigRefused {
+                component: Some(c),
+                ..
+            } if c == "late_db"
+        )
+    });
+    assert!(
+        (config.error_rate_threshold, config.min_calls) == (0.3, 7) || refused,
+        "the manifest entry's fields are silently dropped: late_db runs on {:?} / {} \
+         (manifest says 0.3 / 7) and no event says why",
+        config.error_rate_threshold,
+        config.min_calls
+    );
+}
+
+/// `in_registry` (what `#[circuit_breaker(registry = ..)]` calls on every use) declares the
+/// whole manifest on its first use in a registry even if a tower layer registered the name
+/// first: the manifest's other components are registered and strict mode turns on. It used to
+/// return at once when the name existed, so the manifest was never declared there.
+#[test]
+fn a_first_use_through_in_registry_declares_the_manifest_even_if_the_name_was_registered() {
+    let (_clock, registry, _log) = breaker_suite::registry(CircuitConfig::DEFAULT);
+    registry.register("late_db").unwrap();
+    let _ = declared_late::breakers::late_db.in_registry(&registry);
+    assert_eq!(
+        registry.components(),
+        vec!["all_off", "late_db", "three_probes", "two_probes"],
+        "the manifest's first use registers all of it"
+    );
+    assert!(registry.is_strict(), "a manifest was used in this registry");
+}
+
+/// The manifest conflict rule judges the complete layering. The registry's defaults allow
+/// one probe, the entry needs two, and the file's section raises `half_open_max_concurrent`
+/// to 2: all layers together are valid, so nothing gives way, the registry's `min_calls: 5`
+/// applies and no `ConfigRefused` is emitted. The entry used to be checked before the section
+/// was put on top and fell back to `CircuitConfig::DEFAULT` + its fields (min_calls 20).
+#[test]
+fn a_file_section_that_resolves_a_manifest_conflict_keeps_the_registry_defaults() {
+    let defaults = CircuitConfig {
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        min_calls: 5,
+        ..CircuitConfig::DEFAULT
+    };
+    let (_clock, registry, log) = breaker_suite::registry(defaults);
+    registry
+        .reload_from_str("[components.two_probes]\nhalf_open_max_concurrent = 2\n")
+        .unwrap();
+    let b = declared_late::breakers::two_probes.in_registry(&registry);
+    let c = b.config();
+    assert_eq!(
+        (c.half_open_max_concurrent, c.half_open_required_successes),
+        (2, 2)
+    );
+    let refused: Vec<_> = log
+        .events()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::ConfigRefused {
+                    component: Some(c),
+                    ..
+                } if c == "two_probes"
+            )
+        })
+        .collect();
+    assert_eq!(
+        (c.min_calls, refused.len()),
+        (5, 0),
+        "registry defaults + entry + file section is a valid config; got min_calls {} and \
+         {refused:?}",
+        c.min_calls
+    );
+}
+
+/// The manifest conflict rule never makes a reload fail. `three_probes {
+/// half_open_required_successes: 3 }` runs over defaults with a 9 s window and the file's
+/// `[components.three_probes] window_buckets = 3` (3 s buckets). A code reload that lowers
+/// `half_open_max_concurrent` to 2 conflicts with the entry: only `half_open_max_concurrent`
+/// gives way. The old rule sent the entry to `CircuitConfig::DEFAULT`'s 10 s window, which 3
+/// buckets cannot divide, and refused the reload for a value neither config had.
+#[test]
+fn a_manifest_conflict_never_makes_a_code_reload_fail() {
+    let nine = CircuitConfig {
+        rolling_window: Duration::from_secs(9),
+        ..CircuitConfig::DEFAULT
+    };
+    let (_clock, registry, _log) = breaker_suite::registry(nine);
+    let b = declared_late::breakers::three_probes.in_registry(&registry);
+    registry
+        .reload_from_str("[components.three_probes]\nwindow_buckets = 3\n")
+        .unwrap();
+    assert_eq!(b.config().window_buckets, 3);
+    let fewer_probes = CircuitConfig {
+        half_open_max_concurrent: 2,
+        half_open_required_successes: 1,
+        ..nine
+    };
+    let result = registry.reload(fewer_probes);
+    assert!(
+        result.is_ok(),
+        "the manifest conflict rule made a reload fail: {}",
+        result.unwrap_err()
+    );
+}
+
+/// The manifest conflict rule's one exception: a file put in force after the entry is
+/// declared, whose `[components.<name>]` key would have to give way to the entry, is refused
+/// with that key's line and changes nothing (the entry keeps its resolved config).
+#[test]
+fn a_file_whose_section_would_give_way_to_a_declared_entry_is_refused() {
+    // One success closes, so a follower of the defaults may have one probe.
+    let defaults = CircuitConfig {
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    };
+    let (registry, log) = logged_registry(defaults);
+    let probing = layering::breakers::probing_api.in_registry(&registry);
+    let before = probing.config();
+    let text = "[defaults]\nmin_calls = 4\n\n[components.probing_api]\n# one probe\nhalf_open_max_concurrent = 1\n";
+    let err = registry.reload_from_str(text).unwrap_err();
+    assert_eq!(err.line(), Some(6), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("[components.probing_api] half_open_max_concurrent = 1 conflicts with")
+            && message.contains("breakers!"),
+        "{message}"
+    );
+    assert_eq!(probing.config(), before);
+    assert_eq!(
+        registry.config().min_calls,
+        20,
+        "nothing of the file applies"
+    );
+    assert!(log
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::FileRefused { .. })));
+    // The same key in a file loaded before the entry is declared gives way instead.
+    let (registry, _log) = logged_registry(defaults);
+    registry.reload_from_str(text).unwrap();
+    let probing = layering::breakers::probing_api.in_registry(&registry);
+    let c = probing.config();
+    assert_eq!(
+        (
+            c.half_open_max_concurrent,
+            c.half_open_required_successes,
+            c.min_calls
+        ),
+        (3, 2, 4)
     );
 }

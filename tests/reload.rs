@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breaker::{
-    CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker, Outcome,
-    RegistryError, SampleWeighting,
+    CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker,
+    GlobalTripConditions, Outcome, RegistryError, SampleWeighting,
 };
 use breaker_suite::EventLog;
 
@@ -555,4 +555,122 @@ fn register_with_an_invalid_config_is_refused_even_when_the_file_hides_the_field
         "{err:?}"
     );
     assert!(registry.component("hidden").is_none());
+}
+
+/// `config()` is the effective defaults, the file's `[defaults]` included; a code reload
+/// built on it writes the file's values into the code layer, where they outlive the file.
+/// `code_defaults()` is the code layer alone, the base a code reload should change.
+#[test]
+fn a_code_reload_built_on_code_defaults_leaves_the_files_keys_to_the_file() {
+    let (registry, _log, _clock) = setup();
+    registry
+        .reload_from_str("[defaults]\nmin_calls = 30\n")
+        .unwrap();
+    assert_eq!(registry.config().min_calls, 30);
+    assert_eq!(registry.code_defaults(), BASE);
+
+    // The trap: built on config(), the file's 30 becomes code and stays without the file.
+    registry
+        .reload(CircuitConfig {
+            open_cooldown: Duration::from_secs(5),
+            ..registry.config()
+        })
+        .unwrap();
+    assert_eq!(registry.code_defaults().min_calls, 30);
+    registry.reload_from_str("# no defaults\n").unwrap();
+    assert_eq!(
+        registry.config().min_calls,
+        30,
+        "the file's value outlived it"
+    );
+
+    // Built on code_defaults(), the file's keys stay the file's.
+    registry.reload(BASE).unwrap();
+    registry
+        .reload_from_str("[defaults]\nmin_calls = 30\n")
+        .unwrap();
+    registry
+        .reload(CircuitConfig {
+            open_cooldown: Duration::from_secs(7),
+            ..registry.code_defaults()
+        })
+        .unwrap();
+    assert_eq!(
+        registry.code_defaults(),
+        CircuitConfig {
+            open_cooldown: Duration::from_secs(7),
+            ..BASE
+        }
+    );
+    assert_eq!(registry.config().min_calls, 30, "the file is still on top");
+    registry.reload_from_str("# no defaults\n").unwrap();
+    assert_eq!(
+        registry.config(),
+        CircuitConfig {
+            open_cooldown: Duration::from_secs(7),
+            ..BASE
+        },
+        "without the file, the code's own min_calls"
+    );
+}
+
+/// The fuse reads the registry's `global_trip_conditions` only, so a whole config in code
+/// (`register_with`, `reload_component`) does not report its own: the component's config
+/// carries the registry's, and follows `[global]` and code reloads of the defaults.
+#[test]
+fn a_whole_config_in_code_carries_the_registrys_fuse_conditions() {
+    let conditions = GlobalTripConditions {
+        component_open_ratio: 0.25,
+        min_components: 2,
+        min_calls: 0,
+    };
+    let (_clock, registry, _log) = breaker_suite::registry(CircuitConfig {
+        global_trip_conditions: conditions,
+        ..BASE
+    });
+    let meaningless = GlobalTripConditions {
+        component_open_ratio: 1.0,
+        min_components: 9,
+        min_calls: 5,
+    };
+    let own = registry
+        .register_with(
+            "own",
+            CircuitConfig {
+                min_calls: 3,
+                global_trip_conditions: meaningless,
+                ..CircuitConfig::DEFAULT
+            },
+        )
+        .unwrap();
+    assert_eq!(own.config().min_calls, 3);
+    assert_eq!(own.config().global_trip_conditions, conditions);
+    registry
+        .reload_component(
+            "own",
+            CircuitConfig {
+                min_calls: 4,
+                global_trip_conditions: meaningless,
+                ..CircuitConfig::DEFAULT
+            },
+        )
+        .unwrap();
+    assert_eq!(own.config().min_calls, 4);
+    assert_eq!(own.config().global_trip_conditions, conditions);
+
+    registry
+        .reload_from_str("[global]\nmin_components = 4\n")
+        .unwrap();
+    assert_eq!(
+        own.config().global_trip_conditions,
+        GlobalTripConditions {
+            min_components: 4,
+            ..conditions
+        }
+    );
+    assert_eq!(own.config().min_calls, 4, "its own config otherwise");
+    assert_eq!(
+        registry.config().global_trip_conditions,
+        own.config().global_trip_conditions
+    );
 }

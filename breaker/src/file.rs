@@ -130,7 +130,8 @@ fn invalid_message(
             let layer = error.layer().map(ToString::to_string).unwrap_or_default();
             let of = component.map(|c| format!(" of `{c}`")).unwrap_or_default();
             format!(
-                "{at}: [{section}] {field} = {value} conflicts with {} = {} (from {layer}{of}): {} {}",
+                "{at}: [{section}] {} = {value} conflicts with {} = {} (from {layer}{of}): {} {}",
+                key_as_written(section, field),
                 error.field(),
                 error.value(),
                 error.field(),
@@ -139,11 +140,30 @@ fn invalid_message(
         }
         Some(_) => format!(
             "{at}: [{section}] {} = {}: {}{for_component}",
-            error.field(),
+            key_as_written(section, error.field()),
             error.value(),
             error.describe_rest()
         ),
+        // A value refused before layering (a ratio that does not survive narrowing): it
+        // is the file's own key.
+        None if error.layer().is_none() => format!(
+            "{at}: [{section}] {} = {}: {}",
+            key_as_written(section, error.field()),
+            error.value(),
+            error.rule()
+        ),
         None => format!("{at}: [{section}] {error}"),
+    }
+}
+
+/// A field's key as a section writes it: `[global]` holds `global_trip_conditions`'s keys
+/// without the prefix (`min_components`, not `global_trip_conditions.min_components`).
+fn key_as_written<'f>(section: &str, field: &'f str) -> &'f str {
+    match section {
+        "global" => field
+            .strip_prefix("global_trip_conditions.")
+            .unwrap_or(field),
+        _ => field,
     }
 }
 
@@ -172,7 +192,88 @@ struct Typed {
     components: BTreeMap<String, CircuitConfig>,
 }
 
-type RawSection = BTreeMap<String, toml::Spanned<toml::Value>>;
+/// One table of the file, with the span of each key: the line of a refused key is its own,
+/// whether it is written as `key = value`, under a `[table.header]`, as a dotted key or in an
+/// inline table (toml gives no span to a dotted key's implicit table, so values are not
+/// wrapped in `Spanned`; keys always have one).
+type RawSection = BTreeMap<toml::Spanned<String>, Node>;
+
+/// A value of the file: a table keeps its keys' spans, anything else is a plain value.
+#[derive(Debug)]
+enum Node {
+    Table(RawSection),
+    Value(toml::Value),
+}
+
+impl Node {
+    /// The plain value, to deserialize into the config's types.
+    fn value(&self) -> toml::Value {
+        match self {
+            Self::Value(value) => value.clone(),
+            Self::Table(table) => toml::Value::Table(
+                table
+                    .iter()
+                    .map(|(key, node)| (key.get_ref().clone(), node.value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Node;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a TOML value")
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Node, E> {
+                Ok(Node::Value(toml::Value::Boolean(v)))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Node, E> {
+                Ok(Node::Value(toml::Value::Integer(v)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Node, E> {
+                i64::try_from(v)
+                    .map(|v| Node::Value(toml::Value::Integer(v)))
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node, E> {
+                Ok(Node::Value(toml::Value::Float(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Value(toml::Value::String(v.to_owned())))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<toml::Value>()? {
+                    items.push(item);
+                }
+                Ok(Node::Value(toml::Value::Array(items)))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut table = RawSection::new();
+                while let Some(key) = map.next_key::<toml::Spanned<String>>()? {
+                    let node = map.next_value::<Node>()?;
+                    table.insert(key, node);
+                }
+                Ok(Node::Table(table))
+            }
+        }
+
+        d.deserialize_any(Visit)
+    }
+}
 
 /// The same file, keeping which keys each section sets and where.
 #[derive(Deserialize, Default)]
@@ -255,42 +356,48 @@ impl Source<'_> {
         let mut fields = Fields::NONE;
         let mut lines = Vec::new();
         let mut plain = toml::Table::new();
-        for (key, value) in raw {
-            let line = self.line(&value.span());
-            let mut set = |field: &str, value: &toml::Value| -> Result<(), FileError> {
-                // Unknown keys were refused by the typed parse.
-                let Some(named) = Fields::named(field) else {
-                    return Ok(());
-                };
-                fields = fields.union(named);
-                let Some(known) = crate::layers::FIELDS.iter().find(|f| f.name == field) else {
-                    return Ok(());
-                };
-                lines.push((known.name, line));
-                let number = match value {
-                    toml::Value::Float(x) => Some(*x),
-                    toml::Value::Integer(n) => Some(*n as f64),
-                    _ => None,
-                };
-                match number.and_then(|x| check_exact(known.name, x).map(|rule| (x, rule))) {
-                    Some((x, rule)) => Err(FileError::Invalid {
-                        path: self.path.clone(),
-                        line: Some(line),
-                        section: name.clone(),
-                        error: ConfigError::runtime(known.name, ConfigValue::Number(x), rule),
-                    }),
-                    None => Ok(()),
-                }
+        let mut set = |field: &str, line: usize, value: &Node| -> Result<(), FileError> {
+            // Unknown keys were refused by the typed parse.
+            let Some(named) = Fields::named(field) else {
+                return Ok(());
             };
-            match (prefix, key.as_str(), value.get_ref()) {
-                ("", "global_trip_conditions", toml::Value::Table(inner)) => {
+            fields = fields.union(named);
+            let Some(known) = crate::layers::FIELDS.iter().find(|f| f.name == field) else {
+                return Ok(());
+            };
+            lines.push((known.name, line));
+            let number = match value {
+                Node::Value(toml::Value::Float(x)) => Some(*x),
+                Node::Value(toml::Value::Integer(n)) => Some(*n as f64),
+                _ => None,
+            };
+            match number.and_then(|x| check_exact(known.name, x).map(|rule| (x, rule))) {
+                Some((x, rule)) => Err(FileError::Invalid {
+                    path: self.path.clone(),
+                    line: Some(line),
+                    section: name.clone(),
+                    error: ConfigError::runtime(known.name, ConfigValue::Number(x), rule),
+                }),
+                None => Ok(()),
+            }
+        };
+        for (key, node) in raw {
+            match (prefix, key.get_ref().as_str(), node) {
+                // `global_trip_conditions` in `[defaults]`: an inline table, a table header
+                // or dotted keys; each of its keys is on its own line.
+                ("", "global_trip_conditions", Node::Table(inner)) => {
                     for (k, v) in inner {
-                        set(&format!("global_trip_conditions.{k}"), v)?;
+                        let field = format!("global_trip_conditions.{}", k.get_ref());
+                        set(&field, self.line(&k.span()), v)?;
                     }
                 }
-                _ => set(&format!("{prefix}{key}"), value.get_ref())?,
+                _ => set(
+                    &format!("{prefix}{}", key.get_ref()),
+                    self.line(&key.span()),
+                    node,
+                )?,
             }
-            plain.insert(key.clone(), value.get_ref().clone());
+            plain.insert(key.get_ref().clone(), node.value());
         }
         let table = toml::Value::Table(plain);
         let values = if prefix.is_empty() {
@@ -343,10 +450,10 @@ impl FileLayer {
                     format!("`{}` cannot name a component: {reason}", name.get_ref()),
                 ));
             }
-            if let Some(value) = raw.get("global_trip_conditions") {
+            if let Some((key, _)) = raw.get_key_value("global_trip_conditions") {
                 // The fuse reads the registry's defaults only: this would mean nothing.
                 return Err(source.parse_error(
-                    &value.span(),
+                    &key.span(),
                     format!(
                         "[{section}] sets global_trip_conditions, which only the registry's \
                          defaults have; set the global fuse in [global]"

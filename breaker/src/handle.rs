@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
@@ -22,6 +23,9 @@ pub struct ComponentHandle {
     fields: &'static [&'static str],
     manifest: &'static [&'static ComponentHandle],
     breaker: OnceCell<Arc<ComponentBreaker>>,
+    /// The id of the registry this handle last declared its manifest in (0: none), so
+    /// [`in_registry`](Self::in_registry) declares once per registry, not once per call.
+    declared_in: AtomicU64,
 }
 
 impl ComponentHandle {
@@ -39,6 +43,7 @@ impl ComponentHandle {
             fields,
             manifest,
             breaker: OnceCell::new(),
+            declared_in: AtomicU64::new(0),
         }
     }
 
@@ -81,12 +86,19 @@ impl ComponentHandle {
     }
 
     /// This component's breaker in another registry (tests, `registry = ...`). On first use
-    /// the whole manifest is registered there, as with the process-wide registry.
+    /// the whole manifest is declared there, as with the process-wide registry, even if the
+    /// name was registered there before (by `register` or a tower layer's `for_component`: it
+    /// then gets the entry's fields, state and counts kept).
     pub fn in_registry(&self, registry: &GlobalCircuitBreaker) -> Arc<ComponentBreaker> {
-        if let Some(breaker) = registry.component(self.name) {
-            return breaker;
+        // One atomic load and a map lookup per use; a registry's id is never reused, so a
+        // match means this handle declared its manifest in this very registry.
+        if self.declared_in.load(Ordering::Acquire) == registry.id() {
+            if let Some(breaker) = registry.component(self.name) {
+                return breaker;
+            }
         }
         let (breaker, pending) = self.declare_in(registry);
+        self.declared_in.store(registry.id(), Ordering::Release);
         pending.emit();
         breaker
     }

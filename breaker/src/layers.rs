@@ -13,12 +13,21 @@
 //! A partial layer changes only the fields it names, field by field; a field a layer sets to
 //! off (`None`, `"off"`) is set, not inherited.
 //!
-//! One rule resolves the only conflict a component cannot be asked about: a `breakers!`
-//! entry's fields that break a rule together with the registry's defaults (a manifest entry
-//! is declared on first use, which cannot fail). The entry then runs on its compiled config,
-//! [`CircuitConfig::DEFAULT`] with its fields, which was checked at compile time, and an
-//! [`Event::ConfigRefused`](crate::Event::ConfigRefused) names the component, the field, the
-//! value and both layers. Every other conflict refuses the operation that would cause it.
+//! `global_trip_conditions` belongs to the registry's defaults only (the fuse reads nothing
+//! else): a component's config always carries the registry's, whatever a whole config in
+//! code says (a `breakers!` entry that names it does not compile, a file section that sets it
+//! is refused).
+//!
+//! **The manifest conflict rule.** A `breakers!` entry's fields always hold. When the complete
+//! layering of a component (all five layers) breaks a rule between two fields and one of them
+//! has its value from the entry, the other takes the value the entry was checked with at
+//! compile time, [`CircuitConfig::DEFAULT`]'s, which satisfies the rule by construction;
+//! nothing else changes, and an [`Event::ConfigRefused`](crate::Event::ConfigRefused) names
+//! the component, both fields, their values and layers. The rule is a function of the layers
+//! in force, so a reload can never be refused because of an entry's conflict. The one
+//! exception is a file being put in force whose `[components.<name>]` section would give
+//! way: that file is refused instead (it is the input being changed, and refusing it changes
+//! nothing). Every other conflict refuses the operation that would cause it.
 
 use std::time::Duration;
 
@@ -197,6 +206,11 @@ enum Origin<'a> {
 }
 
 impl Origin<'_> {
+    /// Whether this is a file's `[components.<name>]` section.
+    fn is_component_section(self) -> bool {
+        matches!(self, Self::File(_, section) if section.name().starts_with("components."))
+    }
+
     fn layer(self, field: &str) -> ConfigLayer {
         match self {
             Self::BuiltIn => ConfigLayer::BuiltIn,
@@ -243,14 +257,20 @@ impl<'a> Stack<'a> {
             })
     }
 
-    /// Where `field` came from: the last layer that sets it.
-    fn origin(&self, field: &str) -> ConfigLayer {
-        let index = FIELDS.iter().position(|f| f.name == field);
+    /// The last layer that sets `field` (`None`: the built-in default).
+    fn source(&self, field: &str) -> Option<Origin<'a>> {
+        let index = FIELDS.iter().position(|f| f.name == field)?;
         self.layers
             .iter()
             .rev()
-            .find(|(fields, _, _)| index.is_some_and(|i| fields.has(i)))
-            .map_or(ConfigLayer::BuiltIn, |(_, _, origin)| origin.layer(field))
+            .find(|(fields, _, _)| fields.has(index))
+            .map(|(_, _, origin)| *origin)
+    }
+
+    /// Where `field` came from: the last layer that sets it.
+    fn origin(&self, field: &str) -> ConfigLayer {
+        self.source(field)
+            .map_or(ConfigLayer::BuiltIn, |origin| origin.layer(field))
     }
 
     /// The layered config, validated; a refusal names where each value involved was set.
@@ -329,43 +349,72 @@ impl<'a> Defaults<'a> {
     }
 
     /// The config of component `name`: `code` over these defaults, then `section` (the file's
-    /// `[components.<name>]`, unless the registry set it aside for this component).
+    /// `[components.<name>]`), with the manifest conflict rule (module docs) applied.
     pub(crate) fn component(
         &self,
         name: &str,
         code: &CodeLayer,
         section: Option<&'a Section>,
     ) -> Result<Layered, ConfigError> {
-        let (mut stack, fallback) = match code {
-            CodeLayer::Defaults => (self.stack.clone(), None),
+        let mut stack = match code {
+            CodeLayer::Defaults => self.stack.clone(),
             CodeLayer::Full(own) => {
                 let mut stack = Stack::default();
                 stack.push(Fields::ALL, *own, Origin::Code);
-                (stack, None)
+                // The fuse reads the registry's conditions only: a component's config says
+                // so rather than report values that mean nothing.
+                stack.push(Fields::GLOBAL, self.config, Origin::Registry);
+                stack
             }
             CodeLayer::Manifest(compiled, fields) => {
                 let mut stack = self.stack.clone();
                 stack.push(*fields, *compiled, Origin::Manifest);
-                match stack.checked(Some(name)) {
-                    Ok(_) => (stack, None),
-                    // The conflict rule (module docs): the compiled config, valid by
-                    // construction, as a whole.
-                    Err(conflict) => {
-                        let mut own = Stack::default();
-                        own.push(Fields::ALL, CircuitConfig::DEFAULT, Origin::BuiltIn);
-                        own.push(*fields, *compiled, Origin::Manifest);
-                        (own, Some(conflict))
-                    }
-                }
+                stack
             }
         };
         if let Some(file) = self.file {
             stack.push_section(file, section);
         }
-        Ok(Layered {
-            config: stack.checked(Some(name))?,
-            fallback,
-        })
+        let CodeLayer::Manifest(compiled, _) = code else {
+            return Ok(Layered {
+                config: stack.checked(Some(name))?,
+                resolved: Vec::new(),
+            });
+        };
+        let mut resolved = Vec::new();
+        // Each round settles one rule for good (all its fields then hold the compiled
+        // config's values, which satisfy it), so there are at most as many rounds as fields.
+        for _ in 0..=FIELDS.len() {
+            let config = stack.config();
+            let Err(violation) = config.check() else {
+                return Ok(Layered { config, resolved });
+            };
+            let error = stack.explain(violation, &config, Some(name));
+            let involved = std::iter::once(violation.field)
+                .chain(related(&violation).map(|f| f.name))
+                .collect::<Vec<_>>();
+            let from_entry = |field: &&str| matches!(stack.source(field), Some(Origin::Manifest));
+            if !involved.iter().any(from_entry) {
+                // Not the entry's conflict: refused as for any component.
+                return Err(error);
+            }
+            let giving_way: Vec<&str> = involved.into_iter().filter(|f| !from_entry(f)).collect();
+            let section_gave_way = giving_way
+                .iter()
+                .any(|f| stack.source(f).is_some_and(Origin::is_component_section));
+            let fields = giving_way
+                .iter()
+                .filter_map(|f| Fields::named(f))
+                .fold(Fields::NONE, Fields::union);
+            stack.push(fields, *compiled, Origin::BuiltIn);
+            resolved.push(Resolved {
+                error,
+                section_gave_way,
+            });
+        }
+        Err(stack.checked(Some(name)).err().unwrap_or_else(|| {
+            ConfigError::runtime("config", ConfigValue::Count(0), "unresolved layering")
+        }))
     }
 }
 
@@ -373,6 +422,16 @@ impl<'a> Defaults<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Layered {
     pub(crate) config: CircuitConfig,
-    /// Why its `breakers!` entry runs on its compiled config, if it does.
-    pub(crate) fallback: Option<ConfigError>,
+    /// The conflicts its `breakers!` entry won (the manifest conflict rule), in order.
+    pub(crate) resolved: Vec<Resolved>,
+}
+
+/// One conflict the manifest conflict rule resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Resolved {
+    /// The rule the complete layering broke, and where each of its values came from.
+    pub(crate) error: ConfigError,
+    /// Whether a key of the file's `[components.<name>]` gave way (a file being put in
+    /// force is refused instead).
+    pub(crate) section_gave_way: bool,
 }

@@ -16,7 +16,7 @@ use crate::component::ComponentBreaker;
 use crate::file::{FileError, FileLayer, FileReport};
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
-use crate::layers::{CodeLayer, Defaults, Layered};
+use crate::layers::{CodeLayer, Defaults, Layered, Resolved};
 use crate::names::{self, ComponentName, GLOBAL_NAME};
 use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
@@ -77,7 +77,13 @@ pub struct GlobalCircuitBreaker {
     strict: AtomicU8,
     /// Whether a `breakers!` manifest was declared here (turns `STRICT_AUTO` on).
     declared: AtomicBool,
+    /// Unique for the process's lifetime (addresses are reused), so a manifest handle can
+    /// remember cheaply that it declared its manifest here.
+    id: u64,
 }
+
+/// The next registry's [`GlobalCircuitBreaker::id`]; 0 is never one.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Strict mode follows whether a manifest was declared.
 const STRICT_AUTO: u8 = 0;
@@ -98,13 +104,12 @@ struct Layers {
 #[derive(Debug, Clone)]
 struct Own {
     code: CodeLayer,
-    /// A `breakers!` entry declared while the file in force had a `[components.<name>]`
-    /// section that conflicts with it: declaring cannot be refused, so that section is set
-    /// aside for this component (and reported) until another file is put in force.
-    section_set_aside: bool,
-    /// Why the entry runs on its compiled config (the manifest conflict rule), as last
-    /// reported; reported again only when it changes.
-    fallback: Option<ConfigError>,
+    /// A `breakers!` entry was declared for it (its layer 4 may since have been replaced by
+    /// `register_with` / `reload_component`, which win over the entry).
+    declared: bool,
+    /// The conflicts the manifest conflict rule resolved, as last reported; each is reported
+    /// once, when it appears.
+    reported: Vec<ConfigError>,
 }
 
 impl fmt::Debug for GlobalCircuitBreaker {
@@ -186,7 +191,8 @@ enum Change<'a> {
         code: Option<CodeLayer>,
         existing: bool,
     },
-    /// `breakers!` entries, registered unless they already are. Cannot be refused.
+    /// `breakers!` entries: registered if new, given the entry's layer if registered on the
+    /// defaults by name. Cannot be refused.
     Declare(Vec<(&'static str, CodeLayer)>),
     /// Layer 2 (`reload`).
     Defaults(CircuitConfig),
@@ -327,8 +333,8 @@ struct Plan {
     named: Vec<ComponentName>,
     declared: bool,
     report: FileReport,
-    /// The event that announces the change (`None`: a registration, which is not a reload).
-    announce: Option<Event>,
+    /// The events that announce the change (none for a registration, which is not a reload).
+    announce: Vec<Event>,
 }
 
 /// One component the change lays out (again).
@@ -337,9 +343,8 @@ struct Planned {
     name: ComponentName,
     existing: Option<Arc<ComponentBreaker>>,
     code: CodeLayer,
-    section_set_aside: bool,
-    /// Why the file's section was set aside, to report once the breaker exists.
-    set_aside_because: Option<ConfigError>,
+    /// A `breakers!` entry is declared for it.
+    declared: bool,
     layered: Layered,
 }
 
@@ -386,7 +391,13 @@ impl GlobalCircuitBreaker {
             }),
             strict: AtomicU8::new(STRICT_AUTO),
             declared: AtomicBool::new(false),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// This registry's identity, unique for the process's lifetime.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The breaker for `name`, registered on the registry's defaults (and the file's
@@ -404,6 +415,12 @@ impl GlobalCircuitBreaker {
     /// invalid, or that conflicts with the file's section for `name`, is refused with an
     /// error naming the component, the field, the value and the file's line, and nothing is
     /// registered or changed.
+    ///
+    /// This config wins over a `breakers!` entry for `name`, whether the entry is declared
+    /// before or after ([`Event::ManifestEntryIgnored`] then says so). Its
+    /// `global_trip_conditions` is ignored: the fuse reads the registry's only, so the
+    /// component's [`config`](ComponentBreaker::config) carries the registry's (a `breakers!`
+    /// entry that names the field does not compile, a file section that sets it is refused).
     pub fn register_with(
         &self,
         name: &str,
@@ -412,9 +429,10 @@ impl GlobalCircuitBreaker {
         self.component_change(name, Some(CodeLayer::Full(config)), false)
     }
 
-    /// Gives one component its own config (layer 4, replacing a manifest's fields), all or
-    /// nothing as [`register_with`](Self::register_with); the component must be registered.
-    /// The file's `[components.<name>]` still applies on top.
+    /// Gives one component its own config (layer 4, replacing a manifest's fields for good),
+    /// all or nothing as [`register_with`](Self::register_with), and with its
+    /// `global_trip_conditions` ignored as there; the component must be registered. The
+    /// file's `[components.<name>]` still applies on top.
     pub fn reload_component(&self, name: &str, config: CircuitConfig) -> Result<(), RegistryError> {
         self.component_change(name, Some(CodeLayer::Full(config)), true)
             .map(drop)
@@ -476,9 +494,23 @@ impl GlobalCircuitBreaker {
         &self.fuse.breaker
     }
 
-    /// The registry's defaults.
+    /// The registry's effective defaults: its defaults in code with the config file's
+    /// `[defaults]` and `[global]` on top (layers 1 to 3), what a component without its own
+    /// config follows.
+    ///
+    /// Not the base for a code reload: `reload(CircuitConfig { .., ..registry.config() })`
+    /// writes the file's values into the code layer, so they would stay after the file drops
+    /// them. Build on [`code_defaults`](Self::code_defaults) instead.
     pub fn config(&self) -> CircuitConfig {
         **self.config.load()
+    }
+
+    /// The registry's defaults in code (layer 2: the builder's config or the last
+    /// [`reload`](Self::reload)), without the config file's keys: the base to change one
+    /// field of in a code reload, `reload(CircuitConfig { min_calls: 50,
+    /// ..registry.code_defaults() })`, so the file's `[defaults]` stay the file's.
+    pub fn code_defaults(&self) -> CircuitConfig {
+        lock(&self.layers).base
     }
 
     /// The clock every breaker of this registry reads.
@@ -509,6 +541,11 @@ impl GlobalCircuitBreaker {
     /// component, the field, the value and the file's line where one takes part, and leaves
     /// everything as it was. State and counts are kept; a changed threshold applies at the
     /// next evaluation. Either way an [`Event`] says so.
+    ///
+    /// `config` replaces the code layer whole, and a config file's `[defaults]` stay on top
+    /// of it. To change some fields, start from [`code_defaults`](Self::code_defaults), not
+    /// from [`config`](Self::config): the latter has the file's values baked in, which would
+    /// then outlive the file.
     pub fn reload(&self, config: CircuitConfig) -> Result<(), ConfigError> {
         self.run(Change::Defaults(config))
             .map(drop)
@@ -605,14 +642,15 @@ impl GlobalCircuitBreaker {
             named: Vec::new(),
             declared: false,
             report: FileReport::default(),
-            announce: None,
+            announce: Vec::new(),
         };
         // Which layer changes, and how a refusal of it is reported.
         let (scope, path) = match change {
             Change::Defaults(config) => {
                 config.validate().map_err(|e| self.refuse_defaults(e))?;
                 plan.base = config;
-                plan.announce = Some(Event::ConfigReloaded { component: None });
+                plan.announce
+                    .push(Event::ConfigReloaded { component: None });
                 (Scope::All { new_file: false }, None)
             }
             Change::File { parsed, path } => {
@@ -694,7 +732,7 @@ impl GlobalCircuitBreaker {
                 &refuse,
                 &mut plan,
             )?,
-            Scope::Declare(entries) => self.plan_declare(&defaults, entries, &mut plan),
+            Scope::Declare(entries) => self.plan_declare(layers, &defaults, entries, &mut plan),
         }
         Ok(plan)
     }
@@ -716,16 +754,20 @@ impl GlobalCircuitBreaker {
             let name = breaker.name();
             let own = layers.own.get(name);
             let code = own.map_or(CodeLayer::Defaults, |o| o.code.clone());
-            // A new file is checked in full, sections set aside included.
-            let set_aside = own.is_some_and(|o| o.section_set_aside) && !new_file;
-            let section = file.filter(|_| !set_aside).and_then(|f| f.component(name));
+            let section = file.and_then(|f| f.component(name));
             let layered = defaults.component(name, &code, section).map_err(refuse)?;
+            if new_file {
+                // The manifest conflict rule's one exception: a file being put in force is
+                // refused rather than have its section give way to an entry.
+                if let Some(conflict) = layered.resolved.iter().find(|r| r.section_gave_way) {
+                    return Err(Box::new(refuse(conflict.error.clone())));
+                }
+            }
             plan.components.push(Planned {
                 name: name.clone(),
                 existing: Some(breaker),
                 code,
-                section_set_aside: set_aside,
-                set_aside_because: None,
+                declared: own.is_some_and(|o| o.declared),
                 layered,
             });
         }
@@ -753,7 +795,7 @@ impl GlobalCircuitBreaker {
             }
         }
         if new_file {
-            plan.announce = Some(Event::FileReloaded {
+            plan.announce.push(Event::FileReloaded {
                 path: path.map(Path::to_owned),
                 unknown_components: plan.report.unknown_components.clone(),
             });
@@ -800,18 +842,14 @@ impl GlobalCircuitBreaker {
             config.validate().map_err(refuse)?;
         }
         let own = layers.own.get(&name);
-        let (code, set_aside) = match code {
-            // A replaced code layer is checked with the file's section again.
-            Some(code) => (code.clone(), false),
-            None => (
-                own.map_or(CodeLayer::Defaults, |o| o.code.clone()),
-                own.is_some_and(|o| o.section_set_aside),
-            ),
+        let code = match code {
+            Some(code) => code.clone(),
+            None => own.map_or(CodeLayer::Defaults, |o| o.code.clone()),
         };
-        let section = file.filter(|_| !set_aside).and_then(|f| f.component(&name));
+        let section = file.and_then(|f| f.component(&name));
         let layered = defaults.component(&name, &code, section).map_err(refuse)?;
         if registered.is_some() {
-            plan.announce = Some(Event::ConfigReloaded {
+            plan.announce.push(Event::ConfigReloaded {
                 component: Some(name.clone()),
             });
         }
@@ -819,48 +857,78 @@ impl GlobalCircuitBreaker {
             name,
             existing: registered,
             code,
-            section_set_aside: set_aside,
-            set_aside_because: None,
+            declared: own.is_some_and(|o| o.declared),
             layered,
         });
         Ok(())
     }
 
-    /// `breakers!` entries not registered yet. Declaring cannot be refused: a file section
-    /// that conflicts with an entry is set aside for it (and reported) until another file is
-    /// put in force.
+    /// `breakers!` entries. A new one is registered with the entry as its layer 4; one
+    /// registered by name on the defaults (`register`, a tower layer's `for_component`) is
+    /// given it, state and counts kept, and `ConfigReloaded` says so; one that has its own
+    /// whole config in code (`register_with`, `reload_component`) keeps it, and
+    /// `ManifestEntryIgnored` says so. Declaring cannot be refused: the manifest conflict
+    /// rule (see [`layers`](crate::layers)) resolves every conflict an entry can meet in the
+    /// layers in force.
     fn plan_declare(
         &self,
+        layers: &Layers,
         defaults: &Defaults<'_>,
         entries: &[(&'static str, CodeLayer)],
         plan: &mut Plan,
     ) {
         let file = defaults.file();
-        for (name, code) in entries {
+        for (name, entry) in entries {
             plan.named.push(ComponentName::from_static(name));
-            if self.breakers.contains_key(*name) || plan.components.iter().any(|p| p.name == *name)
-            {
+            if plan.components.iter().any(|p| p.name == *name) {
                 continue;
             }
-            let section = file.and_then(|f| f.component(name));
-            let (layered, set_aside_because) = match defaults.component(name, code, section) {
-                Ok(layered) => (layered, None),
-                // Declaring cannot be refused: the file's section for it is set
-                // aside (and reported) until another file is put in force.
-                Err(conflict) => {
-                    let layered = defaults.component(name, code, None).unwrap_or(Layered {
-                        config: defaults.config(),
-                        fallback: None,
+            let registered = self.component(name);
+            let own = layers.own.get(*name);
+            if own.is_some_and(|o| o.declared) {
+                continue;
+            }
+            let (name, code) = match (&registered, own.map(|o| &o.code)) {
+                (None, _) => (ComponentName::from_static(name), entry.clone()),
+                // Registered by name on the defaults: the entry is its layer 4 from now on.
+                (Some(b), None | Some(CodeLayer::Defaults)) => {
+                    if *entry != CodeLayer::Defaults {
+                        plan.announce.push(Event::ConfigReloaded {
+                            component: Some(b.name().clone()),
+                        });
+                    }
+                    (b.name().clone(), entry.clone())
+                }
+                // Its own config in code wins over the entry, whichever came first.
+                (Some(b), Some(code)) => {
+                    plan.announce.push(Event::ManifestEntryIgnored {
+                        component: b.name().clone(),
                     });
-                    (layered, Some(conflict))
+                    (b.name().clone(), code.clone())
                 }
             };
+            let section = file.and_then(|f| f.component(&name));
+            let layered = match defaults.component(&name, &code, section) {
+                Ok(layered) => layered,
+                // Unreachable: the layers in force were valid for this name as a follower of
+                // the defaults, and the rule resolves what the entry adds. Should it happen,
+                // the entry's compiled config is valid by construction.
+                Err(error) => Layered {
+                    config: match &code {
+                        CodeLayer::Manifest(compiled, _) | CodeLayer::Full(compiled) => *compiled,
+                        CodeLayer::Defaults => defaults.config(),
+                    },
+                    resolved: vec![Resolved {
+                        error,
+                        section_gave_way: section.is_some(),
+                    }],
+                },
+            };
             plan.components.push(Planned {
-                name: ComponentName::from_static(name),
-                existing: None,
-                code: code.clone(),
-                section_set_aside: set_aside_because.is_some(),
-                set_aside_because,
+                name,
+                existing: registered,
+                code,
+                declared: true,
                 layered,
             });
         }
@@ -895,30 +963,31 @@ impl GlobalCircuitBreaker {
             let reported = layers
                 .own
                 .get(&planned.name)
-                .and_then(|o| o.fallback.as_ref());
-            if let Some(conflict) = &planned.layered.fallback {
-                if reported != Some(conflict) {
+                .map(|o| o.reported.as_slice())
+                .unwrap_or_default();
+            let resolved: Vec<ConfigError> = planned
+                .layered
+                .resolved
+                .into_iter()
+                .map(|r| r.error)
+                .collect();
+            for conflict in &resolved {
+                if !reported.contains(conflict) {
                     pending.events.push(Event::ConfigRefused {
                         component: Some(breaker.name().clone()),
                         error: conflict.clone(),
                     });
                 }
             }
-            if let Some(conflict) = planned.set_aside_because {
-                pending.events.push(Event::ConfigRefused {
-                    component: Some(breaker.name().clone()),
-                    error: conflict,
-                });
-            }
-            if planned.code == CodeLayer::Defaults && !planned.section_set_aside {
+            if planned.code == CodeLayer::Defaults && !planned.declared {
                 layers.own.remove(&planned.name);
             } else {
                 layers.own.insert(
                     planned.name,
                     Own {
                         code: planned.code,
-                        section_set_aside: planned.section_set_aside,
-                        fallback: planned.layered.fallback,
+                        declared: planned.declared,
+                        reported: resolved,
                     },
                 );
             }

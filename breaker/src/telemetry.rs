@@ -131,9 +131,10 @@ pub enum Event {
         component: Option<ComponentName>,
     },
     /// A config was refused; the previous one stays in force. Also emitted, with the
-    /// operation accepted, when a `breakers!` entry conflicts with the registry's defaults and
-    /// runs on its compiled config, or is declared without a conflicting file section (see
-    /// [`layers`](crate::layers)).
+    /// operation accepted, when the layering of a `breakers!` entry's component broke a rule
+    /// between one of the entry's fields and another layer's, and the other field took its
+    /// built-in value (the manifest conflict rule, see [`layers`](crate::layers)); `error`
+    /// then names the rule, both fields, their values and layers. Reported once per conflict.
     ConfigRefused {
         /// The component the refused config was for (registered or not yet: a file's
         /// section can name one that registers later), as [`ConfigError::component`] names
@@ -141,6 +142,15 @@ pub enum Event {
         component: Option<ComponentName>,
         /// What was wrong with it, and where each value involved came from.
         error: ConfigError,
+    },
+    /// A `breakers!` entry was declared for a component that already has its own whole
+    /// config in code ([`register_with`](crate::GlobalCircuitBreaker::register_with) or
+    /// [`reload_component`](crate::GlobalCircuitBreaker::reload_component)): that config
+    /// wins over the entry, whichever came first, and the entry's fields do not apply.
+    /// Emitted once per component.
+    ManifestEntryIgnored {
+        /// The component.
+        component: ComponentName,
     },
     /// A config file was put in force.
     FileReloaded {
@@ -228,6 +238,9 @@ fn trace(event: &Event) {
         }
         Event::FileRefused { path, error } => {
             tracing::warn!(target: "breaker", file = ?path, %error, "breaker config file refused; the running config stays in force")
+        }
+        Event::ManifestEntryIgnored { component } => {
+            tracing::warn!(target: "breaker", component = component.as_str(), "a breakers! entry was declared for a component with its own config in code, which is kept; the entry's fields do not apply")
         }
         Event::ConfigRefused { component, error } => {
             tracing::warn!(target: "breaker", component = component.as_deref().unwrap_or("*"), %error, "breaker config refused; the running config stays in force")

@@ -92,7 +92,10 @@ pub struct CircuitConfig {
     pub consecutive_failures_threshold: Option<u32>,
     /// A call that takes at least this long is slow (`None`: slow-call detection off, and the
     /// call path reads the clock once instead of twice). `"off"` in config files.
-    #[serde(with = "optional_duration")]
+    #[serde(
+        serialize_with = "optional_duration::serialize",
+        deserialize_with = "optional_duration::slow_call_threshold"
+    )]
     pub slow_call_threshold: Option<Duration>,
     /// Trip when `slow calls / calls >= slow_call_rate_threshold` (inclusive).
     pub slow_call_rate_threshold: f32,
@@ -115,7 +118,10 @@ pub struct CircuitConfig {
     pub half_open_allowed_failures: u32,
     /// A `HalfOpen` episode that has not decided within this long re-opens, so probes that
     /// never report cannot wedge the breaker (`None`, `"off"` in config files: wait forever).
-    #[serde(with = "optional_duration")]
+    #[serde(
+        serialize_with = "optional_duration::serialize",
+        deserialize_with = "optional_duration::half_open_max_wait"
+    )]
     pub half_open_max_wait: Option<Duration>,
     /// How outcomes in the window are weighted.
     pub sample_weighting: SampleWeighting,

@@ -22,7 +22,8 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>
         Flag(bool),
         Text(String),
     }
-    const EXPECTED: &str = "expected a count of at least 1, or \"off\"";
+    // Named, as the optional durations are: serde does not say which field failed.
+    const EXPECTED: &str = "consecutive_failures_threshold takes a count of at least 1, or \"off\"";
     match Option::<Repr>::deserialize(d).map_err(|_| D::Error::custom(EXPECTED))? {
         None | Some(Repr::Flag(false)) => Ok(None),
         Some(Repr::Count(n)) => Ok(Some(n)),

@@ -102,8 +102,9 @@ struct Layering {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigLayer {
-    /// [`CircuitConfig::DEFAULT`] (a `breakers!` entry that conflicts with the registry's
-    /// defaults runs on it and its own fields).
+    /// [`CircuitConfig::DEFAULT`] (also the value a field takes when it gives way to a
+    /// `breakers!` entry's field under the manifest conflict rule, see
+    /// [`layers`](crate::layers)).
     BuiltIn,
     /// The registry's defaults in code: the builder, [`reload`](crate::GlobalCircuitBreaker::reload).
     RegistryDefaults,
