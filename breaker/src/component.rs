@@ -115,6 +115,16 @@ enum Probe {
     Decided(ProbeWord),
 }
 
+/// The width of one window bucket in nanoseconds (valid configs only divide evenly).
+const fn bucket_nanos(config: &CircuitConfig) -> u64 {
+    let n = nanos(config.rolling_window) / config.window_buckets as u64;
+    if n == 0 {
+        1
+    } else {
+        n
+    }
+}
+
 /// Where a half-open tally leads: `Open` once more than the allowed failures failed, `Closed`
 /// once the required successes succeeded, `None` while undecided.
 fn decided(probes: ProbeWord, config: &CircuitConfig) -> Option<CircuitState> {
@@ -162,7 +172,7 @@ impl ComponentBreaker {
         Self {
             state: AtomicU64::new(StateWord::INITIAL.0),
             slow_nanos: AtomicU64::new(config.slow_call_threshold.map_or(0, nanos)),
-            window: Window::new(config.window_buckets, config.bucket_nanos()),
+            window: Window::new(config.window_buckets, bucket_nanos(&config)),
             fuse,
             timeline,
             name,
@@ -619,7 +629,7 @@ impl ComponentBreaker {
         {
             let _guard = lock(&self.transition_lock);
             self.window.relayout(
-                config.bucket_nanos(),
+                bucket_nanos(&config),
                 config.window_buckets,
                 self.timeline.now_nanos(),
                 self.word().generation(),

@@ -315,8 +315,24 @@ const fn is_positive_duration(d: Duration) -> bool {
     !d.is_zero() && d.as_nanos() <= MAX_DURATION.as_nanos()
 }
 
+impl CircuitConfig {
+    /// Checks every rule; the error names the field, the value and the rule it broke.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match check(self) {
+            Ok(()) => Ok(()),
+            Err(violation) => Err(ConfigError::from(violation)),
+        }
+    }
+
+    /// The same rules as [`validate`](Self::validate), usable in `const` context so a
+    /// manifest can reject an out-of-range value at compile time.
+    pub const fn check(&self) -> Result<(), Violation> {
+        check(self)
+    }
+}
+
 /// Every rule, in field order; the first broken one is reported.
-pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
+const fn check(c: &CircuitConfig) -> Result<(), Violation> {
     use ConfigValue::{Count, Duration as Dur, Ratio};
 
     if !is_positive_duration(c.rolling_window) {
