@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 
-use crate::layers::{CodeLayer, Fields};
+use crate::config::{CodeLayer, Fields};
 use crate::names::ComponentName;
 use crate::{CircuitConfig, ComponentBreaker, GlobalCircuitBreaker};
 

@@ -9,7 +9,6 @@ mod component;
 mod config;
 mod default_registry;
 mod error;
-pub mod file;
 mod fuse;
 pub mod guard;
 mod half_open;
@@ -18,7 +17,6 @@ mod handle;
 pub mod http;
 #[cfg(feature = "tower")]
 pub mod layer;
-pub mod layers;
 mod macros;
 #[cfg(feature = "prometheus")]
 pub mod metrics;
@@ -37,12 +35,11 @@ mod window;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use component::ComponentBreaker;
 pub use config::{
-    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, GlobalTripConditions, SampleWeighting,
-    Violation, MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
+    GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
 pub use default_registry::{install, registry, AlreadyInstalled};
 pub use error::{CallError, CircuitError};
-pub use file::{FileError, FileReport};
 pub use guard::{Breaker, CallGuard, Outcome, Permit, Recorded};
 pub use handle::ComponentHandle;
 pub use macros::{breakers, circuit_breaker};

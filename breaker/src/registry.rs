@@ -13,10 +13,9 @@ use rustc_hash::FxHashMap;
 
 use crate::clock::Timeline;
 use crate::component::ComponentBreaker;
-use crate::file::{FileError, FileLayer, FileReport};
+use crate::config::{CodeLayer, Defaults, FileError, FileLayer, FileReport, Layered, Resolved};
 use crate::fuse::Fuse;
 use crate::guard::{Breaker, Permit};
-use crate::layers::{CodeLayer, Defaults, Layered, Resolved};
 use crate::names::{self, ComponentName, GLOBAL_NAME};
 use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
@@ -90,7 +89,7 @@ const STRICT_AUTO: u8 = 0;
 const STRICT_ON: u8 = 1;
 const STRICT_OFF: u8 = 2;
 
-/// The layers every component's config is made of (see [`layers`](crate::layers)).
+/// The layers every component's config is made of (see `config/layering.rs`).
 struct Layers {
     /// Layer 2: the defaults in code (builder, `reload`).
     base: CircuitConfig,
@@ -459,8 +458,8 @@ impl GlobalCircuitBreaker {
     }
 
     /// Registers the `breakers!` entries `handles` that are not registered yet and returns
-    /// their breakers in order. Declaring cannot be refused (see [`layers`](crate::layers)
-    /// for the rule that resolves conflicts); the returned [`Pending`] runs the hooks, which
+    /// their breakers in order. Declaring cannot be refused (see the manifest conflict rule
+    /// in [Config files](crate#config-files) for the rule that resolves conflicts); the returned [`Pending`] runs the hooks, which
     /// the caller must do outside any once-only initialisation it is in.
     pub(crate) fn declare(
         &self,
@@ -552,8 +551,8 @@ impl GlobalCircuitBreaker {
             .map_err(Refusal::into_config)
     }
 
-    /// Reads a `breakers.toml` file and puts it in force (layers 3 and 5; see the
-    /// [`file`](crate::file) module for its shape), all or nothing: a file that does not parse
+    /// Reads a `breakers.toml` file and puts it in force (layers 3 and 5; see
+    /// [Config files](crate#config-files) for its shape), all or nothing: a file that does not parse
     /// or breaks a rule, for any registered component or any component it has a section for,
     /// is refused with an error naming the file, line, field and rule (and, in strict mode, a
     /// section for an unknown component with the closest name), and the running config stays.
@@ -868,7 +867,7 @@ impl GlobalCircuitBreaker {
     /// given it, state and counts kept, and `ConfigReloaded` says so; one that has its own
     /// whole config in code (`register_with`, `reload_component`) keeps it, and
     /// `ManifestEntryIgnored` says so. Declaring cannot be refused: the manifest conflict
-    /// rule (see [`layers`](crate::layers)) resolves every conflict an entry can meet in the
+    /// rule (see `config/layering.rs`) resolves every conflict an entry can meet in the
     /// layers in force.
     fn plan_declare(
         &self,

@@ -133,7 +133,7 @@ pub enum Event {
     /// A config was refused; the previous one stays in force. Also emitted, with the
     /// operation accepted, when the layering of a `breakers!` entry's component broke a rule
     /// between one of the entry's fields and another layer's, and the other field took its
-    /// built-in value (the manifest conflict rule, see [`layers`](crate::layers)); `error`
+    /// built-in value (the manifest conflict rule, see [Config files](crate#config-files)); `error`
     /// then names the rule, both fields, their values and layers. Reported once per conflict.
     ConfigRefused {
         /// The component the refused config was for (registered or not yet: a file's

@@ -5,6 +5,9 @@
 //!
 //! [`GlobalCircuitBreaker::reload`]: crate::GlobalCircuitBreaker::reload
 
+mod fields;
+mod file;
+mod layering;
 mod optional_count;
 mod optional_duration;
 mod validate;
@@ -13,6 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use fields::Fields;
+pub(crate) use file::FileLayer;
+pub use file::{FileError, FileReport};
+pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};
 pub(crate) use validate::{check_exact, source_name};
 pub use validate::{ConfigError, ConfigLayer, ConfigValue, Violation, MAX_DURATION};
 // `CircuitConfig::validate` and `check` are written beside the rules, in `validate.rs`.

@@ -98,13 +98,13 @@ struct Layering {
     other: Option<(&'static str, ConfigValue, ConfigLayer)>,
 }
 
-/// The layer a value of a component's config came from (see [`layers`](crate::layers)).
+/// The layer a value of a component's config came from (see [Config files](crate#config-files) in the crate docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigLayer {
     /// [`CircuitConfig::DEFAULT`] (also the value a field takes when it gives way to a
     /// `breakers!` entry's field under the manifest conflict rule, see
-    /// [`layers`](crate::layers)).
+    /// [Config files](crate#config-files)).
     BuiltIn,
     /// The registry's defaults in code: the builder, [`reload`](crate::GlobalCircuitBreaker::reload).
     RegistryDefaults,

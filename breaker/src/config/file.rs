@@ -15,7 +15,7 @@
 //! ```
 //!
 //! A file is parsed and type-checked first (errors carry the line), then layered over the code's
-//! config (see [`layers`](crate::layers)) and validated as a whole, for every registered
+//! config (see `layering.rs`) and validated as a whole, for every registered
 //! component and for every `[components.<name>]` section of a component not registered yet (as
 //! if it followed the defaults); only then is it put in force, all at once.
 
@@ -25,9 +25,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{check_exact, source_name, ConfigValue};
-use crate::layers::Fields;
-use crate::{CircuitConfig, ConfigError, GlobalTripConditions};
+use super::fields::{Fields, FIELDS};
+use super::{
+    check_exact, source_name, CircuitConfig, ConfigError, ConfigValue, GlobalTripConditions,
+};
 
 /// A config file that was refused; the running config stays in force.
 #[derive(Debug, thiserror::Error)]
@@ -362,7 +363,7 @@ impl Source<'_> {
                 return Ok(());
             };
             fields = fields.union(named);
-            let Some(known) = crate::layers::FIELDS.iter().find(|f| f.name == field) else {
+            let Some(known) = FIELDS.iter().find(|f| f.name == field) else {
                 return Ok(());
             };
             lines.push((known.name, line));
