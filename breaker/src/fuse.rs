@@ -10,8 +10,8 @@ use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 
-use crate::component::ComponentBreaker;
-use crate::sync::{lock, AtomicU32, Mutex, Ordering};
+use crate::engine::loom_shim::{lock, AtomicU32, Mutex, Ordering};
+use crate::engine::ComponentBreaker;
 use crate::telemetry::{Event, TransitionReason};
 use crate::{CircuitState, GlobalTripConditions};
 

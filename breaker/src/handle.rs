@@ -118,7 +118,7 @@ impl ComponentHandle {
             None => Arc::new(ComponentBreaker::build(
                 ComponentName::from_static(self.name),
                 self.config.unwrap_or_else(|| registry.config()),
-                crate::clock::Timeline::new(Arc::clone(registry.clock())),
+                crate::engine::clock::Timeline::new(Arc::clone(registry.clock())),
                 None,
                 Arc::default(),
                 false,

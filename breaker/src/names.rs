@@ -248,7 +248,7 @@ mod tests {
     use std::collections::{BTreeSet, HashMap};
 
     use super::*;
-    use crate::clock::Timeline;
+    use crate::engine::clock::Timeline;
     use crate::{CircuitConfig, CircuitError, ComponentBreaker, GlobalCircuitBreaker, Permit};
 
     fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {

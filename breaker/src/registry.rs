@@ -11,13 +11,13 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use rustc_hash::FxHashMap;
 
-use crate::clock::Timeline;
-use crate::component::ComponentBreaker;
 use crate::config::{CodeLayer, Defaults, FileError, FileLayer, FileReport, Layered, Resolved};
+use crate::engine::clock::Timeline;
+use crate::engine::guard::{Breaker, Permit};
+use crate::engine::loom_shim::{lock, Mutex};
+use crate::engine::ComponentBreaker;
 use crate::fuse::Fuse;
-use crate::guard::{Breaker, Permit};
 use crate::names::{self, ComponentName, GLOBAL_NAME};
-use crate::sync::{lock, Mutex};
 use crate::telemetry::{Event, Hook, Hooks, Transition};
 use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
 

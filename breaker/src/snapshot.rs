@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::component::ComponentBreaker;
-use crate::error::RejectReason;
-use crate::half_open::ProbeWord;
-use crate::sync::Ordering;
+use crate::engine::error::RejectReason;
+use crate::engine::loom_shim::Ordering;
+use crate::engine::probe::ProbeWord;
+use crate::engine::ComponentBreaker;
 use crate::{CircuitState, ComponentName, GlobalCircuitBreaker, WindowStats};
 
 /// Rejections by reason, over the breaker's lifetime.

@@ -15,7 +15,7 @@ use crate::{CallGuard, CircuitError, Outcome};
 pin_project! {
     /// The future of [`CircuitBreaker`](super::CircuitBreaker). It owns the call's guard, so
     /// dropping it before the response (a timeout, a client gone) gives the half-open slot
-    /// back, as the [guard rules](crate::guard) say. A panic in the inner future is recorded
+    /// back, as the [guard rules](crate::CallGuard) say. A panic in the inner future is recorded
     /// as a failure before it unwinds on, wherever it is caught.
     pub struct ResponseFuture<F, C, R> {
         #[pin]

@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use crate::clock::nanos;
-use crate::component::ComponentBreaker;
-use crate::half_open::ProbeWord;
-use crate::state::StateWord;
-use crate::sync::{lock, Ordering};
+use crate::engine::clock::nanos;
+use crate::engine::loom_shim::{lock, Ordering};
+use crate::engine::probe::ProbeWord;
+use crate::engine::state::StateWord;
+use crate::engine::ComponentBreaker;
 use crate::telemetry::{Event, Transition, TransitionReason};
 use crate::CircuitState;
 

@@ -1,19 +1,9 @@
-//! Call gating: [`Permit`], the RAII [`CallGuard`] and the [`Outcome`] it records.
-//!
-//! The rules a guard follows, whatever happens to the call:
-//!
-//! | how the call ends | what is recorded | half-open slot |
-//! |---|---|---|
-//! | `record(Success)` | a success (slow if it took `slow_call_threshold` or longer) | returned |
-//! | `record(Failure)` | a failure | returned |
-//! | `record(Ignored)` | an ignored call: counts toward nothing but the `ignored` total | returned |
-//! | dropped while the thread panics | a failure | returned |
-//! | dropped otherwise (a cancelled future, an early exit) | ignored, or a failure if it had already run `slow_call_threshold` | returned |
-//! | recorded after the breaker changed state | counted in the totals only ([`Recorded::Stale`]) | belongs to a finished episode |
+//! Call gating: [`Permit`], the RAII [`CallGuard`] (whose docs hold the rules it follows) and
+//! the [`Outcome`] it records.
 
 use std::sync::Arc;
 
-use crate::component::{ComponentBreaker, Ticket};
+use crate::engine::{ComponentBreaker, Ticket};
 use crate::CircuitError;
 
 /// The answer to [`Breaker::acquire`]: run the call and record its outcome on the guard, or
@@ -90,8 +80,19 @@ impl BreakerRef<'_> {
 }
 
 /// Proof that a call was let through. Record its outcome with [`record`](Self::record); if the
-/// guard is dropped instead it still gives back its half-open slot (see the module docs for
-/// exactly what it records). `Send`, so it can be held across `.await`.
+/// guard is dropped instead it still gives back its half-open slot. `Send`, so it can be held
+/// across `.await`.
+///
+/// The rules a guard follows, whatever happens to the call:
+///
+/// | how the call ends | what is recorded | half-open slot |
+/// |---|---|---|
+/// | `record(Success)` | a success (slow if it took `slow_call_threshold` or longer) | returned |
+/// | `record(Failure)` | a failure | returned |
+/// | `record(Ignored)` | an ignored call: counts toward nothing but the `ignored` total | returned |
+/// | dropped while the thread panics | a failure | returned |
+/// | dropped otherwise (a cancelled future, an early exit) | ignored, or a failure if it had already run `slow_call_threshold` | returned |
+/// | recorded after the breaker changed state | counted in the totals only ([`Recorded::Stale`]) | belongs to a finished episode |
 #[derive(Debug)]
 pub struct CallGuard<'a> {
     breaker: BreakerRef<'a>,

@@ -12,7 +12,7 @@
 //! - The epoch is stored in full: with buckets of at least 1 ms, `u64::MAX` nanoseconds are
 //!   about 1.8 × 10^13 epochs, under 2^45, so epochs never wrap, whatever the clock reads.
 
-use crate::sync::{fence, AtomicU64, Ordering};
+use crate::engine::loom_shim::{fence, AtomicU64, Ordering};
 
 /// Which counter an outcome increments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub(crate) struct Tally {
     pub(crate) failures: u64,
     pub(crate) ignored: u64,
     pub(crate) slow: u64,
-    /// Indexed by `crate::error::RejectReason`.
+    /// Indexed by `crate::engine::error::RejectReason`.
     pub(crate) rejections: [u64; 4],
 }
 

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::guard::{Breaker, Permit};
+use crate::engine::guard::{Breaker, Permit};
 use crate::{CallError, ComponentBreaker, GlobalCircuitBreaker};
 
 impl ComponentBreaker {

@@ -16,23 +16,39 @@
 //! allocation, no reference-count write), for a breaker named at run time one `Arc`
 //! reference-count increment (never an allocation).
 
+pub(crate) mod call;
+pub(crate) mod clock;
+pub(crate) mod error;
+pub(crate) mod guard;
+pub(crate) mod loom_shim;
+pub(crate) mod probe;
+pub(crate) mod state;
+pub(crate) mod transition;
+pub(crate) mod window;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::{CallError, CircuitError};
+pub use guard::{CallGuard, Outcome, Permit, Recorded};
+pub use state::CircuitState;
+pub use window::{Exponential, Sliding, WindowStats, WindowStrategy};
+
 use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{nanos, Timeline};
-use crate::error::RejectReason;
+use crate::config::CircuitConfig;
 use crate::fuse::Fuse;
-use crate::guard::{BreakerRef, CallGuard, Finish, Permit, Recorded};
-use crate::half_open::{ProbeResult, ProbeWord};
 use crate::names::ComponentName;
-use crate::state::StateWord;
-use crate::sync::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::telemetry::{Hooks, TransitionReason};
-use crate::window::{Kind, Window};
-use crate::{CircuitConfig, CircuitError, CircuitState, Clock};
+use clock::{nanos, Timeline};
+use error::RejectReason;
+use guard::{BreakerRef, Finish};
+use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use probe::{ProbeResult, ProbeWord};
+use state::StateWord;
+use window::{Kind, Window};
 
 /// One breaker: the state machine for one component. Usually owned by a
 /// [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) and reached through a manifest handle

@@ -70,7 +70,7 @@ use std::cell::Cell;
 use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
-use crate::sync::{AtomicU64, OnceBox, Ordering};
+use crate::engine::loom_shim::{AtomicU64, OnceBox, Ordering};
 use stripe::{era, Bucket, Stripe, Tag};
 pub(crate) use stripe::{Kind, Tally};
 use weighting::Fold;
