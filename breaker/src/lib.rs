@@ -5,10 +5,7 @@
 #[path = "private.rs"]
 pub mod __private;
 mod config;
-mod default_registry;
 mod engine;
-mod fuse;
-mod handle;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "tower")]
@@ -19,7 +16,6 @@ pub mod metrics;
 mod names;
 mod registry;
 mod snapshot;
-mod telemetry;
 #[cfg(feature = "watch")]
 mod watch;
 
@@ -27,17 +23,18 @@ pub use config::{
     CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
     GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
-pub use default_registry::{install, registry, AlreadyInstalled};
 pub use engine::guard::Breaker;
 pub use engine::{
     CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker, Exponential,
     FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, WindowStats, WindowStrategy,
 };
-pub use handle::ComponentHandle;
+pub use engine::{Transition, TransitionReason};
 pub use macros::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
-pub use registry::{GlobalCircuitBreaker, RegistryBuilder, RegistryError};
+pub use registry::{
+    install, registry, AlreadyInstalled, ComponentHandle, Event, GlobalCircuitBreaker,
+    RegistryBuilder, RegistryError,
+};
 pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
-pub use telemetry::{Event, Transition, TransitionReason};
 #[cfg(feature = "watch")]
 pub use watch::{watch, watch_with, ConfigWatcher, WatchOptions};

@@ -19,6 +19,7 @@
 pub(crate) mod call;
 pub(crate) mod clock;
 pub(crate) mod error;
+pub(crate) mod events;
 pub(crate) mod guard;
 pub(crate) mod loom_shim;
 pub(crate) mod probe;
@@ -28,6 +29,7 @@ pub(crate) mod window;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::{CallError, CircuitError};
+pub use events::{Transition, TransitionReason};
 pub use guard::{CallGuard, Outcome, Permit, Recorded};
 pub use state::CircuitState;
 pub use window::{Exponential, Sliding, WindowStats, WindowStrategy};
@@ -39,9 +41,9 @@ use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
 use crate::config::CircuitConfig;
-use crate::fuse::Fuse;
 use crate::names::ComponentName;
-use crate::telemetry::{Hooks, TransitionReason};
+use crate::registry::events::Hooks;
+use crate::registry::fuse::Fuse;
 use clock::{nanos, Timeline};
 use error::RejectReason;
 use guard::{BreakerRef, Finish};

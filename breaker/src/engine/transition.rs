@@ -10,11 +10,12 @@
 use std::time::Duration;
 
 use crate::engine::clock::nanos;
+use crate::engine::events::{Transition, TransitionReason};
 use crate::engine::loom_shim::{lock, Ordering};
 use crate::engine::probe::ProbeWord;
 use crate::engine::state::StateWord;
 use crate::engine::ComponentBreaker;
-use crate::telemetry::{Event, Transition, TransitionReason};
+use crate::registry::events::Event;
 use crate::CircuitState;
 
 impl ComponentBreaker {

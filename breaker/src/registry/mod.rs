@@ -1,6 +1,15 @@
 //! [`GlobalCircuitBreaker`]: the registry of component breakers, their defaults, the derived
 //! global fuse and the hooks.
 
+mod default;
+pub(crate) mod events;
+pub(crate) mod fuse;
+mod handle;
+
+pub use default::{install, registry, AlreadyInstalled};
+pub use events::Event;
+pub use handle::ComponentHandle;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +22,14 @@ use rustc_hash::FxHashMap;
 
 use crate::config::{CodeLayer, Defaults, FileError, FileLayer, FileReport, Layered, Resolved};
 use crate::engine::clock::Timeline;
+use crate::engine::events::Transition;
 use crate::engine::guard::{Breaker, Permit};
 use crate::engine::loom_shim::{lock, Mutex};
 use crate::engine::ComponentBreaker;
-use crate::fuse::Fuse;
 use crate::names::{self, ComponentName, GLOBAL_NAME};
-use crate::telemetry::{Event, Hook, Hooks, Transition};
 use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
+use events::{Hook, Hooks};
+use fuse::Fuse;
 
 /// Why a component could not be registered or reconfigured.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

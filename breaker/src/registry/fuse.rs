@@ -10,9 +10,10 @@ use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 
+use crate::engine::events::TransitionReason;
 use crate::engine::loom_shim::{lock, AtomicU32, Mutex, Ordering};
 use crate::engine::ComponentBreaker;
-use crate::telemetry::{Event, TransitionReason};
+use crate::registry::events::Event;
 use crate::{CircuitState, GlobalTripConditions};
 
 pub(crate) struct Fuse {
