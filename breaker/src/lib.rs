@@ -1,23 +1,29 @@
 #![doc = include_str!("../../README.md")]
 #![forbid(unsafe_code)]
 
-#[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
 mod config;
 mod engine;
-#[cfg(feature = "http")]
-pub mod http;
-#[cfg(feature = "tower")]
-pub mod layer;
-mod macros;
-#[cfg(feature = "prometheus")]
-pub mod metrics;
+mod integrations;
+mod macro_support;
 mod names;
+mod observe;
 mod registry;
-mod snapshot;
 #[cfg(feature = "watch")]
 mod watch;
+
+/// What the macros' generated code calls; not a public API.
+#[doc(hidden)]
+pub use macro_support::private as __private;
+
+#[cfg(feature = "http")]
+#[doc(inline)]
+pub use integrations::http;
+#[cfg(feature = "tower")]
+#[doc(inline)]
+pub use integrations::tower as layer;
+#[cfg(feature = "prometheus")]
+#[doc(inline)]
+pub use observe::metrics;
 
 pub use config::{
     CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
@@ -26,15 +32,15 @@ pub use config::{
 pub use engine::guard::Breaker;
 pub use engine::{
     CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker, Exponential,
-    FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, WindowStats, WindowStrategy,
+    FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, Transition, TransitionReason,
+    WindowStats, WindowStrategy,
 };
-pub use engine::{Transition, TransitionReason};
-pub use macros::{breakers, circuit_breaker};
+pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
+pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
 pub use registry::{
     install, registry, AlreadyInstalled, ComponentHandle, Event, GlobalCircuitBreaker,
     RegistryBuilder, RegistryError,
 };
-pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
 #[cfg(feature = "watch")]
 pub use watch::{watch, watch_with, ConfigWatcher, WatchOptions};
