@@ -29,17 +29,16 @@ pub use config::{
     CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
     GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
-pub use engine::guard::Breaker;
 pub use engine::{
-    CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker, Exponential,
-    FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, Transition, TransitionReason,
-    WindowStats, WindowStrategy,
+    BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker,
+    Exponential, FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, Transition,
+    TransitionReason, WindowStats, WindowStrategy,
 };
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
 pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
 pub use registry::{
-    install, registry, AlreadyInstalled, ComponentHandle, Event, GlobalCircuitBreaker,
+    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
     RegistryBuilder, RegistryError,
 };
 #[cfg(feature = "watch")]

@@ -3,8 +3,9 @@
 
 use std::future::Future;
 
-use crate::engine::guard::{Breaker, Permit};
-use crate::{CallError, ComponentBreaker, GlobalCircuitBreaker};
+use super::error::CallError;
+use super::guard::Permit;
+use super::ComponentBreaker;
 
 impl ComponentBreaker {
     /// Runs `f` if the breaker lets it through and records its result. A panic in `f` is
@@ -16,7 +17,7 @@ impl ComponentBreaker {
     /// let breaker = ComponentBreaker::new("db", CircuitConfig::DEFAULT, Arc::new(SystemClock))?;
     /// let rows: Result<u32, _> = breaker.call(|| Ok::<_, std::io::Error>(42));
     /// assert_eq!(rows.ok(), Some(42));
-    /// # Ok::<(), breaker::RegistryError>(())
+    /// # Ok::<(), breaker::BuildError>(())
     /// ```
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
         run(self.acquire(), f)
@@ -34,34 +35,20 @@ impl ComponentBreaker {
     }
 }
 
-impl GlobalCircuitBreaker {
-    /// [`ComponentBreaker::call`] by component name.
-    pub fn call<T, E>(
-        &self,
-        component: &str,
-        f: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, CallError<E>> {
-        run(self.acquire(component), f)
-    }
-
-    /// [`ComponentBreaker::run_protected`] by component name.
-    pub async fn run_protected<T, E>(
-        &self,
-        component: &str,
-        fut: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, CallError<E>> {
-        run_async(self.acquire(component), fut).await
-    }
-}
-
-fn run<T, E>(permit: Permit<'_>, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
+/// Runs `f` if `permit` lets it, and records its result (for the registry's by-name versions
+/// too).
+pub(crate) fn run<T, E>(
+    permit: Permit<'_>,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, CallError<E>> {
     let guard = permit.into_result().map_err(CallError::Rejected)?;
     let out = f();
     guard.record_result(&out);
     out.map_err(CallError::Inner)
 }
 
-async fn run_async<T, E>(
+/// [`run`] for a future.
+pub(crate) async fn run_async<T, E>(
     permit: Permit<'_>,
     fut: impl Future<Output = Result<T, E>>,
 ) -> Result<T, CallError<E>> {

@@ -116,13 +116,18 @@ impl Clock for FakeClock {
 /// Converts clock readings into nanoseconds since an origin, the unit the atomics store.
 #[derive(Clone)]
 pub(crate) struct Timeline {
-    /// Shared by every breaker of a registry: read-only, so sharing costs no contention, and
-    /// each breaker stores one pointer instead of a calibrated clock.
+    /// Shared by every breaker of a registry: read-only but for an injected clock's latest
+    /// reading, so sharing costs no contention, and each breaker stores one pointer instead of
+    /// a calibrated clock and its origin.
     source: Arc<Source>,
-    origin: Instant,
 }
 
-enum Source {
+struct Source {
+    origin: Instant,
+    reader: Reader,
+}
+
+enum Reader {
     /// The injected clock (tests, custom clocks), with the latest reading seen: a clock that
     /// jumps backwards then reads as "no time passed" instead of moving the window back.
     Injected(Arc<dyn Clock>, AtomicU64),
@@ -136,19 +141,18 @@ enum Source {
 impl Timeline {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         let origin = clock.now();
-        let source = if clock.is_system() {
+        let reader = if clock.is_system() {
             let fast = quanta::Clock::new();
             let origin = fast.now();
-            Source::System {
+            Reader::System {
                 clock: fast,
                 origin,
             }
         } else {
-            Source::Injected(clock, AtomicU64::new(0))
+            Reader::Injected(clock, AtomicU64::new(0))
         };
         Self {
-            source: Arc::new(source),
-            origin,
+            source: Arc::new(Source { origin, reader }),
         }
     }
 
@@ -156,12 +160,12 @@ impl Timeline {
     /// more than 584 years ahead saturates.
     #[inline]
     pub(crate) fn now_nanos(&self) -> u64 {
-        match &*self.source {
-            Source::System { clock, origin } => {
+        match &self.source.reader {
+            Reader::System { clock, origin } => {
                 nanos(clock.now().saturating_duration_since(*origin))
             }
-            Source::Injected(clock, latest) => {
-                let now = nanos(clock.now().saturating_duration_since(self.origin));
+            Reader::Injected(clock, latest) => {
+                let now = nanos(clock.now().saturating_duration_since(self.source.origin));
                 // Load first: a clock that only moves forward costs a write only when it moved.
                 let seen = latest.load(Ordering::Relaxed);
                 if now > seen {
@@ -174,16 +178,17 @@ impl Timeline {
     }
 
     pub(crate) fn instant_at(&self, nanos_since_origin: u64) -> Instant {
-        self.origin
+        let origin = self.source.origin;
+        origin
             .checked_add(Duration::from_nanos(nanos_since_origin))
-            .unwrap_or(self.origin)
+            .unwrap_or(origin)
     }
 }
 
 impl fmt::Debug for Timeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timeline")
-            .field("origin", &self.origin)
+            .field("origin", &self.source.origin)
             .finish()
     }
 }

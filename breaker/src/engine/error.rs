@@ -4,7 +4,8 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use crate::ComponentName;
+use crate::config::ConfigError;
+use crate::names::ComponentName;
 
 /// Why a call was refused. Every variant names the component; the open kinds also say when
 /// calls are expected to be let through again.
@@ -132,6 +133,23 @@ impl<E> CallError<E> {
     }
 }
 
+/// Why [`ComponentBreaker::new`](crate::ComponentBreaker::new) refused to make a breaker.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The name is not usable.
+    #[error("invalid component name `{name}`: {reason}")]
+    InvalidName {
+        /// The refused name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
 /// Rejection counters are indexed by this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RejectReason {
@@ -142,13 +160,14 @@ pub(crate) enum RejectReason {
 }
 
 impl RejectReason {
-    /// The same labels as [`CircuitError::reason`].
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::HalfOpenExhausted => "half_open_exhausted",
-            Self::GlobalOpen => "global_open",
-            Self::ForcedOpen => "forced_open",
+    /// The counter a refusal with `error` counts in (`None`: one the engine never makes).
+    pub(crate) const fn of(error: &CircuitError) -> Option<Self> {
+        match error {
+            CircuitError::Open { .. } => Some(Self::Open),
+            CircuitError::HalfOpenExhausted { .. } => Some(Self::HalfOpenExhausted),
+            CircuitError::GlobalOpen { .. } => Some(Self::GlobalOpen),
+            CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
+            CircuitError::ComponentMissing { .. } => None,
         }
     }
 }

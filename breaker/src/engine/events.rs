@@ -1,10 +1,14 @@
-//! What one breaker says about itself: its [`Transition`]s and why they happened.
+//! What one breaker says about itself: its [`Transition`]s and why they happened, and the
+//! [`Owner`] interface through which it tells (and asks) whoever owns it.
 
 use std::fmt;
 use std::time::Instant;
 
+use crate::config::CircuitConfig;
 use crate::names::ComponentName;
 
+use super::error::CircuitError;
+use super::gate::Held;
 use super::state::CircuitState;
 
 /// Why a breaker changed state.
@@ -100,6 +104,7 @@ impl fmt::Display for TransitionReason {
 
 /// One state change of one breaker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Transition {
     /// The component (`"__global__"` for the fuse).
     pub component: ComponentName,
@@ -113,4 +118,86 @@ pub struct Transition {
     pub at: Instant,
     /// The breaker's generation after the change (it grows by one per transition).
     pub generation: u64,
+}
+
+/// What a breaker tells, and asks, whoever owns it: the registry, which keeps the global
+/// fuse's tally, holds the fuse's gates and runs the hooks. The engine knows nothing of
+/// registries, fuses or other breakers; this is all it sees of them. A standalone breaker has
+/// [`Unowned`]. Nothing here runs for an admitted call: transitions and refusals only.
+///
+/// The order around a transition from `from` to `to`, which takes the breaker's transition
+/// lock: `publishing` under the lock, then the new state word is published (release store),
+/// then `published` still under the lock, then the lock is released and `transitioned` runs.
+pub(crate) trait Owner: Send + Sync {
+    /// Under the transition lock, before anyone can see `to`: what must already be true when
+    /// they do (the fuse's tally of unhealthy components, a derived verdict's gates held).
+    fn publishing(&self, from: CircuitState, to: CircuitState) {
+        let _ = (from, to);
+    }
+
+    /// Under the transition lock, once `to` is published: what must not be seen before it
+    /// (a derived verdict's gates released only once the verdict no longer shows).
+    fn published(&self, from: CircuitState, to: CircuitState) {
+        let _ = (from, to);
+    }
+
+    /// After the transition, outside every lock: tell the world (hooks, logs), derive what
+    /// depends on it. `now` is when it happened, in the breaker's nanoseconds.
+    fn transitioned(&self, transition: Transition, now: u64);
+
+    /// The refusal of a call while gates are `held` (or, for a derived breaker, while it is
+    /// `Open`): the owner's reason, retry hint and detail. Cold: only for refused calls.
+    fn refusal(
+        &self,
+        held: Held,
+        component: &ComponentName,
+        config: &CircuitConfig,
+    ) -> CircuitError;
+}
+
+/// The owner of a standalone breaker: nobody. Its transitions are logged, and nothing holds
+/// its gates.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Unowned;
+
+impl Owner for Unowned {
+    fn transitioned(&self, transition: Transition, _now: u64) {
+        trace(&transition);
+    }
+
+    /// Unreachable: nothing can hold a standalone breaker's gates, and it is never derived.
+    /// Should it happen, the call is refused as if the breaker were open for its cooldown.
+    fn refusal(
+        &self,
+        _held: Held,
+        component: &ComponentName,
+        config: &CircuitConfig,
+    ) -> CircuitError {
+        CircuitError::Open {
+            component: component.clone(),
+            retry_after: config.open_cooldown,
+        }
+    }
+}
+
+/// The transition's structured log: `warn` when the breaker opens, `info` when it recovers or
+/// changes state otherwise.
+pub(crate) fn trace(t: &Transition) {
+    let (component, from, to, reason) = (
+        t.component.as_str(),
+        t.from.as_str(),
+        t.to.as_str(),
+        tracing::field::display(&t.reason),
+    );
+    match t.to {
+        CircuitState::Open | CircuitState::ForcedOpen => {
+            tracing::warn!(target: "breaker", component, state = to, from, %reason, "circuit opened")
+        }
+        CircuitState::Closed => {
+            tracing::info!(target: "breaker", component, state = to, from, %reason, "circuit closed")
+        }
+        CircuitState::HalfOpen | CircuitState::Disabled => {
+            tracing::info!(target: "breaker", component, state = to, from, %reason, "circuit state changed")
+        }
+    }
 }

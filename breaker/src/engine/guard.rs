@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::engine::{ComponentBreaker, Ticket};
-use crate::CircuitError;
+use super::error::CircuitError;
+use super::ComponentBreaker;
 
 /// The answer to [`Breaker::acquire`]: run the call and record its outcome on the guard, or
 /// don't run it.
@@ -32,13 +32,6 @@ impl<'a> Permit<'a> {
     }
 }
 
-/// Something that gates calls by component name.
-pub trait Breaker {
-    /// Lets a call to `component` through (with a guard to record its outcome) or refuses it.
-    /// Never blocks.
-    fn acquire(&self, component: &str) -> Permit<'_>;
-}
-
 /// How a protected call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -64,7 +57,7 @@ pub enum Recorded {
 /// The breaker a guard reports to: borrowed from a handle or the caller, or shared when the
 /// guard came from a registry lookup by name.
 #[derive(Debug)]
-pub(crate) enum BreakerRef<'a> {
+pub(super) enum BreakerRef<'a> {
     Borrowed(&'a ComponentBreaker),
     Shared(Arc<ComponentBreaker>),
 }
@@ -101,7 +94,7 @@ pub struct CallGuard<'a> {
 }
 
 impl<'a> CallGuard<'a> {
-    pub(crate) fn new(breaker: BreakerRef<'a>, ticket: Ticket) -> Self {
+    pub(super) fn new(breaker: BreakerRef<'a>, ticket: Ticket) -> Self {
         Self {
             breaker,
             ticket,
@@ -157,10 +150,37 @@ impl Drop for CallGuard<'_> {
 
 /// How a guard ended, including the two ways that are not an [`Outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Finish {
+pub(super) enum Finish {
     Success,
     Failure,
     Ignored,
     Panicked,
     Dropped,
+}
+
+/// What a guard remembers about its admission.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ticket {
+    /// The episode the call was admitted in: an outcome of another one is stale.
+    pub(super) generation: u64,
+    pub(super) admission: Admission,
+    /// When the call started, if slow-call detection was on.
+    pub(super) started: Option<u64>,
+}
+
+impl Ticket {
+    fn is_probe(&self) -> bool {
+        self.admission == Admission::Probe
+    }
+}
+
+/// How a call was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Closed: counted and evaluated.
+    Counted,
+    /// HalfOpen: holds a probe token.
+    Probe,
+    /// Disabled: counted, never evaluated.
+    Unmetered,
 }

@@ -3,7 +3,12 @@
 //! hand out more than `half_open_max_concurrent` tokens, and a token returned by a guard from
 //! an older episode (different generation) is simply ignored.
 
-/// `generation:32 | in_flight:10 | successes:11 | failures:11`.
+use crate::config::CircuitConfig;
+
+use super::state::{episode_tag, CircuitState};
+
+/// `episode:32 | in_flight:10 | successes:11 | failures:11`, the episode being the low 32 bits
+/// of the generation ([`episode_tag`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProbeWord(pub(crate) u64);
 
@@ -23,12 +28,12 @@ pub(crate) enum ProbeResult {
 
 impl ProbeWord {
     pub(crate) const fn fresh(generation: u64) -> Self {
-        Self((generation & 0xffff_ffff) << 32)
+        Self((episode_tag(generation) as u64) << 32)
     }
 
     #[inline]
     pub(crate) const fn belongs_to(self, generation: u64) -> bool {
-        self.0 >> 32 == generation & 0xffff_ffff
+        (self.0 >> 32) as u32 == episode_tag(generation)
     }
 
     pub(crate) const fn in_flight(self) -> u32 {
@@ -41,6 +46,18 @@ impl ProbeWord {
 
     pub(crate) const fn failures(self) -> u32 {
         (self.0 & FIELD_MASK) as u32
+    }
+
+    /// Where this tally leads: `Open` once more than the allowed failures failed, `Closed`
+    /// once the required successes succeeded, `None` while undecided.
+    pub(crate) fn verdict(self, config: &CircuitConfig) -> Option<CircuitState> {
+        if self.failures() > config.half_open_allowed_failures {
+            Some(CircuitState::Open)
+        } else if self.successes() >= config.half_open_required_successes {
+            Some(CircuitState::Closed)
+        } else {
+            None
+        }
     }
 
     /// One more probe in flight, if fewer than `limit` are.

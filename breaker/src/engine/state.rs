@@ -77,6 +77,11 @@ pub(crate) struct StateWord(pub(crate) u64);
 impl StateWord {
     pub(crate) const INITIAL: Self = Self(0);
 
+    /// The word as the atomic stores it.
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
+
     #[inline]
     pub(crate) const fn state(self) -> CircuitState {
         CircuitState::from_u8((self.0 & 0xff) as u8)
@@ -92,4 +97,11 @@ impl StateWord {
         let generation = (self.generation().wrapping_add(1)) & ((1 << 56) - 1);
         Self((generation << 8) | to as u64)
     }
+}
+
+/// The low 32 bits of a generation: the episode tag of the half-open probe word and of the
+/// failure run, which share their `u64` with counts. Two episodes share a tag only 2^32
+/// transitions apart, long after anything counted in the older one has been decided.
+pub(crate) const fn episode_tag(generation: u64) -> u32 {
+    generation as u32
 }

@@ -9,41 +9,50 @@
 
 use std::time::Duration;
 
-use crate::engine::clock::nanos;
-use crate::engine::events::{Transition, TransitionReason};
-use crate::engine::loom_shim::{lock, Ordering};
-use crate::engine::probe::ProbeWord;
-use crate::engine::state::StateWord;
-use crate::engine::ComponentBreaker;
-use crate::registry::events::Event;
-use crate::CircuitState;
+use super::clock::nanos;
+use super::events::{Transition, TransitionReason};
+use super::loom_shim::{lock, Ordering};
+use super::probe::ProbeWord;
+use super::state::{CircuitState, StateWord};
+use super::{ComponentBreaker, Role};
 
 impl ComponentBreaker {
-    /// Moves from `expected` to `to` if the state is still `expected`; emits the event and
-    /// re-derives the global fuse. Returns whether this call made the transition.
-    pub(crate) fn transition(
+    /// Moves from `expected` to `to` if the state is still `expected`, then tells the owner
+    /// (outside every lock). Returns whether this call made the transition.
+    pub(super) fn transition(
         &self,
         expected: StateWord,
         to: CircuitState,
         reason: TransitionReason,
         now: u64,
     ) -> bool {
-        let Some(transition) = self.transition_quiet(expected, to, reason, now) else {
-            return false;
-        };
-        let health_changed = transition.from.is_unhealthy() != transition.to.is_unhealthy();
-        // The component's own event first, so logs read cause before effect.
-        self.hooks.emit(&Event::StateChanged(transition));
-        if let Some(fuse) = &self.fuse {
-            if health_changed {
-                fuse.derive(now);
+        match self.transition_quiet(expected, to, reason, now) {
+            Some(transition) => {
+                self.owner.transitioned(transition, now);
+                true
             }
+            None => false,
         }
-        true
     }
 
-    /// The transition itself, without telling anyone (the fuse emits after its own lock).
-    pub(crate) fn transition_quiet(
+    /// A derived breaker's transition, made by its owner (the registry's fuse derives it),
+    /// who tells the world itself once its own lock is released.
+    pub(crate) fn derive_to(
+        &self,
+        expected: StateWord,
+        to: CircuitState,
+        reason: TransitionReason,
+        now: u64,
+    ) -> Option<Transition> {
+        if self.role != Role::Derived {
+            return None;
+        }
+        self.transition_quiet(expected, to, reason, now)
+    }
+
+    /// The transition itself: under the transition lock, with the owner's `publishing` and
+    /// `published` around the store of the new state word; nobody is told afterwards.
+    fn transition_quiet(
         &self,
         expected: StateWord,
         to: CircuitState,
@@ -87,12 +96,11 @@ impl ComponentBreaker {
             CircuitState::ForcedOpen | CircuitState::Disabled => {}
         }
         self.since.store(now, Ordering::Relaxed);
-        if let Some(fuse) = &self.fuse {
-            // Counted under this lock so the fuse's tally can never see a close before the
-            // open it undoes.
-            fuse.count_unhealthy(from.is_unhealthy(), to.is_unhealthy());
-        }
-        self.state.store(next.0, Ordering::Release);
+        // Under this lock: the owner's tally can never see a close before the open it undoes,
+        // and what it holds for the new state is in place before anyone sees that state.
+        self.owner.publishing(from, to);
+        self.words.state.store(next.bits(), Ordering::Release);
+        self.owner.published(from, to);
         self.transitions[from as usize * 5 + to as usize].fetch_add(1, Ordering::Relaxed);
         Some(Transition {
             component: self.name.clone(),
@@ -148,8 +156,9 @@ impl ComponentBreaker {
     /// where time stands still) never ends; this then says how much of it is left.
     pub fn retry_after(&self) -> Option<Duration> {
         let word = self.word();
-        // The fuse has no timer: it closes when enough components recover.
-        (word.state() == CircuitState::Open && !self.derived).then(|| {
+        // A derived breaker has no timer: its owner closes it (the fuse, when enough
+        // components recover).
+        (word.state() == CircuitState::Open && self.role == Role::Component).then(|| {
             self.cooldown_left(self.timeline.now_nanos())
                 .unwrap_or(Duration::ZERO)
         })
@@ -163,7 +172,7 @@ impl ComponentBreaker {
     /// stored as [`OPEN_FOREVER`] and never elapses: such an `Open` state lasts until a manual
     /// `reset`, never 0 ns. What is left is then computed from the state's start and the
     /// cooldown it was given, so it still counts down to where the clock stops.
-    pub(crate) fn cooldown_left(&self, now: u64) -> Option<Duration> {
+    pub(super) fn cooldown_left(&self, now: u64) -> Option<Duration> {
         let until = self.open_until.load(Ordering::Acquire);
         if until == OPEN_FOREVER {
             let since = self.since.load(Ordering::Acquire);
@@ -181,4 +190,4 @@ impl ComponentBreaker {
 }
 
 /// `open_until` for a cooldown that ends at or past the end of the clock's range.
-pub(crate) const OPEN_FOREVER: u64 = u64::MAX;
+const OPEN_FOREVER: u64 = u64::MAX;

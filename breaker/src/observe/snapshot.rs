@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::error::RejectReason;
-use crate::engine::loom_shim::Ordering;
-use crate::engine::probe::ProbeWord;
-use crate::engine::ComponentBreaker;
-use crate::{CircuitState, ComponentName, GlobalCircuitBreaker, WindowStats};
+use crate::engine::{CircuitState, ComponentBreaker, Reading, RejectReason, WindowStats};
+use crate::names::ComponentName;
+use crate::registry::GlobalCircuitBreaker;
 
 /// Rejections by reason, over the breaker's lifetime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -99,58 +97,53 @@ impl RegistrySnapshot {
     }
 }
 
+/// The one impl block on [`ComponentBreaker`] outside the engine: the engine knows no
+/// snapshot type, so its public `snapshot()` is this adapter over the plain
+/// [`Reading`](crate::engine::Reading) the engine exposes.
 impl ComponentBreaker {
     /// This breaker's counters, state and window now.
     pub fn snapshot(&self) -> ComponentSnapshot {
-        let now = self.timeline.now_nanos();
-        let word = self.word();
-        let state = word.state();
-        let totals = self.window.totals();
-        let probe = ProbeWord(self.probe.load(Ordering::Acquire));
-        let r = |reason: RejectReason| totals.rejections[reason as usize];
+        ComponentSnapshot::from(self.read())
+    }
+}
+
+impl From<Reading> for ComponentSnapshot {
+    fn from(r: Reading) -> Self {
         let transitions = CircuitState::ALL
             .iter()
             .flat_map(|&from| CircuitState::ALL.iter().map(move |&to| (from, to)))
             .filter_map(|(from, to)| {
-                let count =
-                    self.transitions[from as usize * 5 + to as usize].load(Ordering::Relaxed);
+                let count = r.transitions[from as usize][to as usize];
                 (count > 0).then_some(TransitionCount { from, to, count })
             })
             .collect();
         ComponentSnapshot {
-            component: self.name.clone(),
-            state,
-            generation: word.generation(),
-            time_in_state: Duration::from_nanos(
-                now.saturating_sub(self.since.load(Ordering::Acquire)),
-            ),
-            retry_after: self.retry_after(),
-            calls: totals.successes + totals.failures + totals.ignored,
-            successes: totals.successes,
-            failures: totals.failures,
-            slow_calls: totals.slow,
-            ignored: totals.ignored,
             rejections: Rejections {
-                open: r(RejectReason::Open),
-                half_open_exhausted: r(RejectReason::HalfOpenExhausted),
-                global_open: r(RejectReason::GlobalOpen),
-                forced_open: r(RejectReason::ForcedOpen),
+                open: r.rejections(RejectReason::Open),
+                half_open_exhausted: r.rejections(RejectReason::HalfOpenExhausted),
+                global_open: r.rejections(RejectReason::GlobalOpen),
+                forced_open: r.rejections(RejectReason::ForcedOpen),
             },
-            window: self.window_stats(&self.config.load(), now, word.generation()),
-            consecutive_failures: self.failure_run(),
-            half_open_in_flight: if state == CircuitState::HalfOpen
-                && probe.belongs_to(word.generation())
-            {
-                probe.in_flight()
-            } else {
-                0
-            },
+            component: r.name,
+            state: r.state,
+            generation: r.generation,
+            time_in_state: r.time_in_state,
+            retry_after: r.retry_after,
+            calls: r.successes + r.failures + r.ignored,
+            successes: r.successes,
+            failures: r.failures,
+            slow_calls: r.slow,
+            ignored: r.ignored,
+            window: r.window,
+            consecutive_failures: r.failures_in_a_row,
+            half_open_in_flight: r.probes_in_flight,
             transitions,
-            stripes: self.window.stripes_in_use(),
+            stripes: r.stripes,
         }
     }
 }
 
+/// The registry's adapter, like [`ComponentBreaker`]'s above.
 impl GlobalCircuitBreaker {
     /// Every component and the fuse, now.
     pub fn snapshot(&self) -> RegistrySnapshot {
@@ -158,7 +151,7 @@ impl GlobalCircuitBreaker {
         components.sort_unstable_by(|a, b| a.component.cmp(&b.component));
         RegistrySnapshot {
             global: self.global().snapshot(),
-            unhealthy: self.fuse().unhealthy(),
+            unhealthy: self.unhealthy(),
             components,
         }
     }

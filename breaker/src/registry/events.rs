@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::config::ConfigError;
-use crate::engine::{CircuitState, Transition};
+use crate::engine::{events, Transition};
 use crate::names::ComponentName;
 
 /// Everything the hooks registered with [`on_event`](crate::GlobalCircuitBreaker::on_event)
@@ -99,28 +99,11 @@ impl Hooks {
     }
 }
 
-/// Structured logs: `warn` when something opens, `info` when it recovers, `debug` for the rest.
+/// Structured logs: a transition as the engine logs it, `warn` for a refused config or a kept
+/// manifest entry, `info` for the rest.
 fn trace(event: &Event) {
     match event {
-        Event::StateChanged(t) => {
-            let (component, from, to, reason) = (
-                t.component.as_str(),
-                t.from.as_str(),
-                t.to.as_str(),
-                tracing::field::display(&t.reason),
-            );
-            match t.to {
-                CircuitState::Open | CircuitState::ForcedOpen => {
-                    tracing::warn!(target: "breaker", component, state = to, from, %reason, "circuit opened")
-                }
-                CircuitState::Closed => {
-                    tracing::info!(target: "breaker", component, state = to, from, %reason, "circuit closed")
-                }
-                CircuitState::HalfOpen | CircuitState::Disabled => {
-                    tracing::info!(target: "breaker", component, state = to, from, %reason, "circuit state changed")
-                }
-            }
-        }
+        Event::StateChanged(t) => events::trace(t),
         Event::ConfigReloaded { component } => {
             tracing::info!(target: "breaker", component = component.as_deref().unwrap_or("*"), "breaker config reloaded")
         }

@@ -1,30 +1,56 @@
 //! The derived global fuse: a [`ComponentBreaker`] under the key `"__global__"` whose state is
-//! computed from the components, never set by calls.
+//! computed from the components, never set by calls, and the first owner of a gate.
 //!
 //! Components count themselves in and out of `unhealthy` (Open or HalfOpen) inside their own
-//! transition lock; after each such change the fuse re-derives under its own lock from the
-//! latest counts, so the last derivation always sees the final tally. Acquire reads only the
-//! fuse's state word.
+//! transition lock (the fuse is their [`Owner`]); after each such change the fuse re-derives
+//! under its own lock from the latest counts, so the last derivation always sees the final
+//! tally.
+//!
+//! While the fuse refuses (`Open`, or an operator's `ForcedOpen`), it holds its gate
+//! ([`FUSE_GATE`]) over every member, so a `Closed` component refuses with
+//! [`CircuitError::GlobalOpen`] at the cost of the one gate load admission makes anyway. The
+//! gates are held under the fuse's transition lock *before* its refusing state is published,
+//! and released after its next state is, so no call is admitted while the fuse shows it
+//! refuses; a member registered meanwhile takes the gate under the members' lock, where the
+//! fuse's sweep changes it, so none is missed. A fuse transition costs O(members); they are
+//! rare.
 
 use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 
-use crate::engine::events::TransitionReason;
+use crate::config::{CircuitConfig, GlobalTripConditions};
+use crate::engine::clock::Timeline;
+use crate::engine::events::{self, Owner, Transition, TransitionReason};
+use crate::engine::gate::{GateKey, Held};
 use crate::engine::loom_shim::{lock, AtomicU32, Mutex, Ordering};
-use crate::engine::ComponentBreaker;
-use crate::registry::events::Event;
-use crate::{CircuitState, GlobalTripConditions};
+use crate::engine::{CircuitError, CircuitState, ComponentBreaker, Role};
+use crate::names::{ComponentName, GLOBAL_NAME};
+
+use super::events::{Event, Hooks};
+
+/// The fuse's bit of its members' gate words. (Keyed families and the fleet quorum will take
+/// the next bits.)
+pub(crate) const FUSE_GATE: GateKey = GateKey::new(0);
 
 pub(crate) struct Fuse {
-    pub(crate) breaker: ComponentBreaker,
+    breaker: ComponentBreaker,
     unhealthy: AtomicU32,
-    members: Mutex<Vec<Weak<ComponentBreaker>>>,
-    pub(crate) conditions: ArcSwap<GlobalTripConditions>,
+    members: Mutex<Members>,
+    conditions: ArcSwap<GlobalTripConditions>,
     derive_lock: Mutex<()>,
+    hooks: Arc<Hooks>,
     /// Component windows read to count calls (a test hook: see `derive`). A std atomic even
     /// under loom: it synchronises nothing, so the models need not explore it.
     window_reads: std::sync::atomic::AtomicU64,
+}
+
+/// The components the fuse derives from, and whether it holds their gates.
+struct Members {
+    list: Vec<Weak<ComponentBreaker>>,
+    /// Every member's gate is held: the fuse refuses calls to `Closed` components. Changed
+    /// only under this lock, which adding a member takes too.
+    holding: bool,
 }
 
 impl std::fmt::Debug for Fuse {
@@ -36,25 +62,44 @@ impl std::fmt::Debug for Fuse {
     }
 }
 
+/// Whether the fuse in `state` refuses calls to closed components.
+const fn refuses(state: CircuitState) -> bool {
+    matches!(state, CircuitState::Open | CircuitState::ForcedOpen)
+}
+
 impl Fuse {
-    pub(crate) fn new(breaker: ComponentBreaker, conditions: GlobalTripConditions) -> Self {
-        Self {
-            breaker,
+    /// The fuse of a registry whose defaults are `config`, emitting to `hooks`.
+    pub(crate) fn new(config: CircuitConfig, timeline: Timeline, hooks: Arc<Hooks>) -> Arc<Self> {
+        Arc::new_cyclic(|fuse| Self {
+            breaker: ComponentBreaker::build(
+                GLOBAL_NAME,
+                config,
+                timeline,
+                Arc::new(Derivation(Weak::clone(fuse))),
+                Role::Derived,
+            ),
             unhealthy: AtomicU32::new(0),
-            members: Mutex::new(Vec::new()),
-            conditions: ArcSwap::from_pointee(conditions),
+            members: Mutex::new(Members {
+                list: Vec::new(),
+                holding: false,
+            }),
+            conditions: ArcSwap::from_pointee(config.global_trip_conditions),
             derive_lock: Mutex::new(()),
+            hooks,
             window_reads: std::sync::atomic::AtomicU64::new(0),
-        }
+        })
     }
 
-    /// Whether the fuse refuses calls to closed components.
-    #[inline]
-    pub(crate) fn is_open(&self) -> bool {
-        matches!(
-            self.breaker.word().state(),
-            CircuitState::Open | CircuitState::ForcedOpen
-        )
+    /// The fuse's own breaker (`"__global__"`).
+    pub(crate) fn breaker(&self) -> &ComponentBreaker {
+        &self.breaker
+    }
+
+    /// New registry defaults: the fuse's breaker's config and its trip conditions.
+    pub(crate) fn apply(&self, defaults: CircuitConfig) {
+        self.breaker.apply(defaults);
+        self.conditions
+            .store(Arc::new(defaults.global_trip_conditions));
     }
 
     pub(crate) fn unhealthy(&self) -> u32 {
@@ -62,13 +107,31 @@ impl Fuse {
     }
 
     /// Adds a component before it is visible to callers, so the tally never counts an
-    /// unhealthy component the member count does not know yet.
+    /// unhealthy component the member count does not know yet, and holds its gate if the
+    /// fuse refuses now.
     pub(crate) fn add_member(&self, member: &Arc<ComponentBreaker>) {
-        lock(&self.members).push(Arc::downgrade(member));
+        let mut members = lock(&self.members);
+        members.list.push(Arc::downgrade(member));
+        if members.holding {
+            member.gate().hold(FUSE_GATE);
+        }
+    }
+
+    /// Holds (`true`) or releases every member's gate.
+    fn set_gates(&self, holding: bool) {
+        let mut members = lock(&self.members);
+        members.holding = holding;
+        for member in members.list.iter().filter_map(Weak::upgrade) {
+            if holding {
+                member.gate().hold(FUSE_GATE);
+            } else {
+                member.gate().release(FUSE_GATE);
+            }
+        }
     }
 
     /// Called inside a component's transition lock.
-    pub(crate) fn count_unhealthy(&self, was: bool, is: bool) {
+    fn count_unhealthy(&self, was: bool, is: bool) {
         match (was, is) {
             (false, true) => {
                 self.unhealthy.fetch_add(1, Ordering::AcqRel);
@@ -95,7 +158,7 @@ impl Fuse {
         let transition = {
             let _guard = lock(&self.derive_lock);
             let conditions = **self.conditions.load();
-            let components = u32::try_from(lock(&self.members).len()).unwrap_or(u32::MAX);
+            let components = u32::try_from(lock(&self.members).list.len()).unwrap_or(u32::MAX);
             let unhealthy = self.unhealthy();
             let ratio_met = components >= conditions.min_components
                 && components > 0
@@ -111,17 +174,17 @@ impl Fuse {
                     if ratio_met && self.calls_reach(conditions.min_calls, now) =>
                 {
                     self.breaker
-                        .transition_quiet(word, CircuitState::Open, reason, now)
+                        .derive_to(word, CircuitState::Open, reason, now)
                 }
                 CircuitState::Open if !ratio_met => {
                     self.breaker
-                        .transition_quiet(word, CircuitState::Closed, reason, now)
+                        .derive_to(word, CircuitState::Closed, reason, now)
                 }
                 _ => None,
             }
         };
         if let Some(t) = transition {
-            self.breaker.hooks.emit(&Event::StateChanged(t));
+            self.hooks.emit(&Event::StateChanged(t));
         }
     }
 
@@ -134,18 +197,92 @@ impl Fuse {
         }
         let members = lock(&self.members);
         let mut calls = 0u64;
-        for member in members.iter().filter_map(Weak::upgrade) {
+        for member in members.list.iter().filter_map(Weak::upgrade) {
             self.window_reads
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            calls = calls.saturating_add(
-                member
-                    .window_stats(&member.config.load(), now, member.word().generation())
-                    .calls,
-            );
+            calls = calls.saturating_add(member.window_calls(now));
             if calls >= needed {
                 return true;
             }
         }
         false
+    }
+}
+
+/// The fuse's refusal of a call to `component` (a member, or the fuse's own breaker).
+fn global_open(component: &ComponentName, config: &CircuitConfig) -> CircuitError {
+    CircuitError::GlobalOpen {
+        component: component.clone(),
+        // A hint only: the fuse closes as soon as enough components recover.
+        retry_after: config.open_cooldown,
+    }
+}
+
+/// The fuse is the owner of every component of its registry: it keeps their tally, runs the
+/// registry's hooks for their transitions, re-derives itself after them, and explains the
+/// gate it holds over them.
+impl Owner for Fuse {
+    fn publishing(&self, from: CircuitState, to: CircuitState) {
+        // Under the component's lock, so the tally never sees a close before its open.
+        self.count_unhealthy(from.is_unhealthy(), to.is_unhealthy());
+    }
+
+    fn transitioned(&self, transition: Transition, now: u64) {
+        let health_changed = transition.from.is_unhealthy() != transition.to.is_unhealthy();
+        // The component's own event first, so logs read cause before effect.
+        self.hooks.emit(&Event::StateChanged(transition));
+        if health_changed {
+            self.derive(now);
+        }
+    }
+
+    /// The fuse's gate is the only one so far.
+    fn refusal(
+        &self,
+        _held: Held,
+        component: &ComponentName,
+        config: &CircuitConfig,
+    ) -> CircuitError {
+        global_open(component, config)
+    }
+}
+
+/// The owner of the fuse's own breaker: holds the members' gates while the fuse refuses.
+struct Derivation(Weak<Fuse>);
+
+impl Owner for Derivation {
+    fn publishing(&self, from: CircuitState, to: CircuitState) {
+        if refuses(to) && !refuses(from) {
+            if let Some(fuse) = self.0.upgrade() {
+                fuse.set_gates(true);
+            }
+        }
+    }
+
+    fn published(&self, from: CircuitState, to: CircuitState) {
+        if refuses(from) && !refuses(to) {
+            if let Some(fuse) = self.0.upgrade() {
+                fuse.set_gates(false);
+            }
+        }
+    }
+
+    /// An operator's `force_open`, `disable` or `reset` of `registry.global()` (derived
+    /// transitions are emitted by [`Fuse::derive`], after its own lock).
+    fn transitioned(&self, transition: Transition, _now: u64) {
+        match self.0.upgrade() {
+            Some(fuse) => fuse.hooks.emit(&Event::StateChanged(transition)),
+            None => events::trace(&transition),
+        }
+    }
+
+    /// A call to the fuse's own breaker while it is open.
+    fn refusal(
+        &self,
+        _held: Held,
+        component: &ComponentName,
+        config: &CircuitConfig,
+    ) -> CircuitError {
+        global_open(component, config)
     }
 }

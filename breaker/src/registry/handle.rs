@@ -8,6 +8,9 @@ use std::sync::Arc;
 use once_cell::sync::OnceCell;
 
 use crate::config::{CodeLayer, Fields};
+use crate::engine::clock::Timeline;
+use crate::engine::events::Unowned;
+use crate::engine::Role;
 use crate::names::ComponentName;
 use crate::{CircuitConfig, ComponentBreaker, GlobalCircuitBreaker};
 
@@ -118,10 +121,9 @@ impl ComponentHandle {
             None => Arc::new(ComponentBreaker::build(
                 ComponentName::from_static(self.name),
                 self.config.unwrap_or_else(|| registry.config()),
-                crate::engine::clock::Timeline::new(Arc::clone(registry.clock())),
-                None,
-                Arc::default(),
-                false,
+                Timeline::new(Arc::clone(registry.clock())),
+                Arc::new(Unowned),
+                Role::Component,
             )),
         };
         (breaker, pending)

@@ -1,11 +1,13 @@
 //! [`GlobalCircuitBreaker`]: the registry of component breakers, their defaults, the derived
 //! global fuse and the hooks.
 
+mod call;
 mod default;
 pub(crate) mod events;
-pub(crate) mod fuse;
+mod fuse;
 mod handle;
 
+pub use call::Breaker;
 pub use default::{install, registry, AlreadyInstalled};
 pub use events::Event;
 pub use handle::ComponentHandle;
@@ -22,12 +24,12 @@ use rustc_hash::FxHashMap;
 
 use crate::config::{CodeLayer, Defaults, FileError, FileLayer, FileReport, Layered, Resolved};
 use crate::engine::clock::Timeline;
+use crate::engine::events::Owner;
 use crate::engine::events::Transition;
-use crate::engine::guard::{Breaker, Permit};
 use crate::engine::loom_shim::{lock, Mutex};
-use crate::engine::ComponentBreaker;
-use crate::names::{self, ComponentName, GLOBAL_NAME};
-use crate::{CircuitConfig, CircuitError, Clock, ConfigError, SystemClock};
+use crate::engine::{ComponentBreaker, Role};
+use crate::names::{self, ComponentName};
+use crate::{CircuitConfig, Clock, ConfigError, SystemClock};
 use events::{Hook, Hooks};
 use fuse::Fuse;
 
@@ -376,14 +378,7 @@ impl GlobalCircuitBreaker {
     pub(crate) fn with_valid(config: CircuitConfig, clock: Arc<dyn Clock>) -> Self {
         let timeline = Timeline::new(Arc::clone(&clock));
         let hooks = Arc::new(Hooks::default());
-        let fuse_breaker = ComponentBreaker::build(
-            GLOBAL_NAME,
-            config,
-            timeline.clone(),
-            None,
-            Arc::clone(&hooks),
-            true,
-        );
+        let fuse = Fuse::new(config, timeline.clone(), Arc::clone(&hooks));
         Self {
             // Names come from code and config files, not from attackers, so a fast hash is
             // safe and halves the cost of a lookup by name.
@@ -391,7 +386,7 @@ impl GlobalCircuitBreaker {
             config: ArcSwap::from_pointee(config),
             clock,
             timeline,
-            fuse: Arc::new(Fuse::new(fuse_breaker, config.global_trip_conditions)),
+            fuse,
             hooks,
             layers: Mutex::new(Layers {
                 base: config,
@@ -500,7 +495,7 @@ impl GlobalCircuitBreaker {
     /// it is an operator's kill switch, and [`reset`](ComponentBreaker::reset) hands it back to
     /// the derivation at the next component transition.
     pub fn global(&self) -> &ComponentBreaker {
-        &self.fuse.breaker
+        self.fuse.breaker()
     }
 
     /// The registry's effective defaults: its defaults in code with the config file's
@@ -947,10 +942,7 @@ impl GlobalCircuitBreaker {
     fn commit(&self, layers: &mut Layers, plan: Plan, pending: &mut Pending<'_>) -> Done {
         if plan.defaults != self.config() {
             self.config.store(Arc::new(plan.defaults));
-            self.fuse.breaker.apply(plan.defaults);
-            self.fuse
-                .conditions
-                .store(Arc::new(plan.defaults.global_trip_conditions));
+            self.fuse.apply(plan.defaults);
             pending.derive = true;
         }
         layers.base = plan.base;
@@ -1018,13 +1010,14 @@ impl GlobalCircuitBreaker {
     /// A new breaker, visible once it is a member of the fuse (so the fuse never counts it
     /// as unhealthy before it knows it exists). Called under the config lock only.
     fn create(&self, name: ComponentName, config: CircuitConfig) -> Arc<ComponentBreaker> {
+        // The fuse owns every component: one shared owner, no allocation per breaker.
+        let owner: Arc<dyn Owner> = Arc::clone(&self.fuse) as Arc<dyn Owner>;
         let breaker = Arc::new(ComponentBreaker::build(
             name.clone(),
             config,
             self.timeline.clone(),
-            Some(Arc::clone(&self.fuse)),
-            Arc::clone(&self.hooks),
-            false,
+            owner,
+            Role::Component,
         ));
         self.fuse.add_member(&breaker);
         self.breakers.insert(name, Arc::clone(&breaker));
@@ -1070,8 +1063,9 @@ impl GlobalCircuitBreaker {
         self.fuse.window_reads()
     }
 
-    pub(crate) fn fuse(&self) -> &Fuse {
-        &self.fuse
+    /// Components `Open` or `HalfOpen`, as the fuse counts them.
+    pub(crate) fn unhealthy(&self) -> u32 {
+        self.fuse.unhealthy()
     }
 
     pub(crate) fn breakers(&self) -> impl Iterator<Item = Arc<ComponentBreaker>> + '_ {
@@ -1104,17 +1098,36 @@ fn refuse_file(error: FileError, path: Option<&Path>) -> Refused {
     }
 }
 
-impl Breaker for GlobalCircuitBreaker {
-    /// Looks `component` up (one hash lookup and a reference-count increment, which manifest
-    /// handles avoid) and acquires from its breaker.
-    fn acquire(&self, component: &str) -> Permit<'_> {
-        // The map's shard guard is dropped before admitting: admission may transition and
-        // run hooks, which may register components.
-        match self.component(component) {
-            Some(breaker) => breaker.into_permit(),
-            None => Permit::Rejected(CircuitError::ComponentMissing {
-                component: ComponentName::copied(component),
-            }),
-        }
+#[cfg(all(test, not(breaker_loom)))]
+// A test fails by panicking; the workspace lints are for the library's own code.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::engine::FakeClock;
+
+    /// The registry's map is keyed by the breaker's own name, not by a second copy; a
+    /// manifest component's name stays the `&'static str` it was declared with.
+    #[test]
+    fn the_registry_keys_by_the_breakers_own_name() {
+        let registry = GlobalCircuitBreaker::builder()
+            .clock(FakeClock::new())
+            .build()
+            .unwrap();
+        let db = registry.register("db").unwrap();
+        assert_eq!(
+            db.name().holders(),
+            Some(2),
+            "the breaker and the map's key"
+        );
+        assert_eq!(registry.components(), ["db"]);
+        let handle = ComponentHandle::new("declared", None, &[], &[]);
+        assert!(handle.in_registry(&registry).name().is_static());
+        assert!(registry.global().name().is_static());
+        drop(registry);
+        assert_eq!(
+            db.name().holders(),
+            Some(1),
+            "dropping the registry let go of it"
+        );
     }
 }
