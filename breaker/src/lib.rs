@@ -8,8 +8,6 @@ mod macro_support;
 mod names;
 mod observe;
 mod registry;
-#[cfg(feature = "watch")]
-mod watch;
 
 /// What the macros' generated code calls; not a public API.
 #[doc(hidden)]
@@ -29,6 +27,8 @@ pub use config::{
     CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
     GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
+#[cfg(feature = "watch")]
+pub use config::{ConfigWatcher, WatchOptions};
 pub use engine::{
     BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker,
     Exponential, FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, Transition,
@@ -42,4 +42,4 @@ pub use registry::{
     RegistryBuilder, RegistryError,
 };
 #[cfg(feature = "watch")]
-pub use watch::{watch, watch_with, ConfigWatcher, WatchOptions};
+pub use registry::{watch, watch_with};

@@ -11,6 +11,8 @@ mod layering;
 mod optional_count;
 mod optional_duration;
 mod validate;
+#[cfg(feature = "watch")]
+pub(crate) mod watch;
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub use file::{FileError, FileReport};
 pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};
 pub(crate) use validate::{check_exact, source_name};
 pub use validate::{ConfigError, ConfigLayer, ConfigValue, Violation, MAX_DURATION};
+#[cfg(feature = "watch")]
+pub use watch::{ConfigWatcher, WatchOptions};
 // `CircuitConfig::validate` and `check` are written beside the rules, in `validate.rs`.
 
 /// How outcomes in the rolling window are weighted when the error and slow-call rates are

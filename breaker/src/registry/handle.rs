@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 
+use crate::config::CircuitConfig;
 use crate::config::{CodeLayer, Fields};
 use crate::engine::clock::Timeline;
 use crate::engine::events::Unowned;
+use crate::engine::ComponentBreaker;
 use crate::engine::Role;
 use crate::names::ComponentName;
-use crate::{CircuitConfig, ComponentBreaker, GlobalCircuitBreaker};
+
+use super::reconfigure::Pending;
+use super::{default, GlobalCircuitBreaker};
 
 /// A declared component: its name, its manifest config, and a lazily initialised link to its
 /// breaker in the process-wide registry ([`crate::registry`]).
@@ -71,7 +75,7 @@ impl ComponentHandle {
         if let Some(breaker) = self.breaker.get() {
             return breaker;
         }
-        let registry = crate::registry();
+        let registry = default::registry();
         let (breaker, pending) = self.declare_in(registry);
         // Only a value goes into the cell: the hooks run after it is set, so a hook that
         // uses this handle finds it initialised instead of waiting for itself.
@@ -84,7 +88,7 @@ impl ComponentHandle {
     /// at startup so a snapshot lists every component before its first call (and so strict
     /// mode knows them before a config file is loaded).
     pub fn declare_manifest(&self, registry: &GlobalCircuitBreaker) {
-        let (_, pending) = registry.declare(self.manifest);
+        let (_, pending) = registry.declare(entries(self.manifest));
         pending.emit();
     }
 
@@ -111,10 +115,10 @@ impl ComponentHandle {
     fn declare_in<'r>(
         &self,
         registry: &'r GlobalCircuitBreaker,
-    ) -> (Arc<ComponentBreaker>, crate::registry::Pending<'r>) {
+    ) -> (Arc<ComponentBreaker>, Pending<'r>) {
         let mut handles: Vec<&ComponentHandle> = self.manifest.to_vec();
         handles.push(self);
-        let (mut breakers, pending) = registry.declare(&handles);
+        let (mut breakers, pending) = registry.declare(entries(&handles));
         let breaker = match breakers.pop() {
             Some(breaker) => breaker,
             // Declaring never refuses; this only guards the types.
@@ -130,12 +134,17 @@ impl ComponentHandle {
     }
 
     /// The entry's layer 4: the fields it names, with its compiled config's values.
-    pub(crate) fn code_layer(&self) -> CodeLayer {
+    fn code_layer(&self) -> CodeLayer {
         match self.config {
             Some(config) => CodeLayer::Manifest(config, Fields::all_named(self.fields)),
             None => CodeLayer::Defaults,
         }
     }
+}
+
+/// What declaring `handles` registers: each one's name and layer 4.
+fn entries(handles: &[&ComponentHandle]) -> Vec<(&'static str, CodeLayer)> {
+    handles.iter().map(|h| (h.name(), h.code_layer())).collect()
 }
 
 impl Deref for ComponentHandle {
@@ -153,5 +162,40 @@ impl fmt::Debug for ComponentHandle {
             .field("config", &self.config)
             .field("initialised", &self.breaker.get().is_some())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(breaker_loom)))]
+// A test fails by panicking; the workspace lints are for the library's own code.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::engine::FakeClock;
+    use crate::registry::GlobalCircuitBreaker;
+
+    /// The registry's map is keyed by the breaker's own name, not by a second copy; a
+    /// manifest component's name stays the `&'static str` it was declared with.
+    #[test]
+    fn the_registry_keys_by_the_breakers_own_name() {
+        let registry = GlobalCircuitBreaker::builder()
+            .clock(FakeClock::new())
+            .build()
+            .unwrap();
+        let db = registry.register("db").unwrap();
+        assert_eq!(
+            db.name().holders(),
+            Some(2),
+            "the breaker and the map's key"
+        );
+        assert_eq!(registry.components(), ["db"]);
+        let handle = ComponentHandle::new("declared", None, &[], &[]);
+        assert!(handle.in_registry(&registry).name().is_static());
+        assert!(registry.global().name().is_static());
+        drop(registry);
+        assert_eq!(
+            db.name().holders(),
+            Some(1),
+            "dropping the registry let go of it"
+        );
     }
 }

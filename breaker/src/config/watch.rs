@@ -1,9 +1,10 @@
-//! Live reload: watch a config file and put it in force whenever its contents change
-//! (feature `watch`). What holds is on [`watch_with`].
+//! Live reload: watch a config file and hand its contents over whenever they change (feature
+//! `watch`). This layer knows no registry: [`start`] takes the reload to run, and the
+//! registry's [`watch_with`](crate::watch_with) passes its own. What holds is documented
+//! there.
 
 use std::fmt;
 use std::io;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,10 @@ use notify_debouncer_mini::{
 };
 use parking_lot::Mutex;
 
-use crate::{FileError, FileReport, GlobalCircuitBreaker};
+use super::{FileError, FileReport};
 
-/// How [`watch_with`] watches a config file. [`watch`] uses the defaults.
+/// How [`watch_with`](crate::watch_with) watches a config file. [`watch`](crate::watch) uses
+/// the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchOptions {
     debounce: Duration,
@@ -81,50 +83,21 @@ impl ConfigWatcher {
     }
 }
 
-/// [`watch_with`] with the default [`WatchOptions`].
-pub fn watch<R>(
-    registry: R,
-    path: impl AsRef<Path>,
-) -> Result<(ConfigWatcher, FileReport), FileError>
-where
-    R: Deref<Target = GlobalCircuitBreaker> + Send + 'static,
-{
-    watch_with(registry, path, WatchOptions::new())
-}
-
-/// Loads `path` into `registry` now, then again whenever its contents change. The first load
-/// must succeed (a service should not start on a config it cannot read, nor, unless `options`
-/// allow it, on an empty file); a later change that is refused leaves the running config in
-/// force and emits [`Event::FileRefused`](crate::Event).
-///
-/// What holds, however the file is replaced (a new file renamed over it, a Kubernetes
-/// ConfigMap's `..data` symlink swap, an in-place write such as `cat >` or `std::fs::write`):
-/// - the file is read once its directory has been quiet for the debounce period
-///   ([`WatchOptions::debounce`]), and not while the file itself is still being written to;
-/// - it is put in force only when its bytes differ from the ones the watcher last put in
-///   force, so one change is one reload and one `FileReloaded` (or `FileRefused`) event;
-/// - bytes that were refused are not read into the registry again until they change;
-/// - an empty (or whitespace-only) file is never put in force unless
-///   [`WatchOptions::allow_empty`] says so (it is what an in-place write leaves between the
-///   truncation and the first write), nor is a missing file: the config in force stays, with
-///   a `warn` log and no event.
-///
-/// The file's directory is watched, and every event in it counts: an editor's rename and a
-/// ConfigMap's swap of `..data` never name the watched file, and comparing the bytes makes an
-/// unrelated event cost one read of a small file. For a symlink, the directory of the file it
-/// points to when the watch starts is watched too. The watch runs on notify's threads (its OS
-/// event loop and its debouncer's), none of this crate's.
-pub fn watch_with<R>(
-    registry: R,
-    path: impl AsRef<Path>,
+/// Starts watching `path`: loads it through `reload` now, then again whenever its contents
+/// change (the rules are on the registry's [`watch_with`](crate::watch_with), which calls this
+/// with its own reload). `reload` gets the path and its contents as read, or why they could
+/// not be; it never reads the file itself.
+pub(crate) fn start<F>(
+    reload: F,
+    path: &Path,
     options: WatchOptions,
 ) -> Result<(ConfigWatcher, FileReport), FileError>
 where
-    R: Deref<Target = GlobalCircuitBreaker> + Send + 'static,
+    F: FnMut(&Path, Result<&str, FileError>) -> Result<FileReport, FileError> + Send + 'static,
 {
-    let path = path.as_ref().to_owned();
+    let path = path.to_owned();
     let reloader = Arc::new(Mutex::new(Reloader {
-        registry,
+        reload,
         path: path.clone(),
         names: Vec::new(),
         allow_empty: options.allow_empty,
@@ -197,8 +170,9 @@ fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
 }
 
-struct Reloader<R> {
-    registry: R,
+struct Reloader<F> {
+    /// Puts the file's contents in force (the registry's file reload).
+    reload: F,
     path: PathBuf,
     /// The file names whose continuous writes defer a read: the path's and its target's.
     names: Vec<std::ffi::OsString>,
@@ -208,7 +182,10 @@ struct Reloader<R> {
     last_seen: Option<Seen>,
 }
 
-impl<R: Deref<Target = GlobalCircuitBreaker>> Reloader<R> {
+impl<F> Reloader<F>
+where
+    F: FnMut(&Path, Result<&str, FileError>) -> Result<FileReport, FileError>,
+{
     fn first_load(&mut self) -> Result<FileReport, FileError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
@@ -217,17 +194,13 @@ impl<R: Deref<Target = GlobalCircuitBreaker>> Reloader<R> {
                     path: self.path.clone(),
                     source,
                 };
-                return self.registry.reload_file_contents(&self.path, Err(error));
+                return (self.reload)(&self.path, Err(error));
             }
         };
         if is_blank(&bytes) && !self.allow_empty {
-            return self
-                .registry
-                .reload_file_contents(&self.path, Err(empty_error(&self.path)));
+            return (self.reload)(&self.path, Err(empty_error(&self.path)));
         }
-        let report = self
-            .registry
-            .reload_file_contents(&self.path, decode(&self.path, &bytes))?;
+        let report = (self.reload)(&self.path, decode(&self.path, &bytes))?;
         self.last_seen = Some(Seen::Bytes(bytes.clone()));
         self.in_force = Some(bytes);
         Ok(report)
@@ -272,9 +245,7 @@ impl<R: Deref<Target = GlobalCircuitBreaker>> Reloader<R> {
             }
             Seen::Bytes(bytes) => {
                 // Refusals are reported by the registry: an event and the error's log.
-                let loaded = self
-                    .registry
-                    .reload_file_contents(&self.path, decode(&self.path, &bytes));
+                let loaded = (self.reload)(&self.path, decode(&self.path, &bytes));
                 if loaded.is_ok() {
                     self.in_force = Some(bytes);
                 }
@@ -292,7 +263,7 @@ impl<R: Deref<Target = GlobalCircuitBreaker>> Reloader<R> {
                     path: self.path.clone(),
                     source: io::Error::new(kind, message),
                 };
-                let _ = self.registry.reload_file_contents(&self.path, Err(error));
+                let _ = (self.reload)(&self.path, Err(error));
             }
         }
     }
