@@ -192,7 +192,7 @@ fn circuit_errors_convert_to_io_errors() {
     assert_eq!(missing.kind(), io::ErrorKind::NotFound);
 
     fn through_question_mark(registry: &GlobalCircuitBreaker) -> io::Result<()> {
-        registry.acquire("absent").into_result()?;
+        let _guard = registry.acquire("absent").into_result()?;
         Ok(())
     }
     let (_clock, registry, _log) = registry(CONFIG);

@@ -87,6 +87,7 @@ impl BreakerRef<'_> {
 /// | dropped otherwise (a cancelled future, an early exit) | ignored, or a failure if it had already run `slow_call_threshold` | returned |
 /// | recorded after the breaker changed state | counted in the totals only ([`Recorded::Stale`]) | belongs to a finished episode |
 #[derive(Debug)]
+#[must_use = "a dropped CallGuard records the call as cancelled (ignored, or a failure if the thread is panicking or the call had already been slow); record its outcome with `record`"]
 pub struct CallGuard<'a> {
     breaker: BreakerRef<'a>,
     ticket: Ticket,
