@@ -1,5 +1,7 @@
 #![doc = include_str!("../../README.md")]
 #![forbid(unsafe_code)]
+// docs.rs builds with `--cfg docsrs`: each feature-gated item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod engine;
@@ -14,12 +16,15 @@ mod registry;
 pub use macro_support::private as __private;
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 #[doc(inline)]
 pub use integrations::http;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 #[doc(inline)]
 pub use integrations::tower as layer;
 #[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 #[doc(inline)]
 pub use observe::metrics;
 
@@ -28,6 +33,7 @@ pub use config::{
     GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
 #[cfg(feature = "watch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 pub use config::{ConfigWatcher, WatchOptions};
 pub use engine::{
     BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker,
@@ -42,4 +48,5 @@ pub use registry::{
     RegistryBuilder, RegistryError,
 };
 #[cfg(feature = "watch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 pub use registry::{watch, watch_with};

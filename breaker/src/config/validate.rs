@@ -52,6 +52,7 @@ impl fmt::Display for ConfigValue {
 
 /// A broken rule, as found by the `const` checker: which field, its value, and the rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Violation {
     /// The field's name as written in config files, e.g. `error_rate_threshold` or
     /// `global_trip_conditions.min_components`.

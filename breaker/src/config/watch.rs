@@ -19,6 +19,7 @@ use super::{FileError, FileReport};
 
 /// How [`watch_with`](crate::watch_with) watches a config file. [`watch`](crate::watch) uses
 /// the defaults.
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchOptions {
     debounce: Duration,
@@ -62,6 +63,7 @@ impl Default for WatchOptions {
 
 /// Keeps watching while it lives; dropping it stops the watch (a reload that the watcher's
 /// thread has already begun still finishes).
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 #[must_use = "dropping the ConfigWatcher stops watching the file"]
 pub struct ConfigWatcher {
     path: PathBuf,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::error::CircuitError;
 use super::ComponentBreaker;
 
-/// The answer to [`Breaker::acquire`]: run the call and record its outcome on the guard, or
+/// The answer to [`acquire`](crate::ComponentBreaker::acquire) (and to a registry's
+/// [`acquire`](crate::GlobalCircuitBreaker::acquire) by name): run the call and record its outcome on the guard, or
 /// don't run it.
 #[derive(Debug)]
 #[must_use = "a permit decides whether the call may run; dropping an Allowed one counts as a cancelled call"]

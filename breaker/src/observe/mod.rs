@@ -3,6 +3,7 @@
 //! twice and the call path is untouched.
 
 #[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod metrics;
 mod snapshot;
 

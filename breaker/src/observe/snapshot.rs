@@ -11,6 +11,7 @@ use crate::registry::GlobalCircuitBreaker;
 
 /// Rejections by reason, over the breaker's lifetime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Rejections {
     /// Refused while `Open`.
     pub open: u64,
@@ -31,6 +32,7 @@ impl Rejections {
 
 /// How many times a breaker went from one state to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TransitionCount {
     /// The state left.
     pub from: CircuitState,
@@ -42,6 +44,7 @@ pub struct TransitionCount {
 
 /// One breaker at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ComponentSnapshot {
     /// The component (`"__global__"` for the fuse).
     pub component: ComponentName,
@@ -81,6 +84,7 @@ pub struct ComponentSnapshot {
 
 /// The registry at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RegistrySnapshot {
     /// The derived global fuse.
     pub global: ComponentSnapshot,
@@ -97,9 +101,9 @@ impl RegistrySnapshot {
     }
 }
 
-/// The one impl block on [`ComponentBreaker`] outside the engine: the engine knows no
-/// snapshot type, so its public `snapshot()` is this adapter over the plain
-/// [`Reading`](crate::engine::Reading) the engine exposes.
+// The one impl block on `ComponentBreaker` outside the engine: the engine knows no snapshot
+// type, so its public `snapshot()` is this adapter over the plain `engine::Reading` it
+// exposes, and reads nothing else.
 impl ComponentBreaker {
     /// This breaker's counters, state and window now.
     pub fn snapshot(&self) -> ComponentSnapshot {
@@ -143,7 +147,7 @@ impl From<Reading> for ComponentSnapshot {
     }
 }
 
-/// The registry's adapter, like [`ComponentBreaker`]'s above.
+// The registry's adapter, like `ComponentBreaker`'s above.
 impl GlobalCircuitBreaker {
     /// Every component and the fuse, now.
     pub fn snapshot(&self) -> RegistrySnapshot {

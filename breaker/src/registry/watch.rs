@@ -10,6 +10,7 @@ use crate::config::{FileError, FileReport};
 use super::GlobalCircuitBreaker;
 
 /// [`watch_with`] with the default [`WatchOptions`].
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 #[must_use = "dropping the returned ConfigWatcher stops watching the file at once"]
 pub fn watch<R>(
     registry: R,
@@ -43,6 +44,7 @@ where
 /// unrelated event cost one read of a small file. For a symlink, the directory of the file it
 /// points to when the watch starts is watched too. The watch runs on notify's threads (its OS
 /// event loop and its debouncer's), none of this crate's.
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 #[must_use = "dropping the returned ConfigWatcher stops watching the file at once"]
 pub fn watch_with<R>(
     registry: R,
