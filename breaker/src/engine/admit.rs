@@ -18,14 +18,6 @@ use super::{ComponentBreaker, Role};
 /// Bounds the admission loop: Open -> HalfOpen -> (decided) Closed, then admit.
 const ATTEMPTS: usize = 4;
 
-/// What one look at the state word decides.
-enum Step {
-    Admit(Ticket),
-    Refuse(CircuitError),
-    /// The state moved (this caller moved it, or an episode had decided): look again.
-    Again,
-}
-
 /// The answer of the probe word to a would-be probe.
 enum Probe {
     Admitted,
@@ -66,52 +58,70 @@ impl ComponentBreaker {
         // transitions this admission makes on the way (a decided half-open episode closing,
         // say), as when admission read the fuse's state word first.
         let held = self.gate().held();
-        let mut word = self.word();
+        let word = self.word();
+        // The hot path, straight: `Closed` and no gate held.
+        if word.state() == CircuitState::Closed && held.is_empty() {
+            return Ok(self.ticket(word, Admission::Counted));
+        }
+        self.admit_by_state(word, held)
+    }
+
+    /// Every other case, one look at the state word at a time.
+    #[inline]
+    fn admit_by_state(&self, mut word: StateWord, held: Held) -> Result<Ticket, CircuitError> {
+        // Each arm admits, refuses (`?` returns the refusal), or falls through to look again
+        // because the state moved: this caller moved it, or an episode had decided.
         for _ in 0..ATTEMPTS {
-            let step = match word.state() {
-                CircuitState::Closed => self.admit_closed(word, held),
-                CircuitState::Disabled => Step::Admit(self.ticket(word, Admission::Unmetered)),
-                CircuitState::ForcedOpen => Step::Refuse(self.refuse(CircuitError::ForcedOpen {
-                    component: self.name.clone(),
-                })),
-                CircuitState::Open => self.admit_open(word, held),
-                CircuitState::HalfOpen => self.admit_half_open(word),
-            };
-            match step {
-                Step::Admit(ticket) => return Ok(ticket),
-                Step::Refuse(error) => return Err(error),
-                Step::Again => word = self.word(),
+            match word.state() {
+                CircuitState::Closed => return self.admit_closed(word, held),
+                CircuitState::Disabled => return Ok(self.ticket(word, Admission::Unmetered)),
+                CircuitState::ForcedOpen => {
+                    self.count_rejection(RejectReason::ForcedOpen);
+                    return Err(CircuitError::ForcedOpen {
+                        component: self.name.clone(),
+                    });
+                }
+                CircuitState::Open => self.admit_open(word, held)?,
+                CircuitState::HalfOpen => {
+                    if let Some(probe) = self.admit_half_open(word)? {
+                        return Ok(probe);
+                    }
+                }
             }
+            word = self.word();
         }
         // Only reachable if the state changed under us on every attempt; refusing is safe.
-        Err(self.refuse(CircuitError::HalfOpenExhausted {
+        self.count_rejection(RejectReason::HalfOpenExhausted);
+        Err(CircuitError::HalfOpenExhausted {
             component: self.name.clone(),
-        }))
+        })
     }
 
     /// `Closed`: admitted and counted, unless an owner holds a gate over the breaker.
     #[inline]
-    fn admit_closed(&self, word: StateWord, held: Held) -> Step {
+    fn admit_closed(&self, word: StateWord, held: Held) -> Result<Ticket, CircuitError> {
         if held.is_empty() {
-            Step::Admit(self.ticket(word, Admission::Counted))
+            Ok(self.ticket(word, Admission::Counted))
         } else {
-            Step::Refuse(self.refuse_gated(held))
+            Err(self.refuse_gated(held))
         }
     }
 
     /// `Open`: refused until the cooldown ends; the first caller after it moves the breaker
-    /// to `HalfOpen`. A derived breaker has no cooldown: it refuses with its owner's verdict
-    /// until its owner closes it.
-    fn admit_open(&self, word: StateWord, held: Held) -> Step {
+    /// to `HalfOpen` (`Ok`: look again). A derived breaker has no cooldown: it refuses with
+    /// its owner's verdict until its owner closes it.
+    #[inline]
+    fn admit_open(&self, word: StateWord, held: Held) -> Result<(), CircuitError> {
         if self.role == Role::Derived {
-            return Step::Refuse(self.refuse_gated(held));
+            return Err(self.refuse_gated(held));
         }
         let now = self.timeline.now_nanos();
         if let Some(retry_after) = self.cooldown_left(now) {
-            return Step::Refuse(self.refuse(CircuitError::Open {
+            self.count_rejection(RejectReason::Open);
+            return Err(CircuitError::Open {
                 component: self.name.clone(),
                 retry_after,
-            }));
+            });
         }
         self.transition(
             word,
@@ -119,12 +129,13 @@ impl ComponentBreaker {
             TransitionReason::CooldownElapsed,
             now,
         );
-        Step::Again
+        Ok(())
     }
 
-    /// `HalfOpen`: a probe if a token is free; re-opens once `half_open_max_wait` has passed
-    /// without a decision. Gates are not consulted: probes heal what the gates derive from.
-    fn admit_half_open(&self, word: StateWord) -> Step {
+    /// `HalfOpen`: a probe if a token is free (`Ok(None)`: the state moved, look again);
+    /// re-opens once `half_open_max_wait` has passed without a decision. Gates are not
+    /// consulted: probes heal what the gates derive from.
+    fn admit_half_open(&self, word: StateWord) -> Result<Option<Ticket>, CircuitError> {
         let now = self.timeline.now_nanos();
         let config = self.config.load();
         if let Some(max_wait) = config.half_open_max_wait {
@@ -136,23 +147,26 @@ impl ComponentBreaker {
                     TransitionReason::HalfOpenTimeout,
                     now,
                 );
-                return Step::Again;
+                return Ok(None);
             }
         }
         match self.take_probe(word.generation(), &config) {
-            Probe::Admitted => Step::Admit(Ticket {
+            Probe::Admitted => Ok(Some(Ticket {
                 generation: word.generation(),
                 admission: Admission::Probe,
                 started: (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
-            }),
-            Probe::Full => Step::Refuse(self.refuse(CircuitError::HalfOpenExhausted {
-                component: self.name.clone(),
             })),
+            Probe::Full => {
+                self.count_rejection(RejectReason::HalfOpenExhausted);
+                Err(CircuitError::HalfOpenExhausted {
+                    component: self.name.clone(),
+                })
+            }
             // The episode has decided but nobody acted on it (a reload lowered the bar after
             // the deciding probe finished): act now, then look again.
             Probe::Decided(probes) => {
                 self.decide(word, probes, &config, now);
-                Step::Again
+                Ok(None)
             }
         }
     }
@@ -181,24 +195,24 @@ impl ComponentBreaker {
     #[cold]
     fn refuse_gated(&self, held: Held) -> CircuitError {
         let refusal = self.owner.refusal(held, &self.name, &self.config.load());
-        self.refuse(refusal)
+        if let Some(reason) = RejectReason::of(&refusal) {
+            self.count_rejection(reason);
+        }
+        refusal
     }
 
     /// Counts a refusal (on this thread's stripe) and emits a `debug` event with the
     /// component and state, which costs one relaxed load when that level is off.
     #[inline]
-    fn refuse(&self, error: CircuitError) -> CircuitError {
-        if let Some(reason) = RejectReason::of(&error) {
-            self.window.reject(reason as usize);
-        }
+    fn count_rejection(&self, reason: RejectReason) {
+        self.window.reject(reason as usize);
         tracing::debug!(
             target: "breaker",
             component = self.name.as_str(),
             state = self.state().as_str(),
-            reason = error.reason(),
+            reason = reason.as_str(),
             "call refused"
         );
-        error
     }
 
     /// Takes one of `half_open_max_concurrent` probe tokens of episode `generation`, unless

@@ -170,6 +170,16 @@ impl RejectReason {
             CircuitError::ComponentMissing { .. } => None,
         }
     }
+
+    /// The same labels as [`CircuitError::reason`].
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::HalfOpenExhausted => "half_open_exhausted",
+            Self::GlobalOpen => "global_open",
+            Self::ForcedOpen => "forced_open",
+        }
+    }
 }
 
 /// Formats a duration to the millisecond, the precision a retry hint needs.

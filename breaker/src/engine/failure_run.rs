@@ -37,6 +37,13 @@ impl FailureRun {
         }
     }
 
+    /// Whether this is a run of at least one failure in `generation`'s episode: what a success
+    /// has to end. The count is looked at first: it is 0 on the success path, almost always.
+    #[inline]
+    pub(super) const fn is_running_in(self, generation: u64) -> bool {
+        self.count() != 0 && self.episode() == episode_tag(generation)
+    }
+
     /// The run after one more failure in `generation`'s episode: one longer if it is that
     /// episode's run (saturating), else a new run of one.
     pub(super) const fn extended(self, generation: u64) -> Self {
@@ -60,6 +67,8 @@ mod tests {
         // A failure of the next episode starts a new run of one.
         assert_eq!(run.extended(generation + 1).in_episode(generation + 1), 1);
         assert_eq!(FailureRun::empty(generation).in_episode(generation), 0);
+        assert!(run.is_running_in(generation) && !run.is_running_in(generation + 1));
+        assert!(!FailureRun::empty(generation).is_running_in(generation));
         assert_eq!(FailureRun::NONE.in_episode(0), 0);
     }
 

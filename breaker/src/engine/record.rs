@@ -81,7 +81,7 @@ impl ComponentBreaker {
     #[inline]
     fn end_failure_run(&self, generation: u64) {
         let run = FailureRun(self.failure_run.load(Ordering::Relaxed));
-        if run.in_episode(generation) != 0 {
+        if run.is_running_in(generation) {
             let _ = self.failure_run.compare_exchange(
                 run.0,
                 FailureRun::empty(generation).0,
