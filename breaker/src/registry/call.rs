@@ -59,3 +59,35 @@ impl Breaker for GlobalCircuitBreaker {
         GlobalCircuitBreaker::acquire(self, component)
     }
 }
+
+#[cfg(all(test, not(breaker_loom)))]
+// A test fails by panicking; the workspace lints are for the library's own code.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::CircuitConfig;
+
+    fn through_the_trait<'b>(breaker: &'b impl Breaker, component: &str) -> Permit<'b> {
+        breaker.acquire(component)
+    }
+
+    /// Generic code still gates calls through the trait, and it answers as the inherent
+    /// method does.
+    #[test]
+    fn the_trait_answers_as_the_inherent_method() {
+        let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).unwrap();
+        registry.register("db").unwrap();
+        assert!(through_the_trait(&registry, "db").is_allowed());
+        assert!(matches!(
+            through_the_trait(&registry, "absent"),
+            Permit::Rejected(CircuitError::ComponentMissing { .. })
+        ));
+        registry.component("db").unwrap().force_open();
+        for permit in [through_the_trait(&registry, "db"), registry.acquire("db")] {
+            assert!(matches!(
+                permit,
+                Permit::Rejected(CircuitError::ForcedOpen { .. })
+            ));
+        }
+    }
+}

@@ -68,7 +68,7 @@ pub enum RegistryError {
 /// override follow, the derived global fuse (`"__global__"`), and the event hooks.
 ///
 /// ```
-/// use breaker::{Breaker, CircuitConfig, GlobalCircuitBreaker, Outcome, Permit};
+/// use breaker::{CircuitConfig, GlobalCircuitBreaker, Outcome, Permit};
 ///
 /// let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT)?;
 /// registry.register("binance_ws")?;
