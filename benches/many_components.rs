@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use breaker::{Breaker, ComponentBreaker, Outcome, Permit};
+use breaker::{ComponentBreaker, Outcome, Permit};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const COMPONENTS: usize = 10_000;

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use breaker::{
-    Breaker, CircuitConfig, CircuitError, ComponentName, Event, FakeClock, GlobalCircuitBreaker,
-    Outcome, Permit,
+    CircuitConfig, CircuitError, ComponentName, Event, FakeClock, GlobalCircuitBreaker, Outcome,
+    Permit,
 };
 use breaker_suite::EventLog;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breaker::{
-    CircuitConfig, ComponentBreaker, ConfigValue, FakeClock, GlobalCircuitBreaker,
+    BuildError, CircuitConfig, ComponentBreaker, ConfigValue, FakeClock, GlobalCircuitBreaker,
     GlobalTripConditions, RegistryError, SampleWeighting, Violation, MAX_DURATION,
 };
 
@@ -349,7 +349,7 @@ fn component_breaker_new_refuses_an_invalid_config() {
     };
     let err = ComponentBreaker::new("standalone_invalid", config, Arc::new(clock)).unwrap_err();
     assert!(
-        matches!(&err, RegistryError::Config(e) if e.field() == "window_buckets"),
+        matches!(&err, BuildError::Config(e) if e.field() == "window_buckets"),
         "{err:?}"
     );
 }

@@ -5,7 +5,7 @@
 //! This file is its own test binary (its own process), so it may touch the global. Every
 //! assertion that does lives in the one test below, so test ordering cannot matter.
 
-use breaker::{Breaker, CircuitConfig, CircuitState, Outcome};
+use breaker::{CircuitConfig, CircuitState, Outcome};
 use breaker_suite::registry;
 
 fn min_calls(min_calls: u32) -> CircuitConfig {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breaker::{
-    Breaker, CallError, CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
+    BuildError, CallError, CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
     FakeClock, GlobalCircuitBreaker, Outcome, RegistryError,
 };
 use breaker_suite::{call, registry, trip};
@@ -192,7 +192,7 @@ fn circuit_errors_convert_to_io_errors() {
     assert_eq!(missing.kind(), io::ErrorKind::NotFound);
 
     fn through_question_mark(registry: &GlobalCircuitBreaker) -> io::Result<()> {
-        registry.acquire("absent").into_result()?;
+        let _guard = registry.acquire("absent").into_result()?;
         Ok(())
     }
     let (_clock, registry, _log) = registry(CONFIG);
@@ -306,7 +306,7 @@ fn invalid_names_are_refused() {
         }
         assert!(matches!(
             ComponentBreaker::new(name, CircuitConfig::DEFAULT, Arc::new(FakeClock::new())),
-            Err(RegistryError::InvalidName { .. })
+            Err(BuildError::InvalidName { .. })
         ));
     }
     assert!(registry.components().is_empty());

@@ -12,8 +12,8 @@ use std::alloc::System;
 use std::sync::Arc;
 
 use breaker::{
-    Breaker, CircuitConfig, CircuitError, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker,
-    Outcome, Permit,
+    CircuitConfig, CircuitError, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker, Outcome,
+    Permit,
 };
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 

@@ -19,8 +19,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use breaker::{
-    circuit_breaker, Breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker,
-    FakeClock, GlobalCircuitBreaker, Outcome, Permit, SystemClock,
+    circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
+    GlobalCircuitBreaker, Outcome, Permit, SystemClock,
 };
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 

@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use breaker::{
-    Breaker, CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
+    CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit,
 };
 

@@ -1,56 +1,52 @@
 #![doc = include_str!("../../README.md")]
 #![forbid(unsafe_code)]
+// docs.rs builds with `--cfg docsrs`: each feature-gated item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
-mod clock;
-mod component;
 mod config;
-mod default_registry;
-mod error;
-pub mod file;
-mod fuse;
-pub mod guard;
-mod half_open;
-mod handle;
-#[cfg(feature = "http")]
-pub mod http;
-#[cfg(feature = "tower")]
-pub mod layer;
-pub mod layers;
-mod macros;
-#[cfg(feature = "prometheus")]
-pub mod metrics;
+mod engine;
+mod integrations;
+mod macro_support;
 mod names;
-mod protect;
+mod observe;
 mod registry;
-mod snapshot;
-mod state;
-mod sync;
-mod telemetry;
-mod transition;
-#[cfg(feature = "watch")]
-mod watch;
-mod window;
 
-pub use clock::{Clock, FakeClock, SystemClock};
-pub use component::ComponentBreaker;
+/// What the macros' generated code calls; not a public API.
+#[doc(hidden)]
+pub use macro_support::private as __private;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+#[doc(inline)]
+pub use integrations::http;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[doc(inline)]
+pub use integrations::tower as layer;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+#[doc(inline)]
+pub use observe::metrics;
+
 pub use config::{
-    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, GlobalTripConditions, SampleWeighting,
-    Violation, MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
+    GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
-pub use default_registry::{install, registry, AlreadyInstalled};
-pub use error::{CallError, CircuitError};
-pub use file::{FileError, FileReport};
-pub use guard::{Breaker, CallGuard, Outcome, Permit, Recorded};
-pub use handle::ComponentHandle;
-pub use macros::{breakers, circuit_breaker};
-pub use names::{ComponentName, GLOBAL};
-pub use registry::{GlobalCircuitBreaker, RegistryBuilder, RegistryError};
-pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
-pub use state::CircuitState;
-pub use telemetry::{Event, Transition, TransitionReason};
 #[cfg(feature = "watch")]
-pub use watch::{watch, watch_with, ConfigWatcher, WatchOptions};
-pub use window::{Exponential, Sliding, WindowStats, WindowStrategy};
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
+pub use config::{ConfigWatcher, WatchOptions};
+pub use engine::{
+    BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker,
+    Exponential, FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, Transition,
+    TransitionReason, WindowStats, WindowStrategy,
+};
+pub use macro_support::docs::{breakers, circuit_breaker};
+pub use names::{ComponentName, GLOBAL};
+pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use registry::{
+    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
+    RegistryBuilder, RegistryError,
+};
+#[cfg(feature = "watch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
+pub use registry::{watch, watch_with};

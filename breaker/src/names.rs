@@ -242,14 +242,12 @@ pub(crate) fn check(name: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 // A test fails by panicking; the workspace lints are for the library's own code.
-#[allow(clippy::unwrap_used, clippy::panic)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::hash_map::DefaultHasher;
     use std::collections::{BTreeSet, HashMap};
 
     use super::*;
-    use crate::clock::Timeline;
-    use crate::{CircuitConfig, CircuitError, ComponentBreaker, GlobalCircuitBreaker, Permit};
 
     fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
         let mut hasher = DefaultHasher::new();
@@ -313,64 +311,5 @@ mod tests {
         assert_eq!(ComponentName::from(Box::<str>::from("y")), "y");
         drop(name);
         assert_eq!(Arc::strong_count(&shared), 1);
-    }
-
-    fn forced_open(breaker: &ComponentBreaker) -> ComponentName {
-        breaker.force_open();
-        match breaker.acquire() {
-            Permit::Rejected(CircuitError::ForcedOpen { component }) => component,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// A refusal of a `breakers!` component copies its name; one of a run-time breaker
-    /// shares the breaker's allocation (one reference-count increment, no new string).
-    #[test]
-    fn a_refusal_copies_a_name_from_code_and_shares_a_run_time_one() {
-        let clock: Arc<dyn crate::Clock> = Arc::new(crate::FakeClock::new());
-        let from_code = ComponentBreaker::build(
-            ComponentName::from_static("code"),
-            CircuitConfig::DEFAULT,
-            Timeline::new(Arc::clone(&clock)),
-            None,
-            Arc::default(),
-            false,
-        );
-        assert!(forced_open(&from_code).is_static());
-
-        let run_time = ComponentBreaker::new("run_time", CircuitConfig::DEFAULT, clock).unwrap();
-        // `force_open`'s transition event went to no hook, so nothing else holds the name.
-        assert_eq!(run_time.name().holders(), Some(1));
-        let refused = forced_open(&run_time);
-        assert_eq!(refused, "run_time");
-        assert_eq!(run_time.name().holders(), Some(2));
-        drop(refused);
-        assert_eq!(run_time.name().holders(), Some(1));
-    }
-
-    /// The registry's map is keyed by the breaker's own name, not by a second copy; a
-    /// manifest component's name stays the `&'static str` it was declared with.
-    #[test]
-    fn the_registry_keys_by_the_breakers_own_name() {
-        let registry = GlobalCircuitBreaker::builder()
-            .clock(crate::FakeClock::new())
-            .build()
-            .unwrap();
-        let db = registry.register("db").unwrap();
-        assert_eq!(
-            db.name().holders(),
-            Some(2),
-            "the breaker and the map's key"
-        );
-        assert_eq!(registry.components(), ["db"]);
-        let handle = crate::ComponentHandle::new("declared", None, &[], &[]);
-        assert!(handle.in_registry(&registry).name().is_static());
-        assert!(registry.global().name().is_static());
-        drop(registry);
-        assert_eq!(
-            db.name().holders(),
-            Some(1),
-            "dropping the registry let go of it"
-        );
     }
 }

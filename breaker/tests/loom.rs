@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 #![cfg(breaker_loom)]
-//! Loom models of the engine's concurrency, run with the crate's `sync` module switched to
+//! Loom models of the engine's concurrency, run with the engine's loom shim (`loom_shim.rs`) switched to
 //! loom (`RUSTFLAGS="--cfg breaker_loom"`, see `.ci/loom`):
 //!
 //! ```text
@@ -609,6 +609,82 @@ fn fuse_derivation_trip_and_recover() {
         assert_eq!(a.state(), CircuitState::Closed);
         assert_eq!(b.state(), CircuitState::Open);
         assert_fuse_derived(&registry, &log, 1.0);
+    });
+}
+
+/// Reads the fuse's state, then acquires from `member`: once the fuse has been seen open, the
+/// call must be refused with `GlobalOpen`.
+fn admit_unless_seen_open(registry: &GlobalCircuitBreaker, member: &ComponentBreaker) {
+    let fuse_was_open = registry.global().state() == CircuitState::Open;
+    match member.acquire() {
+        Permit::Allowed(guard) => {
+            assert!(
+                !fuse_was_open,
+                "{} admitted a call after the fuse was seen open",
+                member.name()
+            );
+            guard.record(Outcome::Ignored);
+        }
+        Permit::Rejected(e) => assert!(matches!(e, CircuitError::GlobalOpen { .. }), "{e:?}"),
+    }
+}
+
+/// The fuse's gate: the fuse opening (a component trips) races a `Closed` admission of an
+/// old member and a new member's registration followed by its first admission. The fuse
+/// holds its gate over every member before it publishes `Open`, and a member registered
+/// meanwhile takes the gate under the members' lock, so no admission happens after the fuse
+/// is observably open and the member registered; once the dust settles, both members are
+/// gated. (Holding the gates only after publishing `Open` fails the first check; a member
+/// added during the sweep without taking the gate fails the second.) The registration runs
+/// on the main thread while the others run, which touches the registry's map; no other
+/// thread does, so loom not seeing the map loses nothing.
+#[test]
+fn fuse_gate_races_a_registration_and_an_admission() {
+    model("fuse_gate_races_a_registration_and_an_admission", 3, || {
+        // One unhealthy component of two (or three, with the new one) opens the fuse.
+        let (registry, _clock, log) = registry_with(CircuitConfig {
+            global_trip_conditions: GlobalTripConditions {
+                component_open_ratio: 0.3,
+                min_components: 2,
+                min_calls: 0,
+            },
+            ..config(1, 1, 0)
+        });
+        let registry = Arc::new(registry);
+        let a = registry.register("a").unwrap();
+        let b = registry.register("b").unwrap();
+        warm_up(&a);
+        warm_up(&b);
+        let tripper = {
+            let a = Arc::clone(&a);
+            thread::spawn(move || {
+                a.acquire().into_result().unwrap().record(Outcome::Failure);
+            })
+        };
+        // A member that was there all along, while the fuse may be sweeping its members.
+        let observer = {
+            let (registry, b) = (Arc::clone(&registry), Arc::clone(&b));
+            thread::spawn(move || admit_unless_seen_open(&registry, &b))
+        };
+        // A member registered while the fuse may be opening (its registration re-derives
+        // the fuse, after the trip's derivation or before it).
+        let c = registry.register("c").unwrap();
+        admit_unless_seen_open(&registry, &c);
+        tripper.join().unwrap();
+        observer.join().unwrap();
+        assert_eq!(a.state(), CircuitState::Open);
+        assert_eq!(registry.global().state(), CircuitState::Open);
+        for member in [&b, &c] {
+            assert!(
+                matches!(
+                    member.acquire(),
+                    Permit::Rejected(CircuitError::GlobalOpen { .. })
+                ),
+                "{} is not gated by the open fuse",
+                member.name()
+            );
+        }
+        assert_fuse_derived(&registry, &log, 0.3);
     });
 }
 

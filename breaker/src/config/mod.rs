@@ -5,16 +5,28 @@
 //!
 //! [`GlobalCircuitBreaker::reload`]: crate::GlobalCircuitBreaker::reload
 
+mod fields;
+mod file;
+mod layering;
 mod optional_count;
 mod optional_duration;
 mod validate;
+#[cfg(feature = "watch")]
+pub(crate) mod watch;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use fields::Fields;
+pub(crate) use file::FileLayer;
+pub use file::{FileError, FileReport};
+pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};
 pub(crate) use validate::{check_exact, source_name};
 pub use validate::{ConfigError, ConfigLayer, ConfigValue, Violation, MAX_DURATION};
+#[cfg(feature = "watch")]
+pub use watch::{ConfigWatcher, WatchOptions};
+// `CircuitConfig::validate` and `check` are written beside the rules, in `validate.rs`.
 
 /// How outcomes in the rolling window are weighted when the error and slow-call rates are
 /// computed. Both strategies share the same lock-free bucket ring; they differ only in how the
@@ -173,30 +185,6 @@ impl CircuitConfig {
         exponential_half_life: Duration::from_secs(5),
         global_trip_conditions: GlobalTripConditions::DEFAULT,
     };
-
-    /// Checks every rule; the error names the field, the value and the rule it broke.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        match validate::check(self) {
-            Ok(()) => Ok(()),
-            Err(violation) => Err(ConfigError::from(violation)),
-        }
-    }
-
-    /// The same rules as [`validate`](Self::validate), usable in `const` context so a
-    /// manifest can reject an out-of-range value at compile time.
-    pub const fn check(&self) -> Result<(), Violation> {
-        validate::check(self)
-    }
-
-    /// The width of one window bucket in nanoseconds (valid configs only divide evenly).
-    pub(crate) const fn bucket_nanos(&self) -> u64 {
-        let n = crate::clock::nanos(self.rolling_window) / self.window_buckets as u64;
-        if n == 0 {
-            1
-        } else {
-            n
-        }
-    }
 
     /// The cooldown after `reopens` consecutive re-opens from `HalfOpen`.
     pub(crate) fn cooldown_after(&self, reopens: u32) -> Duration {

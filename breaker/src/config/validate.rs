@@ -52,6 +52,7 @@ impl fmt::Display for ConfigValue {
 
 /// A broken rule, as found by the `const` checker: which field, its value, and the rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Violation {
     /// The field's name as written in config files, e.g. `error_rate_threshold` or
     /// `global_trip_conditions.min_components`.
@@ -98,13 +99,13 @@ struct Layering {
     other: Option<(&'static str, ConfigValue, ConfigLayer)>,
 }
 
-/// The layer a value of a component's config came from (see [`layers`](crate::layers)).
+/// The layer a value of a component's config came from (see [Config files](crate#config-files) in the crate docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigLayer {
     /// [`CircuitConfig::DEFAULT`] (also the value a field takes when it gives way to a
     /// `breakers!` entry's field under the manifest conflict rule, see
-    /// [`layers`](crate::layers)).
+    /// [Config files](crate#config-files)).
     BuiltIn,
     /// The registry's defaults in code: the builder, [`reload`](crate::GlobalCircuitBreaker::reload).
     RegistryDefaults,
@@ -315,8 +316,24 @@ const fn is_positive_duration(d: Duration) -> bool {
     !d.is_zero() && d.as_nanos() <= MAX_DURATION.as_nanos()
 }
 
+impl CircuitConfig {
+    /// Checks every rule; the error names the field, the value and the rule it broke.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match check(self) {
+            Ok(()) => Ok(()),
+            Err(violation) => Err(ConfigError::from(violation)),
+        }
+    }
+
+    /// The same rules as [`validate`](Self::validate), usable in `const` context so a
+    /// manifest can reject an out-of-range value at compile time.
+    pub const fn check(&self) -> Result<(), Violation> {
+        check(self)
+    }
+}
+
 /// Every rule, in field order; the first broken one is reported.
-pub(super) const fn check(c: &CircuitConfig) -> Result<(), Violation> {
+const fn check(c: &CircuitConfig) -> Result<(), Violation> {
     use ConfigValue::{Count, Duration as Dur, Ratio};
 
     if !is_positive_duration(c.rolling_window) {

@@ -1,0 +1,197 @@
+//! [`CircuitError`]: why a call was not let through.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::names::ComponentName;
+
+/// Why a call was refused. Every variant names the component; the open kinds also say when
+/// calls are expected to be let through again.
+///
+/// Making one is cheap: the name of a `breakers!` component is copied without touching shared
+/// memory, and that of a breaker registered at run time costs one reference-count increment
+/// (see [`ComponentName`]). Only [`ComponentMissing`](Self::ComponentMissing), which names a
+/// component no breaker holds, allocates its name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CircuitError {
+    /// The component's breaker is open.
+    #[error("circuit breaker `{component}` is open; calls resume in {}", Secs(*retry_after))]
+    Open {
+        /// The component.
+        component: ComponentName,
+        /// Time until the cooldown ends and probes are let through.
+        retry_after: Duration,
+    },
+    /// The breaker is half-open and every probe slot is taken.
+    #[error("circuit breaker `{component}` is half-open and all its probe slots are in use")]
+    HalfOpenExhausted {
+        /// The component.
+        component: ComponentName,
+    },
+    /// The derived global fuse is open, so this (healthy) component is not called either.
+    #[error("the global fuse is open; call to `{component}` refused, retry in {}", Secs(*retry_after))]
+    GlobalOpen {
+        /// The component that was called.
+        component: ComponentName,
+        /// A hint: the component's `open_cooldown`. The fuse closes as soon as enough
+        /// components recover, which no timer predicts.
+        retry_after: Duration,
+    },
+    /// An operator isolated the component ([`ComponentBreaker::force_open`]).
+    ///
+    /// [`ComponentBreaker::force_open`]: crate::ComponentBreaker::force_open
+    #[error("circuit breaker `{component}` is forced open")]
+    ForcedOpen {
+        /// The component.
+        component: ComponentName,
+    },
+    /// No breaker is registered under that name.
+    #[error("no circuit breaker is registered for component `{component}`")]
+    ComponentMissing {
+        /// The name that was asked for.
+        component: ComponentName,
+    },
+}
+
+impl CircuitError {
+    /// The component the refused call was for (the variant's `component` field holds it as a
+    /// [`ComponentName`], to keep).
+    pub fn component(&self) -> &str {
+        match self {
+            Self::Open { component, .. }
+            | Self::HalfOpenExhausted { component }
+            | Self::GlobalOpen { component, .. }
+            | Self::ForcedOpen { component }
+            | Self::ComponentMissing { component } => component,
+        }
+    }
+
+    /// When to try again, for the kinds that know (HTTP `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Open { retry_after, .. } | Self::GlobalOpen { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// The label used for rejection metrics: `open`, `half_open_exhausted`, `global_open`,
+    /// `forced_open` or `component_missing`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "open",
+            Self::HalfOpenExhausted { .. } => "half_open_exhausted",
+            Self::GlobalOpen { .. } => "global_open",
+            Self::ForcedOpen { .. } => "forced_open",
+            Self::ComponentMissing { .. } => "component_missing",
+        }
+    }
+}
+
+/// Lets `?` turn a rejection into an `io::Error` (the orphan rule stops users writing this).
+/// A missing component maps to `NotFound`, every refusal to `ConnectionRefused`.
+impl From<CircuitError> for io::Error {
+    fn from(e: CircuitError) -> Self {
+        let kind = match e {
+            CircuitError::ComponentMissing { .. } => io::ErrorKind::NotFound,
+            _ => io::ErrorKind::ConnectionRefused,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// The result of a protected call: refused by the breaker, or the call's own error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError<E> {
+    /// The breaker refused the call; it did not run.
+    #[error(transparent)]
+    Rejected(CircuitError),
+    /// The call ran and failed.
+    #[error("{0}")]
+    Inner(E),
+}
+
+impl<E> CallError<E> {
+    /// The call's own error, if it ran.
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            Self::Inner(e) => Some(e),
+            Self::Rejected(_) => None,
+        }
+    }
+
+    /// The rejection, if the breaker refused.
+    pub fn rejection(&self) -> Option<&CircuitError> {
+        match self {
+            Self::Rejected(e) => Some(e),
+            Self::Inner(_) => None,
+        }
+    }
+}
+
+/// Why [`ComponentBreaker::new`](crate::ComponentBreaker::new) refused to make a breaker.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The name is not usable.
+    #[error("invalid component name `{name}`: {reason}")]
+    InvalidName {
+        /// The refused name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Rejection counters are indexed by this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RejectReason {
+    Open = 0,
+    HalfOpenExhausted = 1,
+    GlobalOpen = 2,
+    ForcedOpen = 3,
+}
+
+impl RejectReason {
+    /// The counter a refusal with `error` counts in (`None`: one the engine never makes).
+    pub(crate) const fn of(error: &CircuitError) -> Option<Self> {
+        match error {
+            CircuitError::Open { .. } => Some(Self::Open),
+            CircuitError::HalfOpenExhausted { .. } => Some(Self::HalfOpenExhausted),
+            CircuitError::GlobalOpen { .. } => Some(Self::GlobalOpen),
+            CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
+            CircuitError::ComponentMissing { .. } => None,
+        }
+    }
+
+    /// The same labels as [`CircuitError::reason`].
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::HalfOpenExhausted => "half_open_exhausted",
+            Self::GlobalOpen => "global_open",
+            Self::ForcedOpen => "forced_open",
+        }
+    }
+}
+
+/// Formats a duration to the millisecond, the precision a retry hint needs.
+struct Secs(Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rounded = Duration::from_millis(u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX));
+        if rounded.is_zero() {
+            f.write_str("0s")
+        } else {
+            write!(f, "{}", humantime::format_duration(rounded))
+        }
+    }
+}

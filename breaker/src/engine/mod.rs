@@ -1,0 +1,284 @@
+//! One breaker: [`ComponentBreaker`], its hot path and its state machine. Everything a call
+//! touches is in this folder, and nothing here knows of registries, files, the fuse,
+//! snapshots or other breakers: whoever owns a breaker is an [`Owner`](events::Owner), and
+//! what is derived from elsewhere reaches admission as a gate ([`gate`]).
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the breaker's fields, its constructors, its accessors, a reload |
+//! | `admit.rs` | admission ([`ComponentBreaker::acquire`]): one small function per state |
+//! | `record.rs` | recording an outcome and the trip check |
+//! | `transition.rs` | transitions (the automatic ones and manual control) |
+//! | `state.rs`, `probe.rs`, `failure_run.rs`, `gate.rs` | the packed atomic words: state + generation, the half-open tally, failures in a row, the gates held |
+//! | `guard.rs` | [`Permit`], [`CallGuard`], [`Outcome`], [`Recorded`] |
+//! | `call.rs` | `call` / `run_protected`: acquire, run and record in one |
+//! | `error.rs`, `events.rs` | [`CircuitError`], [`CallError`]; [`Transition`] and the owner interface |
+//! | `window/` | the rolling window's striped, lock-free buckets |
+//! | `clock.rs` | [`Clock`], [`SystemClock`], [`FakeClock`], and the nanosecond timeline |
+//! | `reading.rs` | a plain read-only view of the breaker, for snapshots |
+//! | `loom_shim.rs` | every atomic and lock above, swapped for loom's in the loom models |
+//!
+//! # Admission, in order
+//!
+//! 1. The manual states: `ForcedOpen` refuses, `Disabled` admits (bypassing everything else).
+//! 2. The breaker's own state: `Open` refuses until its cooldown ends, then moves to
+//!    `HalfOpen`; `HalfOpen` admits up to `half_open_max_concurrent` probes. Probes pass the
+//!    gates: a verdict derived from unhealthy components must not block the probes that heal
+//!    them.
+//! 3. The gates, for a `Closed` breaker: if any owner holds one, the call is refused with
+//!    that owner's verdict (for the global fuse, [`CircuitError::GlobalOpen`]).
+//!
+//! # Cost
+//!
+//! | path | loads | writes | other |
+//! |---|---|---|---|
+//! | acquire, `Closed`, no gate held | the state word and the gate word (one cache line), the slow-call threshold | none | no clock read |
+//! | record, `Closed`, success | the state word (generation check), the slow-call threshold, the failure run (written only when non-zero), this thread's stripe | one uncontended CAS on this thread's stripe | one clock read (the bucket) |
+//! | record, `Closed`, failure | the same, then the trip check folds the window | the failure run | |
+//! | acquire, refused | as above | one counter on this thread's stripe | an `ArcSwap` load of the config for a refusal that carries a retry hint |
+//!
+//! No allocation, no lock, no hashing on any of them. With slow-call detection on, acquire
+//! reads the clock once more. A refusal's [`CircuitError`] carries the component's
+//! [`ComponentName`]: for a `breakers!` component a copy of a `&'static str` (no allocation,
+//! no reference-count write), for a breaker named at run time one `Arc` reference-count
+//! increment (never an allocation).
+
+mod admit;
+mod call;
+pub(crate) mod clock;
+mod error;
+pub(crate) mod events;
+mod failure_run;
+pub(crate) mod gate;
+mod guard;
+pub(crate) mod loom_shim;
+mod probe;
+mod reading;
+mod record;
+pub(crate) mod state;
+mod transition;
+mod window;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::{BuildError, CallError, CircuitError};
+pub use events::{Transition, TransitionReason};
+pub use guard::{CallGuard, Outcome, Permit, Recorded};
+pub use state::CircuitState;
+pub use window::{Exponential, Sliding, WindowStats, WindowStrategy};
+
+pub(crate) use call::{run, run_async};
+pub(crate) use error::RejectReason;
+pub(crate) use reading::Reading;
+
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
+
+use crate::config::CircuitConfig;
+use crate::names::{self, ComponentName};
+use clock::{nanos, Timeline};
+use events::{Owner, Unowned};
+use failure_run::FailureRun;
+use gate::Gate;
+use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use probe::ProbeWord;
+use state::StateWord;
+use window::Window;
+
+/// One breaker: the state machine for one component. Usually owned by a
+/// [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) and reached through a manifest handle
+/// or by name, but it also works on its own.
+pub struct ComponentBreaker {
+    // Read by every call.
+    words: Words,
+    /// `slow_call_threshold` in nanoseconds; 0 when detection is off.
+    slow_nanos: AtomicU64,
+    window: Window,
+    timeline: Timeline,
+
+    // Read and written on failures, transitions and snapshots.
+    name: ComponentName,
+    role: Role,
+    config: ArcSwap<CircuitConfig>,
+    /// The half-open episode's tally ([`ProbeWord`]).
+    probe: AtomicU64,
+    /// Failures in a row ([`FailureRun`]), on a line of its own: failures write it.
+    failure_run: CachePadded<AtomicU64>,
+    /// When the current state was entered (nanoseconds on the timeline).
+    since: AtomicU64,
+    /// When the current `Open` state ends.
+    open_until: AtomicU64,
+    /// Re-opens from `HalfOpen` since the last close: the backoff exponent.
+    reopens: AtomicU32,
+    /// Transition counts, indexed `from * 5 + to`.
+    transitions: [AtomicU64; 25],
+    /// Serialises transitions (never taken by the hot path).
+    transition_lock: Mutex<()>,
+    owner: Arc<dyn Owner>,
+}
+
+/// The two words every admission reads, 16-byte aligned so that they always share a cache
+/// line: a `Closed` breaker with gates costs the line its state word costs anyway.
+#[repr(C, align(16))]
+struct Words {
+    /// The [`StateWord`]: state and generation.
+    state: AtomicU64,
+    /// The gates held over this breaker ([`Gate`]).
+    gate: Gate,
+}
+
+/// What drives a breaker's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Its own calls, and manual control: a component's breaker.
+    Component,
+    /// Its owner, who derives it from elsewhere (the registry's global fuse, from the
+    /// components): its calls never trip it, it has no cooldown timer, and while `Open` it
+    /// refuses with its owner's verdict.
+    Derived,
+}
+
+impl fmt::Debug for ComponentBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ComponentBreaker")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The width of one window bucket in nanoseconds (valid configs only divide evenly).
+const fn bucket_nanos(config: &CircuitConfig) -> u64 {
+    let n = nanos(config.rolling_window) / config.window_buckets as u64;
+    if n == 0 {
+        1
+    } else {
+        n
+    }
+}
+
+impl ComponentBreaker {
+    /// A standalone breaker (no registry, no global fuse). The name and the config are
+    /// validated first.
+    pub fn new(
+        name: &str,
+        config: CircuitConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BuildError> {
+        names::check(name).map_err(|reason| BuildError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
+        config.validate()?;
+        Ok(Self::build(
+            ComponentName::copied(name),
+            config,
+            Timeline::new(clock),
+            Arc::new(Unowned),
+            Role::Component,
+        ))
+    }
+
+    /// Builds a breaker from a config the caller has validated, owned by `owner`.
+    pub(crate) fn build(
+        name: ComponentName,
+        config: CircuitConfig,
+        timeline: Timeline,
+        owner: Arc<dyn Owner>,
+        role: Role,
+    ) -> Self {
+        let now = timeline.now_nanos();
+        Self {
+            words: Words {
+                state: AtomicU64::new(StateWord::INITIAL.bits()),
+                gate: Gate::new(),
+            },
+            slow_nanos: AtomicU64::new(config.slow_call_threshold.map_or(0, nanos)),
+            window: Window::new(config.window_buckets, bucket_nanos(&config)),
+            timeline,
+            name,
+            role,
+            config: ArcSwap::from_pointee(config),
+            probe: AtomicU64::new(ProbeWord::fresh(0).0),
+            failure_run: CachePadded::new(AtomicU64::new(FailureRun::NONE.0)),
+            since: AtomicU64::new(now),
+            open_until: AtomicU64::new(0),
+            reopens: AtomicU32::new(0),
+            transitions: Default::default(),
+            transition_lock: Mutex::new(()),
+            owner,
+        }
+    }
+
+    /// The component's name (clone it to keep it: see [`ComponentName`] for the cost).
+    pub fn name(&self) -> &ComponentName {
+        &self.name
+    }
+
+    /// The current state.
+    pub fn state(&self) -> CircuitState {
+        self.word().state()
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> CircuitConfig {
+        **self.config.load()
+    }
+
+    /// The state word: state and generation.
+    #[inline]
+    pub(crate) fn word(&self) -> StateWord {
+        StateWord(self.words.state.load(Ordering::Acquire))
+    }
+
+    /// The gates its owners hold over this breaker.
+    #[inline]
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.words.gate
+    }
+
+    /// Applies a validated config; state and counts are kept. A new bucket width or count is
+    /// put in force under the transition lock (so the episode cannot change meanwhile; calls
+    /// never take it), with the window's counts re-bucketed by age.
+    pub(crate) fn apply(&self, config: CircuitConfig) {
+        self.slow_nanos.store(
+            config.slow_call_threshold.map_or(0, nanos),
+            Ordering::Relaxed,
+        );
+        {
+            let _guard = lock(&self.transition_lock);
+            self.window.relayout(
+                bucket_nanos(&config),
+                config.window_buckets,
+                self.timeline.now_nanos(),
+                self.word().generation(),
+                self.since.load(Ordering::Acquire),
+            );
+        }
+        self.config.store(Arc::new(config));
+    }
+}
+
+#[cfg(all(test, not(breaker_loom)))]
+mod tests {
+    use super::*;
+
+    /// The state word and the gate word are read by every admission: they share a line.
+    #[test]
+    fn the_state_and_gate_words_share_a_cache_line() {
+        assert_eq!(std::mem::size_of::<Words>(), 16);
+        assert_eq!(std::mem::align_of::<Words>(), 16);
+    }
+
+    /// The breaker is four 128-byte lines (README, "Cost and memory"); the window's levels
+    /// beyond the first, its carried sets and its high-water mark live outside it for that,
+    /// and the timeline's origin lives behind its shared pointer.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_breaker_fits_four_cache_lines() {
+        assert!(std::mem::size_of::<ComponentBreaker>() <= 512);
+    }
+}

@@ -1,0 +1,88 @@
+//! [`Reading`]: a breaker's state and counters at one instant, as plain values, read from the
+//! same atomics the hot path keeps (so taking one adds nothing to the call path). Snapshots
+//! and the Prometheus export are built from it, one layer up.
+
+use std::time::Duration;
+
+use crate::names::ComponentName;
+
+use super::error::RejectReason;
+use super::loom_shim::Ordering;
+use super::probe::ProbeWord;
+use super::state::CircuitState;
+use super::window::WindowStats;
+use super::ComponentBreaker;
+
+/// One breaker at one instant.
+#[derive(Debug, Clone)]
+pub(crate) struct Reading {
+    pub(crate) name: ComponentName,
+    pub(crate) state: CircuitState,
+    pub(crate) generation: u64,
+    pub(crate) time_in_state: Duration,
+    /// For `Open`: how long until probes are let through.
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) ignored: u64,
+    pub(crate) slow: u64,
+    /// Refusals, indexed by [`RejectReason`].
+    rejections: [u64; 4],
+    /// The window as the trip check sees it now.
+    pub(crate) window: WindowStats,
+    pub(crate) failures_in_a_row: u32,
+    /// Probes in flight (in `HalfOpen`).
+    pub(crate) probes_in_flight: u32,
+    /// Transitions, indexed `[from][to]` in [`CircuitState::ALL`] order.
+    pub(crate) transitions: [[u64; 5]; 5],
+    pub(crate) stripes: usize,
+}
+
+impl Reading {
+    /// Refusals for `reason` over the breaker's lifetime.
+    pub(crate) fn rejections(&self, reason: RejectReason) -> u64 {
+        self.rejections[reason as usize]
+    }
+}
+
+impl ComponentBreaker {
+    /// This breaker's state and counters now.
+    pub(crate) fn read(&self) -> Reading {
+        let now = self.timeline.now_nanos();
+        let word = self.word();
+        let state = word.state();
+        let totals = self.window.totals();
+        let probe = ProbeWord(self.probe.load(Ordering::Acquire));
+        let mut transitions = [[0; 5]; 5];
+        for (from, row) in transitions.iter_mut().enumerate() {
+            for (to, count) in row.iter_mut().enumerate() {
+                *count = self.transitions[from * 5 + to].load(Ordering::Relaxed);
+            }
+        }
+        Reading {
+            name: self.name.clone(),
+            state,
+            generation: word.generation(),
+            time_in_state: Duration::from_nanos(
+                now.saturating_sub(self.since.load(Ordering::Acquire)),
+            ),
+            retry_after: self.retry_after(),
+            successes: totals.successes,
+            failures: totals.failures,
+            ignored: totals.ignored,
+            slow: totals.slow,
+            rejections: totals.rejections,
+            window: self.window_stats(&self.config.load(), now, word.generation()),
+            failures_in_a_row: self.failures_in_a_row(),
+            probes_in_flight: if state == CircuitState::HalfOpen
+                && probe.belongs_to(word.generation())
+            {
+                probe.in_flight()
+            } else {
+                0
+            },
+            transitions,
+            stripes: self.window.stripes_in_use(),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Recording how an admitted call ended ([`ComponentBreaker::finish`], called by the guard),
+//! the failure run, and the trip check.
+
+use crate::config::{CircuitConfig, SampleWeighting};
+
+use super::clock::nanos;
+use super::events::TransitionReason;
+use super::failure_run::FailureRun;
+use super::guard::{Admission, Finish, Recorded, Ticket};
+use super::loom_shim::Ordering;
+use super::probe::{ProbeResult, ProbeWord};
+use super::state::{CircuitState, StateWord};
+use super::window::{Exponential, Kind, Sliding, WindowStats, WindowStrategy};
+use super::{ComponentBreaker, Role};
+
+impl ComponentBreaker {
+    /// Records how an admitted call ended (called by the guard, exactly once).
+    #[inline]
+    pub(super) fn finish(&self, ticket: &Ticket, how: Finish) -> Recorded {
+        let now = self.timeline.now_nanos();
+        let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
+        let slow = match ticket.started {
+            Some(started) if slow_nanos != 0 => now.saturating_sub(started) >= slow_nanos,
+            _ => false,
+        };
+        let kind = match how {
+            Finish::Success => Kind::Success,
+            Finish::Failure | Finish::Panicked => Kind::Failure,
+            Finish::Ignored => Kind::Ignored,
+            // A cancelled call tells nothing about the dependency, unless it had already been
+            // slow: then it is the slow failure it would have become.
+            Finish::Dropped if slow => Kind::Failure,
+            Finish::Dropped => Kind::Ignored,
+        };
+        let slow = slow && kind != Kind::Ignored;
+
+        let word = self.word();
+        let generation = ticket.generation;
+        if word.generation() != generation {
+            self.window.add_retired(kind);
+            if slow {
+                self.window.add_retired(Kind::Slow);
+            }
+            return Recorded::Stale;
+        }
+        self.window.add(now, generation, kind);
+        if slow {
+            self.window.add(now, generation, Kind::Slow);
+        }
+        match ticket.admission {
+            Admission::Unmetered => {}
+            Admission::Counted => match kind {
+                Kind::Success => {
+                    self.end_failure_run(generation);
+                    if slow {
+                        self.evaluate(word, now, 0);
+                    }
+                }
+                Kind::Failure => {
+                    let run = self.extend_failure_run(generation);
+                    self.evaluate(word, now, run);
+                }
+                Kind::Ignored | Kind::Slow => {}
+            },
+            Admission::Probe => {
+                let result = match kind {
+                    // A slow probe says the dependency is not well yet.
+                    Kind::Success if slow => ProbeResult::Failure,
+                    Kind::Success => ProbeResult::Success,
+                    Kind::Failure => ProbeResult::Failure,
+                    Kind::Ignored | Kind::Slow => ProbeResult::Neutral,
+                };
+                self.finish_probe(word, result, now);
+            }
+        }
+        Recorded::Counted
+    }
+
+    /// A success ends the failure run. Load first: a success must not write a shared line
+    /// when nothing failed.
+    #[inline]
+    fn end_failure_run(&self, generation: u64) {
+        let run = FailureRun(self.failure_run.load(Ordering::Relaxed));
+        if run.is_running_in(generation) {
+            let _ = self.failure_run.compare_exchange(
+                run.0,
+                FailureRun::empty(generation).0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// One more failure in episode `generation`'s run; returns the run's length.
+    fn extend_failure_run(&self, generation: u64) -> u32 {
+        let mut run = FailureRun(self.failure_run.load(Ordering::Relaxed));
+        loop {
+            let next = run.extended(generation);
+            match self.failure_run.compare_exchange_weak(
+                run.0,
+                next.0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next.count(),
+                Err(actual) => run = FailureRun(actual),
+            }
+        }
+    }
+
+    /// Failures in a row in the current episode.
+    pub(super) fn failures_in_a_row(&self) -> u32 {
+        FailureRun(self.failure_run.load(Ordering::Relaxed)).in_episode(self.word().generation())
+    }
+
+    /// The trip check: consecutive failures first, then the window's rates.
+    #[cold]
+    fn evaluate(&self, word: StateWord, now: u64, run: u32) {
+        tracing::trace!(
+            target: "breaker",
+            component = self.name.as_str(),
+            state = word.state().as_str(),
+            failures_in_a_row = run,
+            "failure or slow call recorded"
+        );
+        if self.role == Role::Derived {
+            // A derived breaker's state comes from its owner, never from its own calls.
+            return;
+        }
+        let config = self.config.load();
+        if let Some(threshold) = config.consecutive_failures_threshold {
+            if run >= threshold {
+                self.transition(
+                    word,
+                    CircuitState::Open,
+                    TransitionReason::ConsecutiveFailures { count: run },
+                    now,
+                );
+                return;
+            }
+        }
+        let stats = self.window_stats(&config, now, word.generation());
+        if stats.calls < u64::from(config.min_calls) {
+            return;
+        }
+        let reason = if stats.error_rate >= config.error_rate_threshold {
+            TransitionReason::ErrorRate {
+                rate: stats.error_rate,
+                threshold: config.error_rate_threshold,
+                calls: stats.calls,
+            }
+        } else if config.slow_call_threshold.is_some()
+            && stats.slow_call_rate >= config.slow_call_rate_threshold
+        {
+            TransitionReason::SlowCallRate {
+                rate: stats.slow_call_rate,
+                threshold: config.slow_call_rate_threshold,
+                calls: stats.calls,
+            }
+        } else {
+            return;
+        };
+        self.transition(word, CircuitState::Open, reason, now);
+    }
+
+    /// The window as the trip check sees it at `now`, for episode `generation`.
+    pub(super) fn window_stats(
+        &self,
+        config: &CircuitConfig,
+        now: u64,
+        generation: u64,
+    ) -> WindowStats {
+        let strategy: &dyn WindowStrategy = match config.sample_weighting {
+            SampleWeighting::Sliding => &Sliding,
+            SampleWeighting::Exponential => &Exponential,
+        };
+        // The window measures the half-life in its own bucket width, which a reload may be
+        // changing while `config` is still the old one.
+        self.window.stats(
+            now,
+            generation,
+            self.since.load(Ordering::Acquire),
+            strategy,
+            nanos(config.exponential_half_life),
+        )
+    }
+
+    /// Calls in the current episode's window at `now` (what the global fuse's `min_calls`
+    /// counts). Folds the window: not for the call path.
+    pub(crate) fn window_calls(&self, now: u64) -> u64 {
+        self.window_stats(&self.config.load(), now, self.word().generation())
+            .calls
+    }
+
+    /// Returns a probe's token and closes or re-opens once the episode has decided.
+    fn finish_probe(&self, word: StateWord, result: ProbeResult, now: u64) {
+        let mut current = ProbeWord(self.probe.load(Ordering::Acquire));
+        let next = loop {
+            if !current.belongs_to(word.generation()) {
+                return;
+            }
+            let next = current.finish(result);
+            match self.probe.compare_exchange_weak(
+                current.0,
+                next.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break next,
+                Err(actual) => current = ProbeWord(actual),
+            }
+        };
+        self.decide(word, next, &self.config.load(), now);
+    }
+
+    /// Closes or re-opens a half-open episode whose probe tally has decided.
+    pub(super) fn decide(
+        &self,
+        word: StateWord,
+        probes: ProbeWord,
+        config: &CircuitConfig,
+        now: u64,
+    ) {
+        match probes.verdict(config) {
+            Some(CircuitState::Open) => {
+                self.transition(
+                    word,
+                    CircuitState::Open,
+                    TransitionReason::ProbesFailed {
+                        failures: probes.failures(),
+                    },
+                    now,
+                );
+            }
+            Some(_) => {
+                self.transition(
+                    word,
+                    CircuitState::Closed,
+                    TransitionReason::ProbesSucceeded {
+                        successes: probes.successes(),
+                    },
+                    now,
+                );
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Point-in-time views of breakers, read from the same atomics the engine keeps (so taking one
+//! adds nothing to the call path). Serializable for HTTP and logs.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::{CircuitState, ComponentBreaker, Reading, RejectReason, WindowStats};
+use crate::names::ComponentName;
+use crate::registry::GlobalCircuitBreaker;
+
+/// Rejections by reason, over the breaker's lifetime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Rejections {
+    /// Refused while `Open`.
+    pub open: u64,
+    /// Refused while `HalfOpen` with every probe slot taken.
+    pub half_open_exhausted: u64,
+    /// Refused because the global fuse was open.
+    pub global_open: u64,
+    /// Refused while forced open.
+    pub forced_open: u64,
+}
+
+impl Rejections {
+    /// All rejections.
+    pub fn total(&self) -> u64 {
+        self.open + self.half_open_exhausted + self.global_open + self.forced_open
+    }
+}
+
+/// How many times a breaker went from one state to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TransitionCount {
+    /// The state left.
+    pub from: CircuitState,
+    /// The state entered.
+    pub to: CircuitState,
+    /// How often.
+    pub count: u64,
+}
+
+/// One breaker at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ComponentSnapshot {
+    /// The component (`"__global__"` for the fuse).
+    pub component: ComponentName,
+    /// Its state.
+    pub state: CircuitState,
+    /// Transitions so far.
+    pub generation: u64,
+    /// How long it has been in `state`.
+    #[serde(with = "humantime_serde")]
+    pub time_in_state: Duration,
+    /// For `Open`: how long until probes are let through.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Option<Duration>,
+    /// Calls that finished: `successes + failures + ignored`.
+    pub calls: u64,
+    /// Successful calls.
+    pub successes: u64,
+    /// Failed calls (panics included).
+    pub failures: u64,
+    /// Slow calls (a subset of successes and failures).
+    pub slow_calls: u64,
+    /// Ignored and cancelled calls.
+    pub ignored: u64,
+    /// Refused calls, by reason (not part of `calls`).
+    pub rejections: Rejections,
+    /// The rolling window as the trip check sees it now.
+    pub window: WindowStats,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// Probes in flight (in `HalfOpen`).
+    pub half_open_in_flight: u32,
+    /// Every transition that happened at least once.
+    pub transitions: Vec<TransitionCount>,
+    /// Counter stripes allocated so far (memory grows with contention, not with traffic).
+    pub stripes: usize,
+}
+
+/// The registry at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RegistrySnapshot {
+    /// The derived global fuse.
+    pub global: ComponentSnapshot,
+    /// Components that are `Open` or `HalfOpen`.
+    pub unhealthy: u32,
+    /// Every registered component, sorted by name.
+    pub components: Vec<ComponentSnapshot>,
+}
+
+impl RegistrySnapshot {
+    /// The component called `name`, if registered.
+    pub fn component(&self, name: &str) -> Option<&ComponentSnapshot> {
+        self.components.iter().find(|c| c.component == name)
+    }
+}
+
+// The one impl block on `ComponentBreaker` outside the engine: the engine knows no snapshot
+// type, so its public `snapshot()` is this adapter over the plain `engine::Reading` it
+// exposes, and reads nothing else.
+impl ComponentBreaker {
+    /// This breaker's counters, state and window now.
+    pub fn snapshot(&self) -> ComponentSnapshot {
+        ComponentSnapshot::from(self.read())
+    }
+}
+
+impl From<Reading> for ComponentSnapshot {
+    fn from(r: Reading) -> Self {
+        let transitions = CircuitState::ALL
+            .iter()
+            .flat_map(|&from| CircuitState::ALL.iter().map(move |&to| (from, to)))
+            .filter_map(|(from, to)| {
+                let count = r.transitions[from as usize][to as usize];
+                (count > 0).then_some(TransitionCount { from, to, count })
+            })
+            .collect();
+        ComponentSnapshot {
+            rejections: Rejections {
+                open: r.rejections(RejectReason::Open),
+                half_open_exhausted: r.rejections(RejectReason::HalfOpenExhausted),
+                global_open: r.rejections(RejectReason::GlobalOpen),
+                forced_open: r.rejections(RejectReason::ForcedOpen),
+            },
+            component: r.name,
+            state: r.state,
+            generation: r.generation,
+            time_in_state: r.time_in_state,
+            retry_after: r.retry_after,
+            calls: r.successes + r.failures + r.ignored,
+            successes: r.successes,
+            failures: r.failures,
+            slow_calls: r.slow,
+            ignored: r.ignored,
+            window: r.window,
+            consecutive_failures: r.failures_in_a_row,
+            half_open_in_flight: r.probes_in_flight,
+            transitions,
+            stripes: r.stripes,
+        }
+    }
+}
+
+// The registry's adapter, like `ComponentBreaker`'s above.
+impl GlobalCircuitBreaker {
+    /// Every component and the fuse, now.
+    pub fn snapshot(&self) -> RegistrySnapshot {
+        let mut components: Vec<_> = self.breakers().map(|b| b.snapshot()).collect();
+        components.sort_unstable_by(|a, b| a.component.cmp(&b.component));
+        RegistrySnapshot {
+            global: self.global().snapshot(),
+            unhealthy: self.unhealthy(),
+            components,
+        }
+    }
+}
