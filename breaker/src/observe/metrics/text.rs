@@ -1,0 +1,72 @@
+//! Both text expositions, written from the [`families`](super::families) model. They differ
+//! in two ways: in the Prometheus text format 0.0.4 a counter's `# HELP` and `# TYPE` are
+//! under the name its samples carry (`breaker_calls_total`, what Prometheus' metadata and
+//! `promtool check metrics` look up), and there is no `# EOF`; in OpenMetrics 1.0.0 they are
+//! under the family's name (`breaker_calls`) and the exposition ends in `# EOF`. Samples are
+//! written the same way in both.
+
+use std::fmt::{self, Write};
+
+use super::families::{Family, Kind, Value};
+use super::format::Format;
+
+/// Writes every family to `out` in `format`.
+pub(crate) fn write(out: &mut impl Write, families: &[Family<'_>], format: Format) -> fmt::Result {
+    for family in families {
+        let name = family.sample_name();
+        let described = match format {
+            Format::Text => name.as_str(),
+            Format::OpenMetrics => family.name,
+        };
+        writeln!(out, "# HELP {described} {}", escape_help(family.help))?;
+        let kind = match family.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        writeln!(out, "# TYPE {described} {kind}")?;
+        for sample in &family.samples {
+            out.write_str(&name)?;
+            if !sample.labels.is_empty() {
+                out.write_char('{')?;
+                for (i, (key, value)) in sample.labels.iter().enumerate() {
+                    if i > 0 {
+                        out.write_char(',')?;
+                    }
+                    write!(out, "{key}=\"")?;
+                    escape_label(out, value)?;
+                    out.write_char('"')?;
+                }
+                out.write_char('}')?;
+            }
+            match sample.value {
+                Value::Count(n) => writeln!(out, " {n}")?,
+                // `{:?}` writes the shortest form that reads back, with a `.0` on whole
+                // numbers, as the OpenMetrics encoder does.
+                Value::Rate(r) => writeln!(out, " {r:?}")?,
+            }
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.write_str("# EOF\n")?;
+    }
+    Ok(())
+}
+
+/// A label value: backslash, double quote and line feed are escaped.
+fn escape_label(out: &mut impl Write, value: &str) -> fmt::Result {
+    for c in value.chars() {
+        match c {
+            '\\' => out.write_str(r"\\")?,
+            '"' => out.write_str("\\\"")?,
+            '\n' => out.write_str(r"\n")?,
+            c => out.write_char(c)?,
+        }
+    }
+    Ok(())
+}
+
+/// A help text: backslash and line feed are escaped (the help texts here are constants
+/// without either; this keeps a new one from breaking the format).
+fn escape_help(help: &str) -> String {
+    help.replace('\\', r"\\").replace('\n', r"\n")
+}
