@@ -42,7 +42,10 @@ pub use engine::{
 };
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
-pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use observe::{
+    ComponentSnapshot, MetricKind, MetricsReport, RegistrySnapshot, Rejections, Series,
+    TransitionCount,
+};
 pub use registry::{
     install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
     RegistryBuilder, RegistryError,

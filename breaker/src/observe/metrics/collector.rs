@@ -1,4 +1,4 @@
-//! The [`families`](super::families) model through `prometheus-client`'s encoder, for
+//! The [`families`](crate::observe::families) model through `prometheus-client`'s encoder, for
 //! [`BreakerCollector`](super::BreakerCollector) inside a user's own registry (with its
 //! prefixes and its other metrics).
 
@@ -7,7 +7,7 @@ use std::fmt;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
-use super::families::{Family, Kind, Value};
+use crate::observe::families::{Family, Kind, Value};
 
 /// Describes and encodes every family.
 pub(super) fn describe(families: &[Family<'_>], mut encoder: DescriptorEncoder<'_>) -> fmt::Result {

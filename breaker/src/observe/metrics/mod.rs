@@ -44,7 +44,6 @@
 //! ```
 
 mod collector;
-pub(crate) mod families;
 mod format;
 mod text;
 
@@ -56,6 +55,7 @@ use std::ops::Deref;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 
+use crate::observe::families;
 use crate::{GlobalCircuitBreaker, RegistrySnapshot};
 
 /// The `prometheus-client` this module is built on, so a

@@ -1,4 +1,4 @@
-//! Both text expositions, written from the [`families`](super::families) model. They differ
+//! Both text expositions, written from the [`families`](crate::observe::families) model. They differ
 //! in two ways: in the Prometheus text format 0.0.4 a counter's `# HELP` and `# TYPE` are
 //! under the name its samples carry (`breaker_calls_total`, what Prometheus' metadata and
 //! `promtool check metrics` look up), and there is no `# EOF`; in OpenMetrics 1.0.0 they are
@@ -7,7 +7,7 @@
 
 use std::fmt::{self, Write};
 
-use super::families::{Family, Kind, Value};
+use crate::observe::families::{Family, Kind, Value};
 use super::format::Format;
 
 /// Writes every family to `out` in `format`.
