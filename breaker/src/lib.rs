@@ -27,6 +27,10 @@ pub use integrations::tower as layer;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 #[doc(inline)]
 pub use observe::metrics;
+#[cfg(feature = "metrics-rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-rs")))]
+#[doc(inline)]
+pub use observe::metrics_rs;
 
 pub use config::{
     CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,

@@ -6,6 +6,9 @@ pub(crate) mod families;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod metrics;
+#[cfg(feature = "metrics-rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-rs")))]
+pub mod metrics_rs;
 mod report;
 mod snapshot;
 
