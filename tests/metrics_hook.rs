@@ -52,7 +52,10 @@ fn hooks_receive_the_same_series_as_the_prometheus_export_at_each_tick() {
     let sink = Arc::clone(&seen);
     registry.on_metrics(move |r| sink.lock().unwrap().push(r.clone()));
     let report = registry.metrics_tick();
-    assert_eq!(seen.lock().unwrap().as_slice(), std::slice::from_ref(&report));
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        std::slice::from_ref(&report)
+    );
 
     let text = metrics::encode_snapshot(&report.snapshot, Format::Text);
     let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
@@ -126,7 +129,9 @@ fn a_hook_may_use_the_registry() {
     registry.on_metrics(move |_| {
         let registry = inner.upgrade().unwrap();
         registry.register("late").unwrap();
-        sink.lock().unwrap().extend(registry.components().iter().map(|n| n.to_string()));
+        sink.lock()
+            .unwrap()
+            .extend(registry.components().iter().map(|n| n.to_string()));
     });
     registry.metrics_tick();
     assert_eq!(*names.lock().unwrap(), ["late"]);

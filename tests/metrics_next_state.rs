@@ -48,7 +48,10 @@ fn an_open_breaker_past_its_cooldown_reads_half_open_without_a_call() {
 
     clock.advance(COOLDOWN - Duration::from_millis(1));
     let s = registry.snapshot().component("db").unwrap().clone();
-    assert_eq!((s.state, s.next_call_state), (CircuitState::Open, CircuitState::Open));
+    assert_eq!(
+        (s.state, s.next_call_state),
+        (CircuitState::Open, CircuitState::Open)
+    );
     assert_eq!(s.retry_after, Some(Duration::from_millis(1)));
     assert_eq!(state_metric(&registry, "db"), "open");
 
@@ -60,7 +63,10 @@ fn an_open_breaker_past_its_cooldown_reads_half_open_without_a_call() {
     // Read-only: nothing moved, nobody was told.
     assert_eq!(b.state(), CircuitState::Open);
     assert_eq!(log.transitions().len(), transitions);
-    assert_eq!(registry.snapshot().component("db").unwrap().generation, s.generation);
+    assert_eq!(
+        registry.snapshot().component("db").unwrap().generation,
+        s.generation
+    );
 
     // The next call sees what the snapshot said.
     let Permit::Allowed(probe) = b.acquire() else {

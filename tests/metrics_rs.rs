@@ -59,7 +59,10 @@ fn every_series_reaches_the_recorder_with_the_prometheus_names_and_labels() {
         } else {
             format!("{}{{{}}}", name.as_str(), labels.join(","))
         };
-        assert!(description.is_some_and(|d| !d.is_empty()), "{series} has no help");
+        assert!(
+            description.is_some_and(|d| !d.is_empty()),
+            "{series} has no help"
+        );
         let value = match (kind, value) {
             (MetricKind::Counter, DebugValue::Counter(n)) => {
                 assert!(name.as_str().ends_with("_total"), "{series}");
@@ -76,9 +79,18 @@ fn every_series_reaches_the_recorder_with_the_prometheus_names_and_labels() {
     let expected = exported(&encode_snapshot(&report.snapshot, Format::Text));
     assert_eq!(seen, expected);
     // Spot checks, so an empty export cannot pass.
-    assert_eq!(seen[r#"breaker_calls_total{component="db",outcome="slow"}"#], 1.0);
-    assert_eq!(seen[r#"breaker_rejections_total{component="db",reason="open"}"#], 1.0);
-    assert_eq!(seen[r#"breaker_state{component="cache",state="forced_open"}"#], 1.0);
+    assert_eq!(
+        seen[r#"breaker_calls_total{component="db",outcome="slow"}"#],
+        1.0
+    );
+    assert_eq!(
+        seen[r#"breaker_rejections_total{component="db",reason="open"}"#],
+        1.0
+    );
+    assert_eq!(
+        seen[r#"breaker_state{component="cache",state="forced_open"}"#],
+        1.0
+    );
     assert_eq!(
         seen[r#"breaker_transitions_total{component="db",from="closed",to="open"}"#],
         1.0

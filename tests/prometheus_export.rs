@@ -161,7 +161,8 @@ fn the_text_format_describes_counters_under_their_total_names() {
         let line = format!("# TYPE {name} {kind}");
         assert!(text.lines().any(|l| l == line), "missing `{line}`:\n{text}");
         assert!(
-            text.lines().any(|l| l.starts_with(&format!("# HELP {name} "))),
+            text.lines()
+                .any(|l| l.starts_with(&format!("# HELP {name} "))),
             "no HELP for {name}:\n{text}"
         );
     }
@@ -177,7 +178,10 @@ fn the_text_format_describes_counters_under_their_total_names() {
     }
     assert!(!text.contains("# EOF"));
     assert!(!text.contains("# TYPE breaker_calls counter"));
-    assert_sample(&text, r#"breaker_calls_total{component="db",outcome="success"} 0"#);
+    assert_sample(
+        &text,
+        r#"breaker_calls_total{component="db",outcome="success"} 0"#,
+    );
     assert_eq!(Format::Text.content_type(), metrics::TEXT_CONTENT_TYPE);
     assert!(metrics::TEXT_CONTENT_TYPE.starts_with("text/plain; version=0.0.4"));
 }
@@ -228,8 +232,16 @@ async fn the_metrics_route_negotiates_the_format() {
     let router = breaker::http::router(Arc::new(registry));
     for (accept, content_type, eof) in [
         (None, metrics::TEXT_CONTENT_TYPE, false),
-        (Some("text/plain; version=0.0.4"), metrics::TEXT_CONTENT_TYPE, false),
-        (Some("application/openmetrics-text; version=1.0.0"), metrics::CONTENT_TYPE, true),
+        (
+            Some("text/plain; version=0.0.4"),
+            metrics::TEXT_CONTENT_TYPE,
+            false,
+        ),
+        (
+            Some("application/openmetrics-text; version=1.0.0"),
+            metrics::CONTENT_TYPE,
+            true,
+        ),
     ] {
         let mut request = http::Request::get("/metrics");
         if let Some(accept) = accept {
@@ -314,7 +326,10 @@ fn the_failure_rate_is_the_windows_rate_with_clean_decimals() {
     call(&b, Outcome::Failure);
     let text = om(&registry);
     assert_sample(&text, r#"breaker_failure_rate{component="db"} 0.333333"#);
-    assert_sample(&text, r#"breaker_window_failure_rate{component="db"} 0.333333"#);
+    assert_sample(
+        &text,
+        r#"breaker_window_failure_rate{component="db"} 0.333333"#,
+    );
     // No trip yet.
     assert_sample(&text, r#"breaker_trip_failure_rate{component="db"} 0.0"#);
 }
@@ -339,7 +354,12 @@ fn the_trip_rate_is_held_through_the_outage() {
             .to_owned();
         line.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap()
     };
-    for outcome in [Outcome::Success, Outcome::Success, Outcome::Failure, Outcome::Failure] {
+    for outcome in [
+        Outcome::Success,
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Failure,
+    ] {
         call(&b, outcome);
     }
     // 3 of 5: 0.6 >= 0.5, open.
@@ -382,7 +402,10 @@ fn a_consecutive_failures_trip_keeps_the_windows_rate() {
     assert_eq!(b.state(), breaker::CircuitState::Open);
     let snapshot = registry.snapshot();
     assert_eq!(snapshot.component("db").unwrap().trip_failure_rate, 0.75);
-    assert_sample(&om(&registry), r#"breaker_trip_failure_rate{component="db"} 0.75"#);
+    assert_sample(
+        &om(&registry),
+        r#"breaker_trip_failure_rate{component="db"} 0.75"#,
+    );
 }
 
 #[test]

@@ -23,11 +23,7 @@ const CONFIG: CircuitConfig = CircuitConfig {
     ..CircuitConfig::DEFAULT
 };
 
-const COUNTERS: [&str; 3] = [
-    "breaker_calls",
-    "breaker_rejections",
-    "breaker_transitions",
-];
+const COUNTERS: [&str; 3] = ["breaker_calls", "breaker_rejections", "breaker_transitions"];
 
 fn populated() -> breaker::GlobalCircuitBreaker {
     let (clock, registry, _log) = registry(CONFIG);
@@ -60,7 +56,10 @@ fn promtool_passes_the_text_format() {
     };
     let text = metrics::encode(&populated(), Format::Text);
     let (ok, findings) = promtool_check(&promtool, &text);
-    assert!(ok && findings.trim().is_empty(), "promtool: {findings}\n{text}");
+    assert!(
+        ok && findings.trim().is_empty(),
+        "promtool: {findings}\n{text}"
+    );
 }
 
 /// The check itself can fail: the exposition the issue reported (metadata under the family
@@ -75,7 +74,10 @@ fn promtool_refuses_counter_metadata_without_total() {
         .replace("# TYPE breaker_calls_total ", "# TYPE breaker_calls ");
     let (ok, findings) = promtool_check(&promtool, &text);
     assert!(!ok, "{findings}");
-    assert!(findings.contains("breaker_calls_total no help text"), "{findings}");
+    assert!(
+        findings.contains("breaker_calls_total no help text"),
+        "{findings}"
+    );
 }
 
 #[test]
@@ -97,7 +99,10 @@ fn promtool_finds_only_the_openmetrics_counter_naming_in_openmetrics() {
         .collect();
     expected.sort();
     found.sort();
-    assert_eq!(found, expected, "promtool on OpenMetrics:\n{findings}\n{text}");
+    assert_eq!(
+        found, expected,
+        "promtool on OpenMetrics:\n{findings}\n{text}"
+    );
     for c in COUNTERS {
         assert!(text.contains(&format!("# HELP {c} ")), "{c}");
         assert!(text.contains(&format!("# TYPE {c} counter\n")), "{c}");

@@ -91,7 +91,10 @@ fn api(prometheus: &Prometheus, path: &str) -> Option<Value> {
 }
 
 fn query(prometheus: &Prometheus, expr: &str) -> Option<Value> {
-    api(prometheus, &format!("/api/v1/query?query={}", encode_query(expr)))
+    api(
+        prometheus,
+        &format!("/api/v1/query?query={}", encode_query(expr)),
+    )
 }
 
 /// Every panel's queries, with the dashboard's `$component` variable at its "All" value.
@@ -136,7 +139,11 @@ fn a_real_prometheus_scrapes_both_formats_and_evaluates_the_dashboard_and_alerts
     };
     let rules = run(
         &promtool,
-        &["check", "rules", repo("dashboards/alerts.yml").to_str().unwrap()],
+        &[
+            "check",
+            "rules",
+            repo("dashboards/alerts.yml").to_str().unwrap(),
+        ],
         "",
     );
     assert!(
@@ -177,7 +184,10 @@ fn a_real_prometheus_scrapes_both_formats_and_evaluates_the_dashboard_and_alerts
         prometheus.log()
     );
     let scraped_closed = poll(WAIT, || {
-        let r = query(&prometheus, r#"breaker_state{component="payments",state="closed"} == 1"#)?;
+        let r = query(
+            &prometheus,
+            r#"breaker_state{component="payments",state="closed"} == 1"#,
+        )?;
         (r["result"].as_array()?.len() == 2).then_some(())
     });
     assert!(scraped_closed.is_some(), "{}", prometheus.log());
@@ -238,7 +248,10 @@ fn a_real_prometheus_scrapes_both_formats_and_evaluates_the_dashboard_and_alerts
         let entry = &metadata.as_array().unwrap()[0];
         assert_eq!(entry["type"], "counter", "{job}: {metadata}");
         assert!(
-            entry["help"].as_str().unwrap().starts_with("Calls that finished"),
+            entry["help"]
+                .as_str()
+                .unwrap()
+                .starts_with("Calls that finished"),
             "{job}: {metadata}"
         );
     }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::names::ComponentName;
 
+use super::clock::nanos;
 use super::error::RejectReason;
 use super::loom_shim::Ordering;
 use super::probe::ProbeWord;
-use super::clock::nanos;
 use super::state::{CircuitState, StateWord};
 use super::window::WindowStats;
 use super::{ComponentBreaker, Role};

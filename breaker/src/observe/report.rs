@@ -114,8 +114,7 @@ impl GlobalCircuitBreaker {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on_metrics(&self, hook: impl Fn(&MetricsReport) + Send + Sync + 'static) {
-        self.extensions()
-            .add(Arc::new(MetricsHook(Box::new(hook))));
+        self.extensions().add(Arc::new(MetricsHook(Box::new(hook))));
     }
 
     /// Takes one snapshot, hands its [`MetricsReport`] to every

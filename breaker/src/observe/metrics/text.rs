@@ -7,8 +7,8 @@
 
 use std::fmt::{self, Write};
 
-use crate::observe::families::{Family, Kind, Value};
 use super::format::Format;
+use crate::observe::families::{Family, Kind, Value};
 
 /// Writes every family to `out` in `format`.
 pub(crate) fn write(out: &mut impl Write, families: &[Family<'_>], format: Format) -> fmt::Result {
