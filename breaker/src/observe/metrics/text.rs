@@ -70,3 +70,39 @@ fn escape_label(out: &mut impl Write, value: &str) -> fmt::Result {
 fn escape_help(help: &str) -> String {
     help.replace('\\', r"\\").replace('\n', r"\n")
 }
+
+#[cfg(test)]
+// A test fails by panicking; the workspace lints are for the library's own code.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::observe::families::Sample;
+
+    /// Family keys may hold any text: a label value cannot end the quotes or the line.
+    #[test]
+    fn label_values_and_help_are_escaped() {
+        let families = [Family {
+            name: "breaker_calls",
+            help: "one\\two\nthree",
+            kind: Kind::Counter,
+            samples: vec![Sample {
+                labels: vec![("component", "a\"b\\c\nd")],
+                value: Value::Count(3),
+            }],
+        }];
+        let mut text = String::new();
+        write(&mut text, &families, Format::Text).unwrap();
+        assert_eq!(
+            text,
+            "# HELP breaker_calls_total one\\\\two\\nthree\n\
+             # TYPE breaker_calls_total counter\n\
+             breaker_calls_total{component=\"a\\\"b\\\\c\\nd\"} 3\n"
+        );
+        let mut om = String::new();
+        write(&mut om, &families, Format::OpenMetrics).unwrap();
+        assert!(om.starts_with(
+            "# HELP breaker_calls one\\\\two\\nthree\n# TYPE breaker_calls counter\n"
+        ));
+        assert!(om.ends_with("} 3\n# EOF\n"));
+    }
+}
