@@ -215,7 +215,7 @@ async fn the_admin_router_is_read_only() {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
-            breaker::metrics::CONTENT_TYPE
+            breaker::metrics::TEXT_CONTENT_TYPE
         );
         let response = admin
             .clone()

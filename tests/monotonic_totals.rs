@@ -195,7 +195,10 @@ fn totals_never_go_down_while_buckets_retire() {
             let mut seen = Monotonic::default();
             while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
                 let reading = if scrape {
-                    from_metrics(&breaker::metrics::encode(&registry))
+                    from_metrics(&breaker::metrics::encode(
+                        &registry,
+                        breaker::metrics::Format::OpenMetrics,
+                    ))
                 } else {
                     from_snapshot(&registry.snapshot())
                 };

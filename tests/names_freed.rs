@@ -109,7 +109,10 @@ fn registry_round(round: usize, clock: &FakeClock) {
     registry.reload_from_str(&file).unwrap();
     assert_eq!(registry.components().len(), PER_REGISTRY);
     assert_eq!(registry.snapshot().components.len(), PER_REGISTRY);
-    assert!(breaker::metrics::encode(&registry).ends_with("# EOF\n"));
+    assert!(
+        breaker::metrics::encode(&registry, breaker::metrics::Format::OpenMetrics)
+            .ends_with("# EOF\n")
+    );
     drop(registry);
 }
 

@@ -27,6 +27,10 @@ pub use integrations::tower as layer;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 #[doc(inline)]
 pub use observe::metrics;
+#[cfg(feature = "metrics-rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-rs")))]
+#[doc(inline)]
+pub use observe::metrics_rs;
 
 pub use config::{
     CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
@@ -42,7 +46,10 @@ pub use engine::{
 };
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
-pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use observe::{
+    ComponentSnapshot, MetricKind, MetricsReport, RegistrySnapshot, Rejections, Series,
+    TransitionCount,
+};
 pub use registry::{
     install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
     RegistryBuilder, RegistryError,

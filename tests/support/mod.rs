@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+pub mod prometheus;
+
 use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, ComponentName, Event, FakeClock,
     GlobalCircuitBreaker, Outcome, Recorded, Transition,

@@ -112,6 +112,10 @@ pub struct ComponentBreaker {
     open_until: AtomicU64,
     /// Re-opens from `HalfOpen` since the last close: the backoff exponent.
     reopens: AtomicU32,
+    /// The window's failure rate (`f32` bits) when `Closed` last tripped to `Open`: what
+    /// tripped it, kept through the outage (the window itself restarts at the trip). Written
+    /// by transitions only, under the transition lock.
+    trip_rate: AtomicU32,
     /// Transition counts, indexed `from * 5 + to`.
     transitions: [AtomicU64; 25],
     /// Serialises transitions (never taken by the hot path).
@@ -207,6 +211,7 @@ impl ComponentBreaker {
             since: AtomicU64::new(now),
             open_until: AtomicU64::new(0),
             reopens: AtomicU32::new(0),
+            trip_rate: AtomicU32::new(0),
             transitions: Default::default(),
             transition_lock: Mutex::new(()),
             owner,

@@ -6,18 +6,22 @@ use std::time::Duration;
 
 use crate::names::ComponentName;
 
+use super::clock::nanos;
 use super::error::RejectReason;
 use super::loom_shim::Ordering;
 use super::probe::ProbeWord;
-use super::state::CircuitState;
+use super::state::{CircuitState, StateWord};
 use super::window::WindowStats;
-use super::ComponentBreaker;
+use super::{ComponentBreaker, Role};
 
 /// One breaker at one instant.
 #[derive(Debug, Clone)]
 pub(crate) struct Reading {
     pub(crate) name: ComponentName,
     pub(crate) state: CircuitState,
+    /// The state the next call would see: `state` advanced by time alone (see
+    /// [`ComponentBreaker::next_call_state`]).
+    pub(crate) next_state: CircuitState,
     pub(crate) generation: u64,
     pub(crate) time_in_state: Duration,
     /// For `Open`: how long until probes are let through.
@@ -30,6 +34,8 @@ pub(crate) struct Reading {
     rejections: [u64; 4],
     /// The window as the trip check sees it now.
     pub(crate) window: WindowStats,
+    /// The window's failure rate at the last `Closed -> Open` trip (0 before any).
+    pub(crate) trip_failure_rate: f32,
     pub(crate) failures_in_a_row: u32,
     /// Probes in flight (in `HalfOpen`).
     pub(crate) probes_in_flight: u32,
@@ -46,6 +52,28 @@ impl Reading {
 }
 
 impl ComponentBreaker {
+    /// The state the next call would see at `now`, without making the transition (read-only,
+    /// for readers: the state only advances on a call). An `Open` breaker past its cooldown
+    /// would move to `HalfOpen`; a `HalfOpen` one past `half_open_max_wait` would re-open.
+    /// A derived breaker has no timer of its own, and the manual states never advance.
+    pub(crate) fn next_call_state(&self, word: StateWord, now: u64) -> CircuitState {
+        match word.state() {
+            CircuitState::Open
+                if self.role == Role::Component && self.cooldown_left(now).is_none() =>
+            {
+                CircuitState::HalfOpen
+            }
+            CircuitState::HalfOpen => {
+                let since = self.since.load(Ordering::Acquire);
+                match self.config.load().half_open_max_wait {
+                    Some(wait) if now.saturating_sub(since) >= nanos(wait) => CircuitState::Open,
+                    _ => CircuitState::HalfOpen,
+                }
+            }
+            state => state,
+        }
+    }
+
     /// This breaker's state and counters now.
     pub(crate) fn read(&self) -> Reading {
         let now = self.timeline.now_nanos();
@@ -62,6 +90,7 @@ impl ComponentBreaker {
         Reading {
             name: self.name.clone(),
             state,
+            next_state: self.next_call_state(word, now),
             generation: word.generation(),
             time_in_state: Duration::from_nanos(
                 now.saturating_sub(self.since.load(Ordering::Acquire)),
@@ -73,6 +102,7 @@ impl ComponentBreaker {
             slow: totals.slow,
             rejections: totals.rejections,
             window: self.window_stats(&self.config.load(), now, word.generation()),
+            trip_failure_rate: self.trip_failure_rate(),
             failures_in_a_row: self.failures_in_a_row(),
             probes_in_flight: if state == CircuitState::HalfOpen
                 && probe.belongs_to(word.generation())

@@ -68,6 +68,9 @@ impl ComponentBreaker {
         let next = current.next(to);
         match to {
             CircuitState::Open => {
+                if from == CircuitState::Closed {
+                    self.record_trip_rate(current, reason, now);
+                }
                 let reopens = if from == CircuitState::HalfOpen {
                     // Saturating: a wrapped exponent would shrink the cooldown back to
                     // `open_cooldown` after 2^32 re-opens. Only transitions write it, under
@@ -110,6 +113,25 @@ impl ComponentBreaker {
             at: self.timeline.instant_at(now),
             generation: next.generation(),
         })
+    }
+
+    /// Keeps the failure rate that tripped the breaker (cold: transitions only). An error
+    /// rate trip carries its rate; a consecutive-failure or slow-call trip reads the closing
+    /// episode's window, which the new generation is about to leave behind.
+    fn record_trip_rate(&self, current: StateWord, reason: TransitionReason, now: u64) {
+        let rate = match reason {
+            TransitionReason::ErrorRate { rate, .. } => rate,
+            _ => {
+                self.window_stats(&self.config.load(), now, current.generation())
+                    .error_rate
+            }
+        };
+        self.trip_rate.store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The failure rate of the last `Closed -> Open` trip (0 before any).
+    pub(crate) fn trip_failure_rate(&self) -> f32 {
+        f32::from_bits(self.trip_rate.load(Ordering::Relaxed))
     }
 
     /// Moves to `to` from whatever state the breaker is in (manual control).

@@ -19,7 +19,8 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use http::header::CONTENT_TYPE;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::HeaderMap;
 
 use crate::{metrics, GlobalCircuitBreaker, RegistrySnapshot};
 
@@ -41,11 +42,18 @@ async fn breakers<R: Deref<Target = GlobalCircuitBreaker>>(
     Json(registry.snapshot())
 }
 
+/// Both formats, by the scraper's `Accept` ([`metrics::Format::from_accept`]).
 async fn prometheus<R: Deref<Target = GlobalCircuitBreaker>>(
     State(registry): State<R>,
+    headers: HeaderMap,
 ) -> impl IntoResponse {
+    let accept = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = metrics::Format::from_accept(accept);
     (
-        [(CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        metrics::encode(&registry),
+        [(CONTENT_TYPE, format.content_type())],
+        metrics::encode(&registry, format),
     )
 }

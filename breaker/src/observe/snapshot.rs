@@ -48,8 +48,12 @@ pub struct TransitionCount {
 pub struct ComponentSnapshot {
     /// The component (`"__global__"` for the fuse).
     pub component: ComponentName,
-    /// Its state.
+    /// Its state, as the engine last recorded it (the state only advances on a call).
     pub state: CircuitState,
+    /// The state the next call would see: `state` advanced by time alone, without a call.
+    /// `Open` past its cooldown reads `HalfOpen`; `HalfOpen` past `half_open_max_wait` reads
+    /// `Open`; otherwise it is `state`. The metrics' `breaker_state` reports this one.
+    pub next_call_state: CircuitState,
     /// Transitions so far.
     pub generation: u64,
     /// How long it has been in `state`.
@@ -72,6 +76,10 @@ pub struct ComponentSnapshot {
     pub rejections: Rejections,
     /// The rolling window as the trip check sees it now.
     pub window: WindowStats,
+    /// The window's failure rate when it last tripped from `Closed` to `Open`, in `[0, 1]`
+    /// (0 before any trip). Kept through the outage and after, while `window` restarts at
+    /// the trip.
+    pub trip_failure_rate: f32,
     /// Failures in a row.
     pub consecutive_failures: u32,
     /// Probes in flight (in `HalfOpen`).
@@ -130,6 +138,7 @@ impl From<Reading> for ComponentSnapshot {
             },
             component: r.name,
             state: r.state,
+            next_call_state: r.next_state,
             generation: r.generation,
             time_in_state: r.time_in_state,
             retry_after: r.retry_after,
@@ -139,6 +148,7 @@ impl From<Reading> for ComponentSnapshot {
             slow_calls: r.slow,
             ignored: r.ignored,
             window: r.window,
+            trip_failure_rate: r.trip_failure_rate,
             consecutive_failures: r.failures_in_a_row,
             half_open_in_flight: r.probes_in_flight,
             transitions,

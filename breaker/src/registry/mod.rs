@@ -5,6 +5,7 @@ mod call;
 mod change;
 mod default;
 pub(crate) mod events;
+pub(crate) mod extensions;
 mod fuse;
 mod handle;
 mod plan;
@@ -38,6 +39,7 @@ use crate::engine::ComponentBreaker;
 use crate::names::ComponentName;
 use crate::{CircuitConfig, Clock, ConfigError, SystemClock};
 use events::{Hook, Hooks};
+use extensions::Extensions;
 use fuse::Fuse;
 use strict::Strictness;
 
@@ -90,6 +92,8 @@ pub struct GlobalCircuitBreaker {
     timeline: Timeline,
     fuse: Arc<Fuse>,
     hooks: Arc<Hooks>,
+    /// What the layers above keep on the registry (the `on_metrics` hooks).
+    extensions: Extensions,
     /// Every layer. Its lock serialises registration and reloads (calls never take it).
     layers: Mutex<Layers>,
     /// Strict mode, as set or as a declared manifest turned it on.
@@ -220,6 +224,7 @@ impl GlobalCircuitBreaker {
             timeline,
             fuse,
             hooks,
+            extensions: Extensions::default(),
             layers: Mutex::new(Layers {
                 base: config,
                 file: None,
@@ -319,6 +324,11 @@ impl GlobalCircuitBreaker {
     #[doc(hidden)]
     pub fn fuse_window_reads(&self) -> u64 {
         self.fuse.window_reads()
+    }
+
+    /// What the layers above keep on the registry.
+    pub(crate) fn extensions(&self) -> &Extensions {
+        &self.extensions
     }
 
     /// Components `Open` or `HalfOpen`, as the fuse counts them.
