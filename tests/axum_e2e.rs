@@ -16,7 +16,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use breaker::layer::{service_unavailable, CircuitBreaker, CircuitBreakerLayer};
+use breaker::layer::{service_unavailable, CircuitBreaker, CircuitBreakerLayer, Format};
 use breaker::{CallError, CircuitConfig, CircuitState, FakeClock, GlobalCircuitBreaker, Outcome};
 use tower::{Layer, ServiceExt};
 
@@ -61,7 +61,7 @@ async fn quote(State(gw): State<Gateway>) -> Response {
             (StatusCode::OK, body).into_response()
         }
         Ok(_) | Err(CallError::Inner(_)) => StatusCode::BAD_GATEWAY.into_response(),
-        Err(CallError::Rejected(refused)) => service_unavailable::<Body>(&refused),
+        Err(CallError::Rejected(refused)) => service_unavailable::<Body>(&refused, Format::Text),
     }
 }
 
