@@ -33,7 +33,10 @@ fn upstream() -> impl Service<Request<Body>, Response = Response<Body>, Error = 
             std::future::pending::<()>().await;
         }
         let status = StatusCode::from_u16(path.parse().unwrap()).unwrap();
-        Ok(Response::builder().status(status).body(Body::empty()).unwrap())
+        Ok(Response::builder()
+            .status(status)
+            .body(Body::empty())
+            .unwrap())
     })
 }
 
@@ -84,7 +87,11 @@ async fn an_open_refusal_has_a_json_body_when_json_is_accepted_and_text_otherwis
         })
     );
 
-    for accept in [None, Some("text/html, */*;q=0.8"), Some("application/json;q=0")] {
+    for accept in [
+        None,
+        Some("text/html, */*;q=0.8"),
+        Some("application/json;q=0"),
+    ] {
         let refused = svc
             .ready()
             .await
@@ -110,7 +117,11 @@ async fn an_open_refusal_has_a_json_body_when_json_is_accepted_and_text_otherwis
             .call(request("/200", Some(accept)))
             .await
             .unwrap();
-        assert_eq!(refused.headers()[CONTENT_TYPE], "application/json", "{accept}");
+        assert_eq!(
+            refused.headers()[CONTENT_TYPE],
+            "application/json",
+            "{accept}"
+        );
     }
 }
 

@@ -26,10 +26,21 @@ pub(crate) async fn breaker(State(ops): State<Ops>, Path(name): Path<String>) ->
     }
 }
 
-/// `404` naming the component, as JSON (so the name is escaped, whatever it holds).
+/// `404` naming the component, as JSON (so the name is escaped, whatever it holds; `<`, `>`
+/// and `&` too, so no browser sniffing the body finds markup in it).
 pub(crate) fn unknown(name: &str) -> Response {
     let body = serde_json::json!({ "error": "unknown_component", "component": name });
-    (StatusCode::NOT_FOUND, Json(body)).into_response()
+    let text = body
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    (
+        StatusCode::NOT_FOUND,
+        [(CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response()
 }
 
 #[derive(Serialize)]
