@@ -1,7 +1,8 @@
 // The breaker dashboard. Every value from the server is put into the page as text
 // (textContent, setAttribute), never parsed as HTML.
 "use strict";
-(function () {
+// The script is in the head: it starts once the body it fills in is there.
+document.addEventListener("DOMContentLoaded", function () {
   // The router may be nested under any prefix: its routes are relative to this page.
   var base = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
   var SAMPLES = 300; // one a second: the last five minutes
@@ -57,12 +58,14 @@
     };
   }
 
-  // Per-sample deltas as two polylines: calls (blue) and failures (red).
+  // Per-sample deltas as two polylines, calls (blue) and failures (red), stretched over the
+  // samples there are (at least a minute's worth of slots, so a fresh page is not a smear).
   function spark(ring) {
     var ns = "http://www.w3.org/2000/svg";
+    var slots = Math.max(60, ring.length - 1);
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "spark");
-    svg.setAttribute("viewBox", "0 0 " + SAMPLES + " 24");
+    svg.setAttribute("viewBox", "0 0 " + slots + " 24");
     svg.setAttribute("preserveAspectRatio", "none");
     var calls = [], fails = [], max = 1;
     for (var i = 1; i < ring.length; i++) {
@@ -72,7 +75,7 @@
     }
     [["calls", calls], ["errors", fails]].forEach(function (pair) {
       var pts = pair[1].map(function (v, j) {
-        return (SAMPLES - pair[1].length + j) + "," + (23 - (22 * v) / max).toFixed(1);
+        return (slots - pair[1].length + j + 1) + "," + (23 - (22 * v) / max).toFixed(1);
       });
       var line = document.createElementNS(ns, "polyline");
       line.setAttribute("class", pair[0]);
@@ -192,9 +195,12 @@
   var source = new EventSource(base + "events");
   source.addEventListener("open", function () { conn.textContent = "live"; });
   source.addEventListener("error", function () { conn.textContent = "reconnecting…"; });
-  source.addEventListener("snapshot", function (e) { var d = parse(e); if (d) snapshot(d); });
+  source.addEventListener("snapshot", function (e) {
+    var d = parse(e);
+    if (d) { snapshot(d); conn.textContent = "live"; }
+  });
   source.addEventListener("transition", function (e) { var d = parse(e); if (d) timeline(d); });
   source.addEventListener("config", function (e) { var d = parse(e); if (d) timeline(d); });
   source.addEventListener("dropped", function () { conn.textContent = "fell behind; reconnecting…"; });
   setInterval(tick, 250);
-})();
+});
