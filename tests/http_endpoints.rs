@@ -217,3 +217,62 @@ async fn the_page_is_self_contained_and_loads_nothing_from_elsewhere() {
         }
     }
 }
+
+#[tokio::test]
+async fn breakers_shows_each_config_value_with_its_layer_and_the_file_in_force() {
+    let (_clock, registry, app) = setup();
+    registry.register("db").unwrap();
+    registry
+        .register_with(
+            "ledger",
+            CircuitConfig {
+                min_calls: 9,
+                ..CircuitConfig::DEFAULT
+            },
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakers.toml");
+    std::fs::write(
+        &path,
+        "[defaults]\nrolling_window = \"20s\"\n\n[components.db]\nmin_calls = 7\n",
+    )
+    .unwrap();
+    registry.reload_from_path(&path).unwrap();
+
+    let (_, json) = get(&app, "/breakers").await;
+    let shown_path = path.display().to_string();
+    assert_eq!(json["config_file"]["path"], shown_path.as_str());
+    assert_eq!(json["config_file"]["last_reload"]["kind"], "file_reloaded");
+    assert_eq!(
+        json["config_file"]["last_reload"]["path"],
+        shown_path.as_str()
+    );
+
+    let (_, db) = get(&app, "/breakers/db").await;
+    let config = &db["config"];
+    assert_eq!(
+        config["min_calls"],
+        serde_json::json!({"value": 7, "layer": "file", "path": shown_path, "section": "components.db", "line": 5})
+    );
+    assert_eq!(config["rolling_window"]["value"], "20s");
+    assert_eq!(config["rolling_window"]["section"], "defaults");
+    assert_eq!(config["rolling_window"]["line"], 2);
+    assert_eq!(
+        config["error_rate_threshold"],
+        serde_json::json!({"value": 0.5, "layer": "registry"})
+    );
+
+    let (_, ledger) = get(&app, "/breakers/ledger").await;
+    assert_eq!(
+        ledger["config"]["min_calls"],
+        serde_json::json!({"value": 9, "layer": "code"})
+    );
+    // A whole config in code wins over the file's defaults.
+    assert_eq!(ledger["config"]["rolling_window"]["layer"], "code");
+    // The fuse reads the registry's conditions only.
+    assert_eq!(
+        ledger["config"]["global_trip_conditions.min_calls"],
+        serde_json::json!({"value": 0, "layer": "registry"})
+    );
+}

@@ -2,6 +2,7 @@
 //! reads (`5m 56s`) beside their milliseconds, the last transition with its reason, and the
 //! engine's internal fields under `debug`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,7 +10,8 @@ use serde::Serialize;
 
 use super::duration::{human, millis};
 use super::feed::{Feed, Record, RecordView};
-use crate::{CircuitState, ComponentSnapshot, GlobalCircuitBreaker, Rejections, TransitionCount};
+use crate::TransitionCount;
+use crate::{CircuitState, ComponentSnapshot, ConfigLayer, GlobalCircuitBreaker, Rejections};
 use crate::{RegistrySnapshot, WindowStats};
 
 /// `GET /breakers`.
@@ -64,7 +66,69 @@ pub(crate) struct ComponentView<'a> {
     half_open_in_flight: u32,
     transitions: &'a [TransitionCount],
     last_transition: Option<RecordView<'a>>,
+    /// Each field of the config in force and the layer it came from (`/breakers` and
+    /// `/breakers/{name}`; not in the SSE snapshots, which repeat every second).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<BTreeMap<&'static str, FieldView>>,
     debug: Debug,
+}
+
+/// One config field's value and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FieldView {
+    value: serde_json::Value,
+    /// `default` (built in), `registry` (the registry's defaults in code), `manifest` (the
+    /// `breakers!` entry), `code` (`register_with`, `reload_component`) or `file`.
+    layer: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    section: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+}
+
+/// `name`'s config in force, field by field with its layer.
+fn config_of(
+    registry: &GlobalCircuitBreaker,
+    name: &str,
+) -> Option<BTreeMap<&'static str, FieldView>> {
+    let sources = registry.config_sources(name)?;
+    let config = registry.component(name)?.config();
+    let values = serde_json::to_value(config).unwrap_or_default();
+    let views = sources.into_iter().map(|(field, layer)| {
+        let (layer, path, section, line) = match layer {
+            ConfigLayer::BuiltIn => ("default", None, None, None),
+            ConfigLayer::RegistryDefaults => ("registry", None, None, None),
+            ConfigLayer::Manifest => ("manifest", None, None, None),
+            ConfigLayer::Code => ("code", None, None, None),
+            ConfigLayer::File {
+                path,
+                section,
+                line,
+            } => (
+                "file",
+                path.map(|p| p.display().to_string()),
+                Some(section),
+                Some(line),
+            ),
+        };
+        // `global_trip_conditions.min_calls` is a path into the nested table.
+        let value = field
+            .split('.')
+            .try_fold(&values, |v, key| v.get(key))
+            .cloned()
+            .unwrap_or_default();
+        let view = FieldView {
+            value,
+            layer,
+            path,
+            section,
+            line,
+        };
+        (field, view)
+    });
+    Some(views.collect())
 }
 
 /// What only the crate's developers read.
@@ -79,6 +143,7 @@ struct Debug {
 pub(crate) struct Owned {
     pub(crate) snapshot: RegistrySnapshot,
     last: Vec<Option<Arc<Record>>>,
+    configs: Vec<Option<BTreeMap<&'static str, FieldView>>>,
     global_last: Option<Arc<Record>>,
     reload: Option<Arc<Record>>,
     path: Option<String>,
@@ -86,9 +151,19 @@ pub(crate) struct Owned {
 }
 
 impl Owned {
-    /// Everything `GET /breakers` shows, read now.
-    pub(crate) fn read(registry: &GlobalCircuitBreaker, feed: &Feed) -> Self {
+    /// Everything `GET /breakers` shows, read now (the config of each component only
+    /// `with_config`).
+    pub(crate) fn read(registry: &GlobalCircuitBreaker, feed: &Feed, with_config: bool) -> Self {
         let snapshot = registry.snapshot();
+        let configs = snapshot
+            .components
+            .iter()
+            .map(|c| {
+                with_config
+                    .then(|| config_of(registry, &c.component))
+                    .flatten()
+            })
+            .collect();
         let last = snapshot
             .components
             .iter()
@@ -97,6 +172,7 @@ impl Owned {
         Self {
             global_last: feed.last_transition(&snapshot.global.component),
             last,
+            configs,
             reload: feed.last_reload(),
             path: registry.config_file().map(|p| p.display().to_string()),
             now: feed.now(),
@@ -106,7 +182,7 @@ impl Owned {
 
     pub(crate) fn view(&self, debug: RouterDebug) -> BreakersView<'_> {
         BreakersView {
-            global: component(&self.snapshot.global, &self.global_last, self.now),
+            global: component(&self.snapshot.global, &self.global_last, None, self.now),
             unhealthy: self.snapshot.unhealthy,
             config_file: ConfigFileView {
                 path: self.path.clone(),
@@ -117,7 +193,8 @@ impl Owned {
                 .components
                 .iter()
                 .zip(&self.last)
-                .map(|(c, last)| component(c, last, self.now))
+                .zip(&self.configs)
+                .map(|((c, last), config)| component(c, last, config.clone(), self.now))
                 .collect(),
             debug,
         }
@@ -130,9 +207,11 @@ impl Owned {
             .components
             .iter()
             .position(|c| c.component == name)?;
+        let config = self.configs[i].clone();
         Some(component(
             &self.snapshot.components[i],
             &self.last[i],
+            config,
             self.now,
         ))
     }
@@ -141,6 +220,7 @@ impl Owned {
 fn component<'a>(
     c: &'a ComponentSnapshot,
     last: &'a Option<Arc<Record>>,
+    config: Option<BTreeMap<&'static str, FieldView>>,
     now: Instant,
 ) -> ComponentView<'a> {
     ComponentView {
@@ -161,6 +241,7 @@ fn component<'a>(
         half_open_in_flight: c.half_open_in_flight,
         transitions: &c.transitions,
         last_transition: last.as_ref().map(|r| r.view(now)),
+        config,
         debug: Debug {
             generation: c.generation,
             stripes: c.stripes,

@@ -14,12 +14,12 @@ use super::state::Ops;
 use crate::{metrics, CircuitState};
 
 pub(crate) async fn breakers(State(ops): State<Ops>) -> Response {
-    let owned = Owned::read(ops.registry(), &ops.0.feed);
+    let owned = Owned::read(ops.registry(), &ops.0.feed, true);
     Json(owned.view(ops.debug())).into_response()
 }
 
 pub(crate) async fn breaker(State(ops): State<Ops>, Path(name): Path<String>) -> Response {
-    let owned = Owned::read(ops.registry(), &ops.0.feed);
+    let owned = Owned::read(ops.registry(), &ops.0.feed, true);
     match owned.one(&name) {
         Some(view) => Json(view).into_response(),
         None => unknown(&name),

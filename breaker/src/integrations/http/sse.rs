@@ -91,7 +91,7 @@ fn stream_of(state: Stream1) -> impl Stream<Item = Result<SseEvent, Infallible>>
             Ok(Err(RecvError::Closed)) => return None,
             Err(_tick) => {
                 s.next_tick = Instant::now() + TICK;
-                let owned = Owned::read(ops.registry(), &ops.0.feed);
+                let owned = Owned::read(ops.registry(), &ops.0.feed, false);
                 data("snapshot", &owned.view(ops.debug()))
             }
         };
