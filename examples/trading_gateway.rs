@@ -139,16 +139,8 @@ const SCRIPT: [(u64, [bool; 3], &str); 5] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let fast = args.iter().any(|a| a == "--fast");
-    let serve = args
-        .iter()
-        .enumerate()
-        .find_map(|(i, a)| match a.strip_prefix("--serve") {
-            Some("") => Some(args.get(i + 1).cloned().ok_or("--serve needs an address")),
-            Some(rest) => rest.strip_prefix('=').map(|addr| Ok(addr.to_owned())),
-            None => None,
-        });
     let live = std::io::stdout().is_terminal() && !fast;
-    match serve {
+    match serve_arg(&args) {
         None => run(&mut std::io::stdout(), live),
         Some(addr) => {
             let addr = addr?;
@@ -163,6 +155,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+}
+
+/// The address of `--serve ADDR` or `--serve=ADDR`, if given.
+fn serve_arg(args: &[String]) -> Option<Result<String, &'static str>> {
+    args.iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--serve") {
+            Some("") => Some(args.get(i + 1).cloned().ok_or("--serve needs an address")),
+            Some(rest) => rest.strip_prefix('=').map(|addr| Ok(addr.to_owned())),
+            None => None,
+        })
 }
 
 /// Plays the script, writing to `out` (the phase tables, the transitions, the timeline); with
@@ -499,6 +502,57 @@ fn print_timeline(out: &mut dyn Write, timeline: &[[Seen; 4]]) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use std::error::Error;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn serve_takes_its_address_either_way() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let addr = Ok("127.0.0.1:8080".to_owned());
+        assert_eq!(super::serve_arg(&args(&["--fast"])), None);
+        assert_eq!(
+            super::serve_arg(&args(&["--serve", "127.0.0.1:8080"])),
+            Some(addr.clone())
+        );
+        assert_eq!(
+            super::serve_arg(&args(&["--serve=127.0.0.1:8080"])),
+            Some(addr)
+        );
+        assert!(matches!(
+            super::serve_arg(&args(&["--serve"])),
+            Some(Err(_))
+        ));
+    }
+
+    /// What `--serve` starts: the dashboard and its routes, on the registry it is given.
+    #[test]
+    fn serve_answers_the_dashboard_and_its_routes() -> Result<(), Box<dyn Error>> {
+        let registry: &'static breaker::GlobalCircuitBreaker = Box::leak(Box::new(
+            breaker::GlobalCircuitBreaker::new(breaker::CircuitConfig::DEFAULT)?,
+        ));
+        registry.register("kraken_rest")?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        super::serve(registry, listener)?;
+        let get = |path: &str| -> Result<String, Box<dyn Error>> {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+            write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        };
+        let page = get("/")?;
+        assert!(page.starts_with("HTTP/1.1 200") && page.contains("new EventSource"));
+        let breakers = get("/breakers")?;
+        assert!(
+            breakers.contains("\"component\":\"kraken_rest\""),
+            "{breakers}"
+        );
+        Ok(())
+    }
 
     /// The scripted run, as a pipe sees it: every half-open episode the transition log reports
     /// shows as `?` in its timeline column, and the legend names each glyph.

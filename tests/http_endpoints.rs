@@ -276,3 +276,15 @@ async fn breakers_shows_each_config_value_with_its_layer_and_the_file_in_force()
         serde_json::json!({"value": 0, "layer": "registry"})
     );
 }
+
+#[tokio::test]
+async fn nested_under_a_prefix_the_page_and_its_routes_answer() {
+    let (_clock, registry, _app) = setup();
+    let app = Router::new().nest("/ops", breaker::http::router(Arc::clone(&registry)));
+    // The page at the prefix finds its routes relative to itself (`/ops/events`, ..).
+    let (status, _, body) = raw(&app, Method::GET, "/ops").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("location.pathname"));
+    assert_eq!(get(&app, "/ops/events/recent").await.0, StatusCode::OK);
+    assert_eq!(get(&app, "/ops/health").await.0, StatusCode::OK);
+}
