@@ -199,7 +199,26 @@ document.addEventListener("DOMContentLoaded", function () {
     var d = parse(e);
     if (d) { snapshot(d); conn.textContent = "live"; }
   });
-  source.addEventListener("transition", function (e) { var d = parse(e); if (d) timeline(d); });
+  // A transition shows at once, on the timeline and in its row's state (the next snapshot
+  // brings the rest of the row).
+  function restate(ev) {
+    var rows = document.querySelectorAll("tr[data-component]");
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].getAttribute("data-component") !== ev.component) continue;
+      var old = rows[i].querySelector('[data-field="state"]');
+      if (old) rows[i].replaceChild(stateCell(ev.to), old);
+    }
+    if (ev.component === "__global__") {
+      var fuse = document.getElementById("fuse");
+      fuse.textContent = "fuse: " + ev.to;
+      fuse.className = "pill state-" + ev.to;
+      fuse.setAttribute("data-state", ev.to);
+    }
+  }
+  source.addEventListener("transition", function (e) {
+    var d = parse(e);
+    if (d) { timeline(d); restate(d); }
+  });
   source.addEventListener("config", function (e) { var d = parse(e); if (d) timeline(d); });
   source.addEventListener("dropped", function () { conn.textContent = "fell behind; reconnecting…"; });
   setInterval(tick, 250);
