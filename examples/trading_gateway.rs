@@ -14,6 +14,11 @@
 //! terminal), transitions are logged as they happen, and a timeline closes the run.
 //!
 //! Run it with `cargo run --example trading_gateway`.
+//!
+//! With `--serve 127.0.0.1:8080` it also serves the live dashboard (`breaker::http::router`:
+//! `GET /` and the rest) on that address, plays the script in real time (40 s, so the page's
+//! rates and countdowns are the script's), and keeps serving after the script ends until
+//! Ctrl-C.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -132,14 +137,78 @@ const SCRIPT: [(u64, [bool; 3], &str); 5] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let fast = std::env::args().any(|a| a == "--fast");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let fast = args.iter().any(|a| a == "--fast");
     let live = std::io::stdout().is_terminal() && !fast;
-    run(&mut std::io::stdout(), live)
+    match serve_arg(&args) {
+        None => run(&mut std::io::stdout(), live),
+        Some(addr) => {
+            let addr = addr?;
+            // Bound here, so a taken port fails before the script starts.
+            let listener =
+                std::net::TcpListener::bind(&addr).map_err(|e| format!("--serve {addr}: {e}"))?;
+            let url = format!("http://{}/", listener.local_addr()?);
+            run_with(&mut std::io::stdout(), live, Some(listener), &url)?;
+            eprintln!("the script is over; still serving the dashboard at {url} until Ctrl-C");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+/// The address of `--serve ADDR` or `--serve=ADDR`, if given.
+fn serve_arg(args: &[String]) -> Option<Result<String, &'static str>> {
+    args.iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--serve") {
+            Some("") => Some(args.get(i + 1).cloned().ok_or("--serve needs an address")),
+            Some(rest) => rest.strip_prefix('=').map(|addr| Ok(addr.to_owned())),
+            None => None,
+        })
 }
 
 /// Plays the script, writing to `out` (the phase tables, the transitions, the timeline); with
 /// `live`, redraws a table in the terminal instead and paces the script to about 8 s.
 fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>> {
+    run_with(out, live, None, "")
+}
+
+/// Serves the registry's dashboard on `listener` from a thread of its own.
+fn serve(
+    registry: &'static GlobalCircuitBreaker,
+    listener: std::net::TcpListener,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    // Built here, not in the thread: its event hook must be in place before the script's
+    // first event.
+    let app = breaker::http::router(registry);
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let served = async {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                axum::serve(listener, app).await
+            };
+            if let Err(e) = served.await {
+                eprintln!("the dashboard server stopped: {e}");
+            }
+        });
+    });
+    Ok(())
+}
+
+/// [`run`], and with a `listener`, the dashboard served on it while the script plays in
+/// real time (100 ms a tick).
+fn run_with(
+    out: &mut dyn Write,
+    live: bool,
+    listener: Option<std::net::TcpListener>,
+    url: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     let clock = FakeClock::new();
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     // Where each transition took a breaker, drained every tick into the timeline: a half-open
@@ -177,6 +246,15 @@ fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>
             .build()?
     })
     .map_err(|e| e.to_string())?;
+    // Served before the manifest and the file go in, so the page's timeline has them.
+    let pace = match listener {
+        Some(listener) => {
+            serve(registry, listener)?;
+            eprintln!("dashboard: {url} (the script plays in real time, 40 s)");
+            Some(TICK)
+        }
+        None => live.then_some(Duration::from_millis(20)),
+    };
     breakers::binance_ws.declare_manifest(registry);
     registry.reload_from_str(BREAKERS_TOML)?;
 
@@ -247,11 +325,13 @@ fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>
         timeline.push(seen);
         clock.advance(TICK);
 
+        if let Some(pace) = pace {
+            std::thread::sleep(pace);
+        }
         if live {
             if tick % 2 == 0 {
                 redraw(registry, &log, second, phase, &net, calls, refused);
             }
-            std::thread::sleep(Duration::from_millis(20));
         } else {
             let log = log.lock().unwrap_or_else(PoisonError::into_inner);
             for line in &log[printed..] {
@@ -422,6 +502,57 @@ fn print_timeline(out: &mut dyn Write, timeline: &[[Seen; 4]]) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use std::error::Error;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn serve_takes_its_address_either_way() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let addr = Ok("127.0.0.1:8080".to_owned());
+        assert_eq!(super::serve_arg(&args(&["--fast"])), None);
+        assert_eq!(
+            super::serve_arg(&args(&["--serve", "127.0.0.1:8080"])),
+            Some(addr.clone())
+        );
+        assert_eq!(
+            super::serve_arg(&args(&["--serve=127.0.0.1:8080"])),
+            Some(addr)
+        );
+        assert!(matches!(
+            super::serve_arg(&args(&["--serve"])),
+            Some(Err(_))
+        ));
+    }
+
+    /// What `--serve` starts: the dashboard and its routes, on the registry it is given.
+    #[test]
+    fn serve_answers_the_dashboard_and_its_routes() -> Result<(), Box<dyn Error>> {
+        let registry: &'static breaker::GlobalCircuitBreaker = Box::leak(Box::new(
+            breaker::GlobalCircuitBreaker::new(breaker::CircuitConfig::DEFAULT)?,
+        ));
+        registry.register("kraken_rest")?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        super::serve(registry, listener)?;
+        let get = |path: &str| -> Result<String, Box<dyn Error>> {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+            write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        };
+        let page = get("/")?;
+        assert!(page.starts_with("HTTP/1.1 200") && page.contains("new EventSource"));
+        let breakers = get("/breakers")?;
+        assert!(
+            breakers.contains("\"component\":\"kraken_rest\""),
+            "{breakers}"
+        );
+        Ok(())
+    }
 
     /// The scripted run, as a pipe sees it: every half-open episode the transition log reports
     /// shows as `?` in its timeline column, and the legend names each glyph.

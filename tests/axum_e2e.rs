@@ -16,7 +16,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use breaker::layer::{service_unavailable, CircuitBreaker, CircuitBreakerLayer};
+use breaker::layer::{service_unavailable, CircuitBreaker, CircuitBreakerLayer, Format};
 use breaker::{CallError, CircuitConfig, CircuitState, FakeClock, GlobalCircuitBreaker, Outcome};
 use tower::{Layer, ServiceExt};
 
@@ -61,7 +61,7 @@ async fn quote(State(gw): State<Gateway>) -> Response {
             (StatusCode::OK, body).into_response()
         }
         Ok(_) | Err(CallError::Inner(_)) => StatusCode::BAD_GATEWAY.into_response(),
-        Err(CallError::Rejected(refused)) => service_unavailable::<Body>(&refused),
+        Err(CallError::Rejected(refused)) => service_unavailable::<Body>(&refused, Format::Text),
     }
 }
 
@@ -295,6 +295,24 @@ async fn an_axum_route_guarded_in_http_mode_answers_503_itself() {
             .unwrap();
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(refused.headers()[header::RETRY_AFTER], "30");
+        assert_eq!(
+            refused.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        // A client that asks for JSON gets the refusal as JSON.
+        let mut asks_json = request(Method::GET, "/orders");
+        asks_json
+            .headers_mut()
+            .insert(header::ACCEPT, "application/json".parse().unwrap());
+        let refused = app.clone().oneshot(asks_json).await.unwrap();
+        assert_eq!(refused.headers()[header::CONTENT_TYPE], "application/json");
+        let body = http_body_util::BodyExt::collect(refused.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["component"], "orders");
+        assert_eq!(body["retry_after_ms"], 30_000);
 
         // Unmatched paths never reach `route_layer`, so they are not counted.
         let missing = app
@@ -312,7 +330,7 @@ async fn an_axum_route_guarded_in_http_mode_answers_503_itself() {
         }
         let orders = breakers.component("orders").unwrap();
         assert_eq!(orders.state(), CircuitState::Closed);
-        assert_eq!(orders.snapshot().rejections.total(), 1);
+        assert_eq!(orders.snapshot().rejections.total(), 2);
     })
     .await
     .expect("bounded");

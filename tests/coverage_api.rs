@@ -394,18 +394,27 @@ fn the_tower_layer_exposes_its_service_and_formats() {
 fn http_refusals_and_inner_errors() {
     let (_clock, registry, _log) = registry_with(trips_at_two_alone());
     // The default HTTP answer passes the inner service's own errors through.
-    let failing =
-        service_fn(|_: ()| async { Err::<Response<String>, _>(io::Error::other("down")) });
+    // HTTP mode reads the request's `Accept`, so its requests are `http::Request`s.
+    let failing = service_fn(|_: http::Request<()>| async {
+        Err::<Response<String>, _>(io::Error::other("down"))
+    });
     let mut svc = CircuitBreakerLayer::for_component(&registry, "http_inner")
         .unwrap()
         .http()
         .layer(failing);
+    let request = || http::Request::new(());
     block_on(async {
         for _ in 0..2 {
-            let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
+            let err = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(request())
+                .await
+                .unwrap_err();
             assert_eq!(err.to_string(), "down");
         }
-        let refused = svc.ready().await.unwrap().call(()).await.unwrap();
+        let refused = svc.ready().await.unwrap().call(request()).await.unwrap();
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     });
 

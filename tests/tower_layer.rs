@@ -52,6 +52,18 @@ fn statuses(
     })
 }
 
+/// `statuses` for HTTP mode: the request's body is the status.
+fn http_statuses(
+    calls: Arc<AtomicUsize>,
+) -> impl Service<http::Request<u16>, Response = Response<()>, Error = io::Error> + Clone {
+    statuses(calls).map_request(http::Request::into_body)
+}
+
+/// A request `http_statuses` answers with `status`.
+fn get(status: u16) -> http::Request<u16> {
+    http::Request::new(status)
+}
+
 /// Opens the breaker behind `service` with two 500s through it (`CONFIG`'s `min_calls`).
 async fn trip_service<S>(service: &mut S)
 where
@@ -128,12 +140,16 @@ async fn http_mode_answers_503_with_retry_after_in_whole_seconds_rounded_up() {
     let layer = CircuitBreakerLayer::for_component(&registry, "api")
         .unwrap()
         .http();
-    let mut svc = layer.layer(statuses(Arc::clone(&calls)));
-    trip_service(&mut svc).await;
+    // HTTP mode reads the request's `Accept`, so its requests are `http::Request`s.
+    let mut svc = layer.layer(http_statuses(Arc::clone(&calls)));
+    for _ in 0..2 {
+        let response = svc.ready().await.unwrap().call(get(500)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     clock.advance(Duration::from_millis(10_500));
     // The inner error type is kept: refusals are responses, not errors.
-    let refused: Result<Response<()>, io::Error> = svc.ready().await.unwrap().call(200).await;
+    let refused: Result<Response<()>, io::Error> = svc.ready().await.unwrap().call(get(200)).await;
     let refused = refused.unwrap();
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()[RETRY_AFTER], "20"); // 19.5 s left
@@ -143,16 +159,17 @@ async fn http_mode_answers_503_with_retry_after_in_whole_seconds_rounded_up() {
 }
 
 #[tokio::test]
-async fn a_refusal_without_a_retry_hint_has_no_retry_after() {
+async fn a_refusal_without_a_known_wait_says_retry_after_one_second() {
+    // Issue 13: every 503 carries `Retry-After` (forced open had none).
     let (_clock, registry, _log) = registry(CONFIG);
     let b = registry.register("api").unwrap();
     b.force_open();
     let mut svc = CircuitBreakerLayer::new(b)
         .http()
-        .layer(statuses(Arc::default()));
-    let refused = svc.ready().await.unwrap().call(200).await.unwrap();
+        .layer(http_statuses(Arc::default()));
+    let refused = svc.ready().await.unwrap().call(get(200)).await.unwrap();
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(refused.headers().get(RETRY_AFTER).is_none());
+    assert_eq!(refused.headers()[RETRY_AFTER], "1");
 }
 
 #[tokio::test]
@@ -338,18 +355,26 @@ fn the_tower_layer_exposes_its_service_and_formats() {
 fn http_refusals_and_inner_errors() {
     let (_clock, registry, _log) = registry(CONFIG);
     // The default HTTP answer passes the inner service's own errors through.
-    let failing =
-        service_fn(|_: ()| async { Err::<Response<String>, _>(io::Error::other("down")) });
+    let failing = service_fn(|_: http::Request<()>| async {
+        Err::<Response<String>, _>(io::Error::other("down"))
+    });
     let mut svc = CircuitBreakerLayer::for_component(&registry, "http_inner")
         .unwrap()
         .http()
         .layer(failing);
+    let request = || http::Request::new(());
     block_on(async {
         for _ in 0..2 {
-            let err = svc.ready().await.unwrap().call(()).await.unwrap_err();
+            let err = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(request())
+                .await
+                .unwrap_err();
             assert_eq!(err.to_string(), "down");
         }
-        let refused = svc.ready().await.unwrap().call(()).await.unwrap();
+        let refused = svc.ready().await.unwrap().call(request()).await.unwrap();
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     });
 

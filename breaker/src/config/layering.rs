@@ -221,6 +221,32 @@ impl<'a> Defaults<'a> {
         code: &CodeLayer,
         section: Option<&'a Section>,
     ) -> Result<Layered, ConfigError> {
+        self.stacked(name, code, section)
+            .map(|(layered, _)| layered)
+    }
+
+    /// Each field of component `name`'s config (as [`component`](Self::component) layers
+    /// it) with the layer its value came from, for operators' views.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn sources(
+        &self,
+        name: &str,
+        code: &CodeLayer,
+        section: Option<&'a Section>,
+    ) -> Result<Vec<(&'static str, ConfigLayer)>, ConfigError> {
+        let (_, stack) = self.stacked(name, code, section)?;
+        Ok(FIELDS
+            .iter()
+            .map(|f| (f.name, stack.origin(f.name)))
+            .collect())
+    }
+
+    fn stacked(
+        &self,
+        name: &str,
+        code: &CodeLayer,
+        section: Option<&'a Section>,
+    ) -> Result<(Layered, Stack<'a>), ConfigError> {
         let mut stack = match code {
             CodeLayer::Defaults => self.stack.clone(),
             CodeLayer::Full(own) => {
@@ -241,10 +267,11 @@ impl<'a> Defaults<'a> {
             stack.push_section(file, section);
         }
         let CodeLayer::Manifest(compiled, _) = code else {
-            return Ok(Layered {
+            let layered = Layered {
                 config: stack.checked(Some(name))?,
                 resolved: Vec::new(),
-            });
+            };
+            return Ok((layered, stack));
         };
         let mut resolved = Vec::new();
         // Each round settles one rule for good (all its fields then hold the compiled
@@ -252,7 +279,7 @@ impl<'a> Defaults<'a> {
         for _ in 0..=FIELDS.len() {
             let config = stack.config();
             let Err(violation) = config.check() else {
-                return Ok(Layered { config, resolved });
+                return Ok((Layered { config, resolved }, stack));
             };
             let error = stack.explain(violation, &config, Some(name));
             let involved = std::iter::once(violation.field)

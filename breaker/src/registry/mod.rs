@@ -31,13 +31,13 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use rustc_hash::FxHashMap;
 
-use crate::config::{CodeLayer, FileLayer};
+use crate::config::{CodeLayer, Defaults, FileLayer};
 use crate::engine::clock::Timeline;
 use crate::engine::events::Transition;
 use crate::engine::loom_shim::{lock, Mutex};
 use crate::engine::ComponentBreaker;
 use crate::names::ComponentName;
-use crate::{CircuitConfig, Clock, ConfigError, SystemClock};
+use crate::{CircuitConfig, Clock, ConfigError, ConfigLayer, SystemClock};
 use events::{Hook, Hooks};
 use extensions::Extensions;
 use fuse::Fuse;
@@ -300,6 +300,23 @@ impl GlobalCircuitBreaker {
             .file
             .as_deref()
             .and_then(|f| f.path().map(Path::to_owned))
+    }
+
+    /// Where each field of component `name`'s config in force came from, layer by layer
+    /// (`None`: not registered). Cold: it takes the registration lock and re-layers the
+    /// component; for operators' views, never for calls.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn config_sources(&self, name: &str) -> Option<Vec<(&'static str, ConfigLayer)>> {
+        self.breakers.get(name)?;
+        let layers = lock(&self.layers);
+        let file = layers.file.as_deref();
+        let defaults = Defaults::new(&layers.base, file).ok()?;
+        let code = layers
+            .own
+            .get(name)
+            .map_or(CodeLayer::Defaults, |o| o.code.clone());
+        let section = file.and_then(|f| f.component(name));
+        defaults.sources(name, &code, section).ok()
     }
 
     /// A hook for every [`Event`]. Hooks run on the thread that caused the event, outside

@@ -4,8 +4,8 @@
 //! in the [`ResponseFuture`] and records the outcome when the response arrives, as a
 //! [`Classify`] judges it (default [`ServerErrorsAsFailures`]: `Err` and `5xx` fail). What a
 //! refused request becomes is a [`Reject`] policy: [`CallError::Rejected`](crate::CallError)
-//! (the default), or for HTTP `503 Service Unavailable` with `Retry-After`
-//! ([`http`](CircuitBreakerLayer::http)).
+//! (the default), or for HTTP `503 Service Unavailable` with `Retry-After` and a small JSON or
+//! text body ([`http`](CircuitBreakerLayer::http)).
 //!
 //! The outcome is recorded when the response *head* is ready, so a slow body does not make a
 //! slow call. Cost per request: the breaker's [`acquire`](ComponentBreaker::acquire) plus, for
@@ -45,7 +45,10 @@ use tower_layer::Layer;
 
 pub use classify::{Classify, ErrorsAsFailures, ServerErrorsAsFailures};
 pub use future::ResponseFuture;
-pub use reject::{service_unavailable, Reject, RejectAsError, RespondWith, ServiceUnavailable};
+pub use reject::{
+    service_unavailable, Format, Negotiate, RefusalBody, Reject, RejectAsError, RespondWith,
+    ServiceUnavailable,
+};
 pub use service::CircuitBreaker;
 use service::Target;
 
@@ -108,9 +111,10 @@ impl<C, R> CircuitBreakerLayer<C, R> {
         }
     }
 
-    /// Answers refusals with [`service_unavailable`]: `503` and `Retry-After`.
+    /// Answers refusals with [`service_unavailable`]: `503`, `Retry-After`, and a small body
+    /// in JSON or text as the request's `Accept` asks (the requests are `http::Request`s).
     pub fn http(self) -> CircuitBreakerLayer<C, ServiceUnavailable> {
-        self.reject_with(ServiceUnavailable)
+        self.reject_with(ServiceUnavailable::default())
     }
 
     /// Answers refusals with the response `respond` makes from the [`CircuitError`].

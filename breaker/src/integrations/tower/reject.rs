@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::header::RETRY_AFTER;
-use http::{HeaderValue, Response, StatusCode};
+use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 
 use crate::{CallError, CircuitError};
 
@@ -20,10 +20,23 @@ pub trait Reject<T, E> {
     fn inner_error(error: E) -> Self::Error;
 }
 
+/// What a [`Reject`] policy reads from a request before refusing it (HTTP: the `Accept`
+/// header). Called only for a refused request, so admitted ones pay nothing for it.
+pub trait Negotiate<Req> {
+    /// The policy that answers `request`.
+    fn negotiate(&self, request: &Req) -> Self;
+}
+
 /// The default: a refusal is [`CallError::Rejected`], the inner service's errors are
 /// [`CallError::Inner`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RejectAsError;
+
+impl<Req> Negotiate<Req> for RejectAsError {
+    fn negotiate(&self, _: &Req) -> Self {
+        *self
+    }
+}
 
 impl<T, E> Reject<T, E> for RejectAsError {
     type Error = CallError<E>;
@@ -37,20 +50,31 @@ impl<T, E> Reject<T, E> for RejectAsError {
     }
 }
 
-/// For HTTP services: a refusal is answered by [`service_unavailable`], and the error type
-/// stays the inner service's (so an axum route keeps `Infallible`).
+/// For HTTP services: a refusal is answered by [`service_unavailable`], in JSON or text as
+/// the request's `Accept` asks, and the error type stays the inner service's (so an axum
+/// route keeps `Infallible`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ServiceUnavailable;
+pub struct ServiceUnavailable {
+    format: Format,
+}
 
-impl<B: Default, E> Reject<Response<B>, E> for ServiceUnavailable {
+impl<B: RefusalBody, E> Reject<Response<B>, E> for ServiceUnavailable {
     type Error = E;
 
     fn reject(&self, error: CircuitError) -> Result<Response<B>, E> {
-        Ok(service_unavailable(&error))
+        Ok(service_unavailable(&error, self.format))
     }
 
     fn inner_error(error: E) -> E {
         error
+    }
+}
+
+impl<B> Negotiate<Request<B>> for ServiceUnavailable {
+    fn negotiate(&self, request: &Request<B>) -> Self {
+        Self {
+            format: Format::accepted(request.headers()),
+        }
     }
 }
 
@@ -63,6 +87,12 @@ impl<F> fmt::Debug for RespondWith<F> {
         f.debug_tuple("RespondWith")
             .field(&std::any::type_name::<F>())
             .finish()
+    }
+}
+
+impl<F: Clone, Req> Negotiate<Req> for RespondWith<F> {
+    fn negotiate(&self, _: &Req) -> Self {
+        self.clone()
     }
 }
 
@@ -81,19 +111,120 @@ where
     }
 }
 
-/// `503 Service Unavailable` with an empty body, `Retry-After` in whole seconds (rounded up)
-/// when [`CircuitError::retry_after`] knows, and the error itself in the response extensions
-/// for outer layers to log.
-pub fn service_unavailable<B: Default>(error: &CircuitError) -> Response<B> {
-    let mut response = Response::new(B::default());
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    if let Some(wait) = error.retry_after() {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds_up(wait)));
+/// The body of a refusal: JSON or text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// `text/plain`: the error's message.
+    #[default]
+    Text,
+    /// `application/json`: `{"error":"circuit_open","reason":..,"component":..,"retry_after_ms":..}`.
+    Json,
+}
+
+impl Format {
+    /// JSON when `Accept` lists `application/json`, a `+json` type or `application/*` (with a
+    /// non-zero `q`); text otherwise, for `*/*` and without `Accept` too (a person with
+    /// `curl` reads the text; a client that parses JSON asks for it).
+    pub fn accepted(headers: &HeaderMap) -> Self {
+        let json = headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let media = parts.next().unwrap_or("").to_ascii_lowercase();
+                let refused = parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                !refused
+                    && (media == "application/json"
+                        || media == "application/*"
+                        || (media.starts_with("application/") && media.ends_with("+json")))
+            });
+        if json {
+            Self::Json
+        } else {
+            Self::Text
+        }
     }
+}
+
+/// A response body a refusal can be written into. `()` stays empty (the headers still say
+/// why); for another body type, answer with [`respond_with`](super::CircuitBreakerLayer::respond_with).
+pub trait RefusalBody {
+    /// The body holding `text`.
+    fn refusal(text: String) -> Self;
+}
+
+impl RefusalBody for () {
+    fn refusal(_: String) -> Self {}
+}
+
+impl RefusalBody for String {
+    fn refusal(text: String) -> Self {
+        text
+    }
+}
+
+impl RefusalBody for Vec<u8> {
+    fn refusal(text: String) -> Self {
+        text.into_bytes()
+    }
+}
+
+#[cfg(feature = "http")]
+impl RefusalBody for axum::body::Body {
+    fn refusal(text: String) -> Self {
+        Self::from(text)
+    }
+}
+
+/// `503 Service Unavailable` with a small body in `format`, `Retry-After` in whole seconds
+/// (rounded up, at least 1; `1` for the refusals with no known wait: every probe slot taken,
+/// forced open), and the error itself in the response extensions for outer layers to log.
+pub fn service_unavailable<B: RefusalBody>(error: &CircuitError, format: Format) -> Response<B> {
+    let wait = error.retry_after().unwrap_or(Duration::from_secs(1));
+    let (content_type, body) = match format {
+        Format::Json => {
+            let body = format!(
+                "{{\"error\":\"circuit_open\",\"reason\":\"{}\",\"component\":{},\"retry_after_ms\":{}}}",
+                error.reason(),
+                json_string(error.component()),
+                wait.as_millis(),
+            );
+            ("application/json", body)
+        }
+        Format::Text => ("text/plain; charset=utf-8", format!("{error}\n")),
+    };
+    let mut response = Response::new(B::refusal(body));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(RETRY_AFTER, HeaderValue::from(seconds_up(wait).max(1)));
     response.extensions_mut().insert(error.clone());
     response
+}
+
+/// `s` as a JSON string (component names are plain ASCII, but nothing here relies on it).
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 || c == '<' || c == '>' || c == '&' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Rounded up: a client told `Retry-After: 0` with 300 ms of cooldown left would be refused.

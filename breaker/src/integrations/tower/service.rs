@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use super::{Classify, Reject, RejectAsError, ResponseFuture, ServerErrorsAsFailures};
+use super::{Classify, Negotiate, Reject, RejectAsError, ResponseFuture, ServerErrorsAsFailures};
 use crate::{ComponentBreaker, ComponentHandle, Permit};
 
 /// Calls the inner service only when the component's breaker lets the request through, and
@@ -44,7 +44,7 @@ impl<S, C, R, Req, T, E> Service<Req> for CircuitBreaker<S, C, R>
 where
     S: Service<Req, Response = T, Error = E>,
     C: Classify<T, E> + Clone,
-    R: Reject<T, E> + Clone,
+    R: Reject<T, E> + Negotiate<Req>,
 {
     type Response = T;
     type Error = R::Error;
@@ -62,7 +62,9 @@ where
             Permit::Allowed(guard) => {
                 ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
             }
-            Permit::Rejected(error) => ResponseFuture::rejected(error, self.reject.clone()),
+            Permit::Rejected(error) => {
+                ResponseFuture::rejected(error, self.reject.negotiate(&request))
+            }
         }
     }
 }
