@@ -5,6 +5,9 @@
 
 mod config;
 mod engine;
+#[cfg(feature = "fleet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fleet")))]
+pub mod fleet;
 mod integrations;
 mod macro_support;
 mod names;
@@ -29,8 +32,8 @@ pub use integrations::tower as layer;
 pub use observe::metrics;
 
 pub use config::{
-    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
-    GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport, FleetConfig,
+    FleetConfigError, GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
@@ -42,10 +45,10 @@ pub use engine::{
 };
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
-pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use observe::{ComponentSnapshot, FleetStatus, RegistrySnapshot, Rejections, TransitionCount};
 pub use registry::{
-    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
-    RegistryBuilder, RegistryError,
+    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, FleetEvent,
+    GlobalCircuitBreaker, RegistryBuilder, RegistryError,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]

@@ -169,6 +169,37 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
             })
         }),
     )?;
+    if let Some(fleet) = snapshot.fleet {
+        encoder
+            .encode_descriptor(
+                "breaker_fleet_connected",
+                "1 while the fleet quorum reaches Redis, 0 in local mode.",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_gauge(&i64::from(fleet.connected))?;
+        for (name, help, value) in [
+            (
+                "breaker_fleet_disconnects",
+                "Times the fleet quorum lost Redis.",
+                fleet.disconnects,
+            ),
+            (
+                "breaker_fleet_ignored_records",
+                "Records read from Redis and ignored (malformed, oversized, future version).",
+                fleet.ignored_records,
+            ),
+            (
+                "breaker_fleet_refusals",
+                "Calls refused because a quorum of replicas saw the component open.",
+                fleet.refused_calls,
+            ),
+        ] {
+            encoder
+                .encode_descriptor(name, help, None, MetricType::Counter)?
+                .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
+        }
+    }
     let help = "Components that are open or half-open, as the global fuse counts them.";
     encoder
         .encode_descriptor(

@@ -7,4 +7,4 @@
 pub mod metrics;
 mod snapshot;
 
-pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use snapshot::{ComponentSnapshot, FleetStatus, RegistrySnapshot, Rejections, TransitionCount};

@@ -5,6 +5,7 @@ mod call;
 mod change;
 mod default;
 pub(crate) mod events;
+pub(crate) mod fleet_gate;
 mod fuse;
 mod handle;
 mod plan;
@@ -15,7 +16,7 @@ mod watch;
 
 pub use call::Breaker;
 pub use default::{install, registry, AlreadyInstalled};
-pub use events::Event;
+pub use events::{Event, FleetEvent};
 pub use handle::ComponentHandle;
 #[cfg(feature = "watch")]
 pub use watch::{watch, watch_with};
@@ -324,6 +325,17 @@ impl GlobalCircuitBreaker {
     /// Components `Open` or `HalfOpen`, as the fuse counts them.
     pub(crate) fn unhealthy(&self) -> u32 {
         self.fuse.unhealthy()
+    }
+
+    /// The fleet's gates over this registry's components and its status (the `fleet` layer
+    /// holds them; the observe layer reads the status).
+    pub(crate) fn fleet_gates(&self) -> &fleet_gate::FleetGates {
+        self.fuse.fleet()
+    }
+
+    /// Tells the hooks (the fleet's events come through here).
+    pub(crate) fn emit(&self, event: &Event) {
+        self.hooks.emit(event);
     }
 
     pub(crate) fn breakers(&self) -> impl Iterator<Item = Arc<ComponentBreaker>> + '_ {
