@@ -4,7 +4,7 @@
 //! Breaker time and the fleet's membership read the fake clocks; only real I/O (Redis,
 //! pub/sub) is waited for, polled with bounded deadlines. `tick()` is called by the test.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,10 @@ impl Replica {
 }
 
 async fn replica(url: &str, ns: &str, id: &str) -> Replica {
+    try_replica(url, ns, id, Duration::from_secs(3)).await
+}
+
+async fn try_replica(url: &str, ns: &str, id: &str, start_timeout: Duration) -> Replica {
     let clock = FakeClock::new();
     let log = EventLog::default();
     let registry = Arc::new(
@@ -79,7 +83,7 @@ async fn replica(url: &str, ns: &str, id: &str) -> Replica {
         .sync_interval(SYNC)
         .replica_ttl(TTL)
         .stale_after(Duration::from_secs(10))
-        .start_timeout(Duration::from_secs(3))
+        .start_timeout(start_timeout)
         .manual_ticks()
         .start(Arc::clone(&registry))
         .await
@@ -211,4 +215,266 @@ async fn one_bad_replica_opens_alone_and_a_real_outage_opens_all_then_recovery_l
         .fleet_events()
         .iter()
         .any(|e| matches!(e, FleetEvent::QuorumLifted { .. })));
+}
+
+/// Ticks `r` (advancing its clock) until `done` holds, within `IO_DEADLINE` of real time:
+/// for what a full read repairs, after a reconnect say.
+async fn ticked_until(r: &Replica, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + IO_DEADLINE;
+    while Instant::now() < deadline {
+        r.beat().await;
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(done(), "not within {IO_DEADLINE:?}: {what}");
+}
+
+fn serves(r: &Replica, calls: u32) {
+    for _ in 0..calls {
+        assert_eq!(r.refusal(), None, "a call failed because of Redis");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_under_traffic_means_local_mode_and_a_restart_resyncs() {
+    let Some(mut server) = RedisServer::start("fleet redis killed") else {
+        return;
+    };
+    let [a, b, c] = three(&server, "kill").await;
+    beat_all(&[&a, &b, &c]).await;
+    trip(&a.db());
+    trip(&b.db());
+    eventually("c refuses with FleetOpen", || is_fleet_open(&c.refusal())).await;
+
+    server.kill();
+    for r in [&a, &b, &c] {
+        assert!(r.fleet.tick().await.is_err());
+        let s = r.fleet.snapshot();
+        assert!(!s.connected && s.last_error.is_some(), "{s:?}");
+        assert!(r
+            .fleet_events()
+            .iter()
+            .any(|e| matches!(e, FleetEvent::Disconnected { .. })));
+        assert!(!r.registry.snapshot().fleet.unwrap().connected);
+    }
+    // A blip shorter than stale_after keeps the verdict; past it, the stale verdict refuses
+    // nothing and c serves on its own breaker.
+    assert!(is_fleet_open(&c.refusal()));
+    c.clock.advance(Duration::from_secs(11));
+    let _ = c.fleet.tick().await;
+    serves(&c, 100);
+    assert!(c
+        .fleet_events()
+        .iter()
+        .any(|e| matches!(e, FleetEvent::QuorumLifted { .. })));
+
+    // Back: every replica reconnects, republishes and rereads; the outage is seen again.
+    server.restart();
+    for r in [&a, &b, &c] {
+        ticked_until(r, "reconnected", || r.fleet.snapshot().connected).await;
+        assert!(r
+            .fleet_events()
+            .iter()
+            .any(|e| matches!(e, FleetEvent::Connected { .. })));
+    }
+    let mut fields = server.hkeys("breaker:{kill:db}:reports");
+    fields.sort();
+    assert_eq!(fields, ["a", "b", "c"], "every replica republished");
+    ticked_until(&c, "c refuses again after the resync", || {
+        is_fleet_open(&c.refusal())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_stops_counting_after_replica_ttl_and_is_collected() {
+    let Some(server) = RedisServer::start("fleet replica killed") else {
+        return;
+    };
+    let [a, b, c] = three(&server, "ttl").await;
+    beat_all(&[&a, &b, &c]).await;
+    trip(&a.db());
+    trip(&b.db());
+    eventually("c refuses with FleetOpen", || is_fleet_open(&c.refusal())).await;
+
+    // b dies: its report stays in Redis but its heartbeat stands still.
+    drop(b);
+    let mut beats = 0u32;
+    while is_fleet_open(&c.refusal()) {
+        a.beat().await;
+        c.beat().await;
+        beats += 1;
+        assert!(beats <= 10, "b still counts after {beats} beats");
+    }
+    assert_eq!(
+        u64::from(beats),
+        TTL.as_secs(),
+        "b dropped out exactly one replica_ttl after its last heartbeat, on c's clock"
+    );
+    assert_eq!(c.fleet.snapshot().live_peers, 1);
+    // Long silent: collected by whoever sees it.
+    for _ in 0..(6 * TTL.as_secs()) {
+        a.beat().await;
+        c.beat().await;
+    }
+    let mut fields = server.hkeys("breaker:{ttl:db}:reports");
+    fields.sort();
+    assert_eq!(fields, ["a", "c"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_redis_never_slows_a_call() {
+    let Some(server) = RedisServer::start("fleet stall") else {
+        return;
+    };
+    let proxy = StallProxy::start(server.port());
+    let url = format!("redis://127.0.0.1:{}", proxy.port());
+    let a = replica(&url, "stall", "a").await;
+    a.beat().await;
+    assert!(a.fleet.snapshot().connected);
+
+    proxy.stall();
+    const CALLS: u64 = 20_000;
+    let done = Arc::new(AtomicU64::new(0));
+    let (db, counter) = (a.db(), Arc::clone(&done));
+    // Calls on a plain thread while every Redis exchange hangs: a transition (the trip at
+    // the end) wakes the publisher, whose write hangs too.
+    let caller = std::thread::spawn(move || {
+        for i in 0..CALLS {
+            if let Permit::Allowed(g) = db.acquire() {
+                g.record(if i + 4 >= CALLS {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                });
+            }
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let tick = a.fleet.tick().await;
+    let deadline = Instant::now() + IO_DEADLINE;
+    while done.load(Ordering::Relaxed) < CALLS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        CALLS,
+        "every call completed while Redis was stalled"
+    );
+    caller.join().unwrap();
+    assert!(tick.is_err(), "a stalled Redis is local mode");
+    assert!(!a.fleet.snapshot().connected);
+    proxy.resume();
+    ticked_until(&a, "reconnected after the stall", || a.fleet.snapshot().connected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_a_clear_error_and_local_mode_and_the_right_one_works() {
+    let Some(server) = RedisServer::start_with("fleet auth", Some("s3cret")) else {
+        return;
+    };
+    let wrong = replica(&server.url_with_password("nope"), "auth", "w").await;
+    let s = wrong.fleet.snapshot();
+    assert!(!s.connected);
+    let error = s.last_error.unwrap_or_default();
+    assert!(
+        error.to_lowercase().contains("auth") || error.contains("WRONGPASS"),
+        "{error}"
+    );
+    assert!(!error.contains("nope"), "the password is never shown: {error}");
+    assert!(wrong
+        .fleet_events()
+        .iter()
+        .any(|e| matches!(e, FleetEvent::Disconnected { .. })));
+    serves(&wrong, 100);
+
+    let right = replica(&server.url(), "auth", "r").await;
+    assert!(right.fleet.snapshot().connected, "{:?}", right.fleet.snapshot());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_redis_at_start_returns_in_local_mode_within_the_timeout() {
+    let port = breaker_suite::redis_server::free_port();
+    let started = Instant::now();
+    let r = try_replica(
+        &format!("redis://127.0.0.1:{port}"),
+        "down",
+        "a",
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(started.elapsed() < IO_DEADLINE);
+    assert!(!r.fleet.snapshot().connected);
+    assert_eq!(r.registry.snapshot().fleet.unwrap().disconnects, 1);
+    serves(&r, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_records_are_ignored_and_counted() {
+    let Some(server) = RedisServer::start("fleet hostile") else {
+        return;
+    };
+    let a = replica(&server.url(), "evil", "a").await;
+    let key = "breaker:{evil:db}:reports";
+    let open = |v: u32| {
+        format!(
+            r#"{{"v":{v},"seq":1,"state":"open","since_ms":0,"gen":1,"rate":1.0,"calls":9}}"#
+        )
+    };
+    assert!(server.hset(key, "garbage", b"\xff not json"));
+    assert!(server.hset(key, "future", open(SCHEMA_VERSION + 1).as_bytes()));
+    assert!(server.hset(key, "huge", &vec![b' '; 1 << 20]));
+    assert!(server.hset(key, "bad_rate", open(1).replace("1.0", "7.5").as_bytes()));
+    // A well-formed open report from a stranger counts; one is not a quorum.
+    assert!(server.hset(key, "stranger", open(1).as_bytes()));
+    assert!(Report::decode(open(1).as_bytes()).is_ok());
+    a.beat().await;
+    let s = a.fleet.snapshot();
+    assert!(s.connected);
+    assert_eq!(s.ignored_records, 4, "{s:?}");
+    assert_eq!(a.registry.snapshot().fleet.unwrap().ignored_records, 4);
+    assert_eq!(s.components[0].open_replicas, Some(1));
+    serves(&a, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_forces_open_and_releases_fleet_wide() {
+    let Some(server) = RedisServer::start("fleet force") else {
+        return;
+    };
+    let [a, b, c] = three(&server, "ops").await;
+    beat_all(&[&a, &b, &c]).await;
+    a.fleet.force_open("db", "alice").await.unwrap();
+    for r in [&a, &b, &c] {
+        eventually("forced open everywhere", || {
+            r.db().state() == CircuitState::ForcedOpen
+        })
+        .await;
+        assert!(r.fleet_events().iter().any(|e| matches!(
+            e,
+            FleetEvent::ForcedOpen { by, .. } if by == "alice"
+        )));
+    }
+    // A replica that missed the notice applies it at its next full read.
+    let d = replica(&server.url(), "ops", "d").await;
+    assert_eq!(d.db().state(), CircuitState::ForcedOpen);
+    assert_eq!(
+        d.fleet.snapshot().components[0].forced_by.as_deref(),
+        Some("alice")
+    );
+
+    b.fleet.release("db", "bob").await.unwrap();
+    for r in [&a, &b, &c, &d] {
+        eventually("released everywhere", || r.db().state() == CircuitState::Closed).await;
+        assert!(r.fleet_events().iter().any(|e| matches!(
+            e,
+            FleetEvent::Released { by, .. } if by == "bob"
+        )));
+    }
+    assert!(matches!(
+        a.fleet.force_open("nope", "alice").await,
+        Err(breaker::fleet::FleetError::UnknownComponent(_))
+    ));
 }

@@ -306,6 +306,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, stalled: &AtomicBool, stop: &Ato
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
+                // Bytes read as the stall began wait with the rest.
+                while stalled.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(5));
+                }
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }

@@ -256,7 +256,7 @@ struct Shared {
     io: tokio::sync::Mutex<()>,
     /// A local transition happened: publish.
     dirty: tokio::sync::Notify,
-    /// The listener subscribed (start waits for it, bounded).
+    /// The listener tried to subscribe (start waits for its first try, bounded).
     subscribed: tokio::sync::Notify,
     /// What was last published per component (state, generation), to coalesce.
     published: Mutex<FxHashMap<ComponentName, (CircuitState, u64)>>,
@@ -881,11 +881,12 @@ async fn listen(shared: Weak<Shared>) {
             Ok::<_, redis::RedisError>(pubsub)
         })
         .await;
+        // Start waits for the first attempt, whatever its outcome.
+        if let Some(strong) = shared.upgrade() {
+            strong.subscribed.notify_waiters();
+        }
         if let Ok(Ok(pubsub)) = subscribed {
             backoff = Duration::from_millis(50);
-            if let Some(strong) = shared.upgrade() {
-                strong.subscribed.notify_waiters();
-            }
             let mut messages = pubsub.into_on_message();
             while let Some(message) = messages.next().await {
                 let Some(strong) = shared.upgrade() else {
