@@ -367,7 +367,10 @@ async fn stalled_redis_never_slows_a_call() {
     assert!(tick.is_err(), "a stalled Redis is local mode");
     assert!(!a.fleet.snapshot().connected);
     proxy.resume();
-    ticked_until(&a, "reconnected after the stall", || a.fleet.snapshot().connected).await;
+    ticked_until(&a, "reconnected after the stall", || {
+        a.fleet.snapshot().connected
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +386,10 @@ async fn a_wrong_password_is_a_clear_error_and_local_mode_and_the_right_one_work
         error.to_lowercase().contains("auth") || error.contains("WRONGPASS"),
         "{error}"
     );
-    assert!(!error.contains("nope"), "the password is never shown: {error}");
+    assert!(
+        !error.contains("nope"),
+        "the password is never shown: {error}"
+    );
     assert!(wrong
         .fleet_events()
         .iter()
@@ -391,7 +397,11 @@ async fn a_wrong_password_is_a_clear_error_and_local_mode_and_the_right_one_work
     serves(&wrong, 100);
 
     let right = replica(&server.url(), "auth", "r").await;
-    assert!(right.fleet.snapshot().connected, "{:?}", right.fleet.snapshot());
+    assert!(
+        right.fleet.snapshot().connected,
+        "{:?}",
+        right.fleet.snapshot()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,9 +429,7 @@ async fn hostile_records_are_ignored_and_counted() {
     let a = replica(&server.url(), "evil", "a").await;
     let key = "breaker:{evil:db}:reports";
     let open = |v: u32| {
-        format!(
-            r#"{{"v":{v},"seq":1,"state":"open","since_ms":0,"gen":1,"rate":1.0,"calls":9}}"#
-        )
+        format!(r#"{{"v":{v},"seq":1,"state":"open","since_ms":0,"gen":1,"rate":1.0,"calls":9}}"#)
     };
     assert!(server.hset(key, "garbage", b"\xff not json"));
     assert!(server.hset(key, "future", open(SCHEMA_VERSION + 1).as_bytes()));
@@ -467,7 +475,10 @@ async fn an_operator_forces_open_and_releases_fleet_wide() {
 
     b.fleet.release("db", "bob").await.unwrap();
     for r in [&a, &b, &c, &d] {
-        eventually("released everywhere", || r.db().state() == CircuitState::Closed).await;
+        eventually("released everywhere", || {
+            r.db().state() == CircuitState::Closed
+        })
+        .await;
         assert!(r.fleet_events().iter().any(|e| matches!(
             e,
             FleetEvent::Released { by, .. } if by == "bob"
@@ -477,4 +488,38 @@ async fn an_operator_forces_open_and_releases_fleet_wide() {
         a.fleet.force_open("nope", "alice").await,
         Err(breaker::fleet::FleetError::UnknownComponent(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_files_fleet_section_is_validated_and_followed() {
+    let Some(server) = RedisServer::start("fleet config") else {
+        return;
+    };
+    let [a, b, c] = three(&server, "cfg").await;
+    beat_all(&[&a, &b, &c]).await;
+    trip(&a.db());
+    a.beat().await;
+    c.beat().await;
+    assert_eq!(c.refusal(), None, "min_open_replicas = 2 by default");
+
+    let bad = "[fleet]\nmin_open_replicas = 1\nopen_replica_ratio = 1.5\n";
+    let e = c.registry.reload_from_str(bad).unwrap_err();
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert!(e.to_string().contains("open_replica_ratio = 1.5"), "{e}");
+    assert!(matches!(e, breaker::FileError::Fleet { .. }));
+    c.beat().await;
+    assert_eq!(c.refusal(), None, "the running settings stay");
+    let typo = "[fleet]\nmin_open_replica = 1\n";
+    assert_eq!(
+        c.registry.reload_from_str(typo).unwrap_err().line(),
+        Some(2)
+    );
+
+    // A quorum of one, set explicitly: a alone now opens c.
+    c.registry
+        .reload_from_str("[fleet]\nmin_open_replicas = 1\nopen_replica_ratio = 0.0\n")
+        .unwrap();
+    assert_eq!(c.registry.fleet_config().unwrap().min_open_replicas, 1);
+    c.beat().await;
+    assert!(is_fleet_open(&c.refusal()));
 }

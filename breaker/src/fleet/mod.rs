@@ -265,6 +265,8 @@ struct Shared {
     /// Fleet-wide forces applied here, and by whom.
     applied: Mutex<FxHashMap<ComponentName, String>>,
     last_error: Mutex<Option<String>>,
+    /// The config file's `[fleet]` section as last applied.
+    file_seen: Mutex<Option<FleetConfig>>,
     /// `Disconnected` was told for the current outage.
     down_told: std::sync::atomic::AtomicBool,
 }
@@ -378,6 +380,7 @@ impl Fleet {
             applied: Mutex::new(FxHashMap::default()),
             last_error: Mutex::new(None),
             down_told: std::sync::atomic::AtomicBool::new(false),
+            file_seen: Mutex::new(None),
             registry,
         });
         shared.registry.fleet_gates().attach();
@@ -513,7 +516,22 @@ impl Shared {
         breakers
     }
 
+    /// A config file's `[fleet]` section that changed since the last tick: its quorum
+    /// settings apply from now on (url, namespace and replica id name the connection and the
+    /// keys; they take a restart of the fleet).
+    fn follow_file(&self) {
+        let Some(file) = self.registry.fleet_config() else {
+            return;
+        };
+        let mut seen = self.file_seen.lock();
+        if seen.as_ref() != Some(&file) {
+            *self.quorum.lock() = quorum_of(&file);
+            *seen = Some(file);
+        }
+    }
+
     async fn tick(&self) -> Result<(), FleetError> {
+        self.follow_file();
         let guard = self.io.lock().await;
         let breakers = self.components();
         let seq = self.next_seq();

@@ -290,6 +290,16 @@ impl GlobalCircuitBreaker {
         self.strict.set(Some(strict));
     }
 
+    /// The config file's `[fleet]` section in force, if any (what a
+    /// [`Fleet`](crate#fleet-quorum) started from this registry follows; a file with an
+    /// invalid one is refused whole, so this stays the last valid one).
+    pub fn fleet_config(&self) -> Option<crate::FleetConfig> {
+        lock(&self.layers)
+            .file
+            .as_deref()
+            .and_then(|f| f.fleet().cloned())
+    }
+
     /// The path of the config file in force, if it came from one.
     pub fn config_file(&self) -> Option<PathBuf> {
         lock(&self.layers)
