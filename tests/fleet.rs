@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The fleet quorum against a real `redis-server` (started by the test on a free loopback
 //! port): three registries as three replicas in one process, each on its own `FakeClock`.
 //!

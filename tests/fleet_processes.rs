@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The fleet quorum across OS processes: the test re-executes its own binary as replica
 //! processes (`BREAKER_FLEET_REPLICA` selects the hidden entry point below), all sharing one
 //! `redis-server`, and drives each over stdin/stdout with bounded waits. Each replica keeps
