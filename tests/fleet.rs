@@ -524,3 +524,28 @@ async fn the_config_files_fleet_section_is_validated_and_followed() {
     c.beat().await;
     assert!(is_fleet_open(&c.refusal()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_commands_follow_components_and_heartbeats_never_calls() {
+    let Some(server) = RedisServer::start("fleet commands") else {
+        return;
+    };
+    let a = replica(&server.url(), "cmds", "a").await;
+    a.registry.register("cache").unwrap();
+    a.beat().await;
+    let commands = || {
+        ["hset", "hgetall", "hdel", "publish"]
+            .iter()
+            .map(|c| server.command_calls(c))
+            .sum::<u64>()
+    };
+    let mut per_beat = Vec::new();
+    for calls in [0u32, 10_000] {
+        let before = commands();
+        serves(&a, calls);
+        a.beat().await;
+        per_beat.push(commands() - before);
+    }
+    // One HSET and one HGETALL per component per heartbeat, whatever the traffic.
+    assert_eq!(per_beat, [4, 4]);
+}
