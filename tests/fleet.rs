@@ -249,6 +249,34 @@ async fn redis_killed_under_traffic_means_local_mode_and_a_restart_resyncs() {
     trip(&b.db());
     eventually("c refuses with FleetOpen", || is_fleet_open(&c.refusal())).await;
 
+    // Traffic on a and b while Redis dies: every call is answered by the local breakers
+    // (a and b are open: refused by their own state, never failed by Redis).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic: Vec<_> = [&a, &b]
+        .iter()
+        .map(|r| {
+            let (db, stop) = (r.db(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut answered = 0u64;
+                while !stop.load(Ordering::Relaxed) && answered < 1_000_000 {
+                    match db.acquire() {
+                        Permit::Allowed(g) => {
+                            g.record(Outcome::Success);
+                        }
+                        Permit::Rejected(e) => assert!(
+                            matches!(
+                                e,
+                                CircuitError::Open { .. } | CircuitError::FleetOpen { .. }
+                            ),
+                            "{e}"
+                        ),
+                    }
+                    answered += 1;
+                }
+                answered
+            })
+        })
+        .collect();
     server.kill();
     for r in [&a, &b, &c] {
         assert!(r.fleet.tick().await.is_err());
@@ -259,6 +287,10 @@ async fn redis_killed_under_traffic_means_local_mode_and_a_restart_resyncs() {
             .iter()
             .any(|e| matches!(e, FleetEvent::Disconnected { .. })));
         assert!(!r.registry.snapshot().fleet.unwrap().connected);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in traffic {
+        assert!(t.join().unwrap() > 0);
     }
     // A blip shorter than stale_after keeps the verdict; past it, the stale verdict refuses
     // nothing and c serves on its own breaker.
@@ -397,6 +429,13 @@ async fn a_wrong_password_is_a_clear_error_and_local_mode_and_the_right_one_work
         .any(|e| matches!(e, FleetEvent::Disconnected { .. })));
     serves(&wrong, 100);
 
+    // rediss:// against this plain-text server: the TLS handshake starts (rustls with the
+    // ring provider: no panic for want of one) and never completes; local mode.
+    let tls = replica(&server.url().replace("redis://", "rediss://"), "auth", "t").await;
+    let s = tls.fleet.snapshot();
+    assert!(!s.connected && s.last_error.is_some(), "{s:?}");
+    serves(&tls, 10);
+
     let right = replica(&server.url(), "auth", "r").await;
     assert!(
         right.fleet.snapshot().connected,
@@ -420,6 +459,23 @@ async fn no_redis_at_start_returns_in_local_mode_within_the_timeout() {
     assert!(!r.fleet.snapshot().connected);
     assert_eq!(r.registry.snapshot().fleet.unwrap().disconnects, 1);
     serves(&r, 100);
+    let metrics = breaker::metrics::encode(&r.registry);
+    assert!(metrics.contains("breaker_fleet_connected 0"), "{metrics}");
+    assert!(
+        metrics.contains("breaker_fleet_disconnects_total 1"),
+        "{metrics}"
+    );
+
+    // TLS is built in: a rediss:// URL is accepted (and, with nothing there, local mode).
+    let tls = try_replica(
+        &format!("rediss://127.0.0.1:{port}"),
+        "down",
+        "t",
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(!tls.fleet.snapshot().connected);
+    serves(&tls, 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

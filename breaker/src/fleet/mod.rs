@@ -341,6 +341,15 @@ impl Fleet {
         }
     }
 
+    /// Starts a fleet on `registry` with `config` (a config file's `[fleet]` section, say:
+    /// `registry.fleet_config()`); see [`FleetBuilder::start`].
+    pub async fn start<R>(registry: R, config: FleetConfig) -> Result<Self, FleetError>
+    where
+        R: Deref<Target = GlobalCircuitBreaker> + Send + Sync + 'static,
+    {
+        Self::builder().config(config).start(registry).await
+    }
+
     async fn start_with(builder: FleetBuilder, registry: RegistryRef) -> Result<Self, FleetError> {
         let config = builder.config;
         config.validate()?;
