@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use fields::Fields;
 pub(crate) use file::FileLayer;
 pub use file::{FileError, FileReport};
+#[cfg(feature = "fleet")]
 pub(crate) use fleet::mask_password;
 pub use fleet::{FleetConfig, FleetConfigError};
 pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};

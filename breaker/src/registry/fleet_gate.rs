@@ -47,6 +47,9 @@ pub(crate) struct FleetGates {
     ignored_records: AtomicU64,
 }
 
+// Without the `fleet` feature nothing holds the gate: the refusal and status readers stay
+// (the fuse and the snapshots call them), the writers go unused.
+#[cfg_attr(not(feature = "fleet"), allow(dead_code))]
 impl FleetGates {
     /// Holds the fleet's gate over `breaker` with `verdict` (replacing the detail if held).
     pub(crate) fn hold(&self, breaker: &ComponentBreaker, verdict: FleetVerdict) {

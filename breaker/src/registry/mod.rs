@@ -344,6 +344,7 @@ impl GlobalCircuitBreaker {
     }
 
     /// Tells the hooks (the fleet's events come through here).
+    #[cfg(feature = "fleet")]
     pub(crate) fn emit(&self, event: &Event) {
         self.hooks.emit(event);
     }
