@@ -605,3 +605,71 @@ async fn redis_commands_follow_components_and_heartbeats_never_calls() {
     // One HSET and one HGETALL per component per heartbeat, whatever the traffic.
     assert_eq!(per_beat, [4, 4]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_and_urls_that_cannot_work_are_refused_before_anything_starts() {
+    let registry = Arc::new(GlobalCircuitBreaker::new(small_config(4)).unwrap());
+    let start = |b: breaker::fleet::FleetBuilder| b.start(Arc::clone(&registry));
+    let e = start(Fleet::builder().min_open_replicas(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, breaker::fleet::FleetError::Config(c) if c.field == "min_open_replicas"),
+        "{e}"
+    );
+    let e = start(Fleet::builder().url("redis://:hunter2@[::1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, breaker::fleet::FleetError::Url { .. }), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+
+    // A running fleet keeps its settings when new ones are invalid.
+    let port = breaker_suite::redis_server::free_port();
+    let r = try_replica(
+        &format!("redis://127.0.0.1:{port}"),
+        "cfg2",
+        "a",
+        Duration::from_millis(300),
+    )
+    .await;
+    let bad = breaker::FleetConfig {
+        open_replica_ratio: -1.0,
+        ..breaker::FleetConfig::default()
+    };
+    assert!(r.fleet.reconfigure(&bad).is_err());
+    let one = breaker::FleetConfig {
+        min_open_replicas: 1,
+        ..breaker::FleetConfig::default()
+    };
+    r.fleet.reconfigure(&one).unwrap();
+    assert_eq!(r.fleet.snapshot().components[0].quorum, 1);
+    assert_eq!(r.fleet.replica_id(), "a");
+    assert!(format!("{:?}", r.fleet).contains("cfg2"));
+}
+
+#[test]
+fn the_default_replica_id_is_unique_per_process_start() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let port = breaker_suite::redis_server::free_port();
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            runtime.block_on(async {
+                let registry = Arc::new(GlobalCircuitBreaker::new(small_config(4)).unwrap());
+                let fleet = Fleet::builder()
+                    .url(format!("redis://127.0.0.1:{port}"))
+                    .start_timeout(Duration::from_millis(200))
+                    .manual_ticks()
+                    .start(registry)
+                    .await
+                    .unwrap();
+                fleet.replica_id().to_owned()
+            })
+        })
+        .collect();
+    let pid = std::process::id().to_string();
+    assert!(ids[0].contains(&format!("-{pid}-")), "{ids:?}");
+    assert_ne!(
+        ids[0], ids[1],
+        "a random suffix keeps two fleets of one process apart"
+    );
+}

@@ -21,7 +21,6 @@ use serde::Deserialize;
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
 pub struct FleetConfig {
     /// The Redis URL (`redis://[user][:password@]host[:port][/db]`, `rediss://` for TLS).
     pub url: String,

@@ -18,8 +18,9 @@
 //!   sequence keeps changing within `replica_ttl` as seen here (no cross-machine clock
 //!   comparison); long-silent replicas' fields are deleted by whoever sees them.
 //! - **Verdict.** Open while at least `max(min_open_replicas, ceil(open_replica_ratio ×
-//!   live))` live replicas (this one included) report the component `Open`, `HalfOpen` or
-//!   forced open. While it holds, this replica's breaker, if `Closed`, refuses with
+//!   live))` live replicas (this one included) report the component `Open` or `HalfOpen`
+//!   (a breaker forced open by hand is an operator's local choice, not evidence about the
+//!   dependency, so it does not count, like the global fuse's tally). While it holds, this replica's breaker, if `Closed`, refuses with
 //!   [`CircuitError::FleetOpen`](crate::CircuitError::FleetOpen); a replica whose own
 //!   breaker is `Open` or `HalfOpen` goes on as usual (probes pass gates), so recovery found
 //!   by its probes lowers the count and lifts the verdict everywhere. A replica refused by the
@@ -271,12 +272,9 @@ struct Shared {
     down_told: std::sync::atomic::AtomicBool,
 }
 
-/// Whether a local breaker in `state` reports open.
+/// Whether a local breaker in `state` counts toward a quorum (as [`Report::is_open`]).
 const fn reports_open(state: CircuitState) -> bool {
-    matches!(
-        state,
-        CircuitState::Open | CircuitState::HalfOpen | CircuitState::ForcedOpen
-    )
+    state.is_unhealthy()
 }
 
 /// `<hostname>-<pid>-<random>`, trimmed to the allowed characters and length.

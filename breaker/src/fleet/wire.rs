@@ -179,13 +179,11 @@ impl Report {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Whether it counts toward a quorum: the replica does not call the component now
-    /// (`Open`, `HalfOpen` with its probes, or forced open).
+    /// Whether it counts toward a quorum: the replica's breaker found the component failing
+    /// (`Open`, or `HalfOpen` while its probes find out). Forced open by hand does not count:
+    /// an operator's local choice says nothing about the dependency (as for the global fuse).
     pub fn is_open(&self) -> bool {
-        matches!(
-            self.state,
-            CircuitState::Open | CircuitState::HalfOpen | CircuitState::ForcedOpen
-        )
+        self.state.is_unhealthy()
     }
 }
 
