@@ -494,7 +494,7 @@ impl Shared {
     }
 
     fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+        self.seq.fetch_add(1, Ordering::Relaxed).saturating_add(1)
     }
 
     fn report(breaker: &ComponentBreaker, seq: u64) -> Report {
