@@ -950,3 +950,70 @@ async fn heartbeat(shared: Weak<Shared>, every: Duration) {
         let _ = strong.tick().await;
     }
 }
+
+// The registry's side of the gate, tested from here: a test inside the registry that builds a
+// registry would make its file and the registry's import each other.
+#[cfg(all(test, not(breaker_loom)))]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::config::CircuitConfig;
+    use crate::engine::{CircuitError, FakeClock, Outcome, Permit};
+    use crate::registry::GlobalCircuitBreaker;
+
+    fn refusal(breaker: &ComponentBreaker) -> Option<CircuitError> {
+        match breaker.acquire() {
+            Permit::Allowed(g) => {
+                g.record(Outcome::Success);
+                None
+            }
+            Permit::Rejected(e) => Some(e),
+        }
+    }
+
+    /// The fleet's gate refuses a `Closed` member with its detail and counts it; the fuse's
+    /// verdict, which covers every component, wins when both hold.
+    #[test]
+    fn the_fleet_gate_refuses_with_its_detail_and_the_fuse_comes_first() {
+        let registry = GlobalCircuitBreaker::builder()
+            .clock(FakeClock::new())
+            .config(CircuitConfig {
+                consecutive_failures_threshold: Some(1),
+                ..CircuitConfig::DEFAULT
+            })
+            .build()
+            .unwrap();
+        let [a, b, c] = ["a", "b", "c"].map(|n| registry.register(n).unwrap());
+        let gates = registry.fleet_gates();
+        let verdict = FleetVerdict {
+            open_replicas: 2,
+            live_replicas: 3,
+            retry_after: Duration::from_secs(7),
+        };
+        gates.hold(&c, verdict);
+        assert_eq!(
+            refusal(&c),
+            Some(CircuitError::FleetOpen {
+                component: c.name().clone(),
+                open_replicas: 2,
+                live_replicas: 3,
+                retry_after: Duration::from_secs(7),
+            })
+        );
+        assert_eq!(gates.refused(), 1);
+        assert_eq!(gates.verdict("c"), Some(verdict));
+        for member in [&a, &b] {
+            if let Permit::Allowed(g) = member.acquire() {
+                g.record(Outcome::Failure);
+            }
+        }
+        assert!(matches!(refusal(&c), Some(CircuitError::GlobalOpen { .. })));
+        assert_eq!(gates.refused(), 1, "the fuse's refusal is not the fleet's");
+        a.reset();
+        b.reset();
+        assert!(matches!(refusal(&c), Some(CircuitError::FleetOpen { .. })));
+        gates.release(&c);
+        assert_eq!(refusal(&c), None);
+        assert_eq!(gates.verdict("c"), None);
+    }
+}
