@@ -644,6 +644,18 @@ async fn settings_and_urls_that_cannot_work_are_refused_before_anything_starts()
     r.fleet.reconfigure(&one).unwrap();
     assert_eq!(r.fleet.snapshot().components[0].quorum, 1);
     assert_eq!(r.fleet.replica_id(), "a");
+    // A registry with no component yet still tells local mode from connected.
+    let empty = Fleet::builder()
+        .url(format!("redis://127.0.0.1:{port}"))
+        .start_timeout(Duration::from_millis(300))
+        .manual_ticks()
+        .start(Arc::new(
+            GlobalCircuitBreaker::new(small_config(4)).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert!(empty.tick().await.is_err());
+    assert!(!empty.snapshot().connected);
     assert!(format!("{:?}", r.fleet).contains("cfg2"));
 }
 
