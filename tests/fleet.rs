@@ -660,6 +660,16 @@ async fn settings_and_urls_that_cannot_work_are_refused_before_anything_starts()
 }
 
 #[test]
+fn outside_a_tokio_runtime_start_is_an_error_not_a_panic() {
+    let registry = Arc::new(GlobalCircuitBreaker::new(small_config(4)).unwrap());
+    let started = futures::executor::block_on(Fleet::builder().start(registry));
+    assert!(matches!(
+        started,
+        Err(breaker::fleet::FleetError::NoRuntime)
+    ));
+}
+
+#[test]
 fn the_default_replica_id_is_unique_per_process_start() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let port = breaker_suite::redis_server::free_port();

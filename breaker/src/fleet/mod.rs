@@ -87,6 +87,9 @@ pub enum FleetError {
     /// Redis did not answer (unreachable, too slow, refused auth): nothing was changed.
     #[error("fleet: Redis: {0}")]
     Redis(String),
+    /// Started outside a tokio runtime, which runs the fleet's tasks.
+    #[error("fleet: start it inside a tokio runtime (its tasks run there)")]
+    NoRuntime,
 }
 
 /// The registry a fleet serves: `&'static` (the process-wide one) or shared in an `Arc`.
@@ -351,6 +354,10 @@ impl Fleet {
     async fn start_with(builder: FleetBuilder, registry: RegistryRef) -> Result<Self, FleetError> {
         let config = builder.config;
         config.validate()?;
+        // tokio::spawn and its timers would panic elsewhere (another executor polling us).
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(FleetError::NoRuntime);
+        }
         let url_error = |e: redis::RedisError| FleetError::Url {
             url: mask_password(&config.url),
             reason: e.to_string(),
