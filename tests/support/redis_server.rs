@@ -70,7 +70,12 @@ impl RedisServer {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("{test}: redis-server is missing in CI (bash scripts/test installs it)");
             }
-            eprintln!("SKIP {test}: redis-server is not installed (bash scripts/test installs it)");
+            // Written to the stderr handle, not with `eprintln!`, which libtest captures and
+            // hides for a passing test: a skip must show.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test}: redis-server is not installed (bash scripts/test installs it)"
+            );
             return None;
         }
         let dir = std::env::temp_dir().join(format!(
