@@ -5,6 +5,9 @@
 
 mod config;
 mod engine;
+#[cfg(feature = "fleet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fleet")))]
+pub mod fleet;
 mod integrations;
 mod macro_support;
 mod names;
@@ -33,8 +36,8 @@ pub use observe::metrics;
 pub use observe::metrics_rs;
 
 pub use config::{
-    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
-    GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport, FleetConfig,
+    FleetConfigError, GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
@@ -47,12 +50,12 @@ pub use engine::{
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
 pub use observe::{
-    ComponentSnapshot, MetricKind, MetricsReport, RegistrySnapshot, Rejections, Series,
-    TransitionCount,
+    ComponentSnapshot, FleetStatus, MetricKind, MetricsReport, RegistrySnapshot, Rejections,
+    Series, TransitionCount,
 };
 pub use registry::{
-    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
-    RegistryBuilder, RegistryError,
+    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, FleetEvent,
+    GlobalCircuitBreaker, RegistryBuilder, RegistryError,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]

@@ -1,5 +1,7 @@
 //! Helpers shared by the workspace's integration tests, benches and examples.
 
+pub mod redis_server;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub mod prometheus;

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::fields::{Fields, FIELDS};
+use super::fleet::{FleetConfig, FleetConfigError};
 use super::{
     check_exact, source_name, CircuitConfig, ConfigError, ConfigValue, GlobalTripConditions,
 };
@@ -86,6 +87,20 @@ pub enum FileError {
         /// The registered component with the closest name, if one is close.
         suggestion: Option<String>,
     },
+    /// A `[fleet]` value breaks a rule; the running fleet settings stay.
+    #[error(
+        "{}{}: [fleet] {error}",
+        source_name(path.as_deref()),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
+    Fleet {
+        /// The file, if it came from one.
+        path: Option<PathBuf>,
+        /// The line of the offending key.
+        line: Option<usize>,
+        /// Field, value and rule.
+        error: FleetConfigError,
+    },
 }
 
 impl FileError {
@@ -101,7 +116,9 @@ impl FileError {
     pub fn line(&self) -> Option<usize> {
         match self {
             Self::Parse { line, .. } => Some(*line),
-            Self::Invalid { line, .. } | Self::UnknownComponent { line, .. } => *line,
+            Self::Invalid { line, .. }
+            | Self::UnknownComponent { line, .. }
+            | Self::Fleet { line, .. } => *line,
             Self::Io { .. } => None,
         }
     }
@@ -191,6 +208,9 @@ struct Typed {
     #[serde(default)]
     #[allow(dead_code)]
     components: BTreeMap<String, CircuitConfig>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    fleet: Option<FleetConfig>,
 }
 
 /// One table of the file, with the span of each key: the line of a refused key is its own,
@@ -285,6 +305,8 @@ struct Raw {
     global: RawSection,
     #[serde(default)]
     components: BTreeMap<toml::Spanned<String>, RawSection>,
+    #[serde(default)]
+    fleet: Option<RawSection>,
 }
 
 /// One section of a file: the fields it sets, their values and their lines.
@@ -329,6 +351,8 @@ pub(crate) struct FileLayer {
     components: BTreeMap<String, Section>,
     /// The line of each `[components.<name>]` header.
     headers: BTreeMap<String, usize>,
+    /// The `[fleet]` section, validated.
+    fleet: Option<FleetConfig>,
 }
 
 /// What parsing needs to point into the text.
@@ -422,6 +446,30 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// The `[fleet]` section: typed (the typed parse already accepted it) and validated, a
+    /// broken rule pointing at its key's line.
+    fn fleet(&self, raw: &RawSection) -> Result<FleetConfig, FileError> {
+        let table = toml::Value::Table(
+            raw.iter()
+                .map(|(key, node)| (key.get_ref().clone(), node.value()))
+                .collect(),
+        );
+        let config: FleetConfig = table
+            .try_into()
+            .map_err(|e| self.parse_error(&(0..0), e.message().to_owned()))?;
+        config.validate().map_err(|error| FileError::Fleet {
+            path: self.path.clone(),
+            line: raw
+                .keys()
+                .find(|k| k.get_ref() == error.field)
+                .map(|k| self.line(&k.span())),
+            error,
+        })?;
+        Ok(config)
+    }
+}
+
 impl FileLayer {
     pub(crate) fn read(path: &Path) -> Result<Self, FileError> {
         let text = std::fs::read_to_string(path).map_err(|source| FileError::Io {
@@ -465,13 +513,24 @@ impl FileLayer {
             headers.insert(name.get_ref().clone(), source.line(&name.span()));
             components.insert(name.get_ref().clone(), built);
         }
+        let fleet = match &raw.fleet {
+            Some(section) => Some(source.fleet(section)?),
+            None => None,
+        };
         Ok(Self {
             path,
             defaults,
             global,
             components,
             headers,
+            fleet,
         })
+    }
+
+    /// The `[fleet]` section, if the file has one (valid: a file with an invalid one is
+    /// refused whole).
+    pub(crate) fn fleet(&self) -> Option<&FleetConfig> {
+        self.fleet.as_ref()
     }
 
     pub(crate) fn path(&self) -> Option<&Path> {

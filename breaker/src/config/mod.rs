@@ -7,6 +7,7 @@
 
 mod fields;
 mod file;
+mod fleet;
 mod layering;
 mod optional_count;
 mod optional_duration;
@@ -21,6 +22,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) use fields::Fields;
 pub(crate) use file::FileLayer;
 pub use file::{FileError, FileReport};
+#[cfg(feature = "fleet")]
+pub(crate) use fleet::mask_password;
+pub use fleet::{FleetConfig, FleetConfigError};
 pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};
 pub(crate) use validate::{check_exact, source_name};
 pub use validate::{ConfigError, ConfigLayer, ConfigValue, Violation, MAX_DURATION};

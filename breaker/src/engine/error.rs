@@ -48,6 +48,25 @@ pub enum CircuitError {
         /// The component.
         component: ComponentName,
     },
+    /// A quorum of the fleet's live replicas reports the component open (feature `fleet`),
+    /// so this replica, whose own breaker is `Closed`, does not call it either. Replicas
+    /// whose own breaker is `Open` or `HalfOpen` are not refused by it: their probes find the
+    /// recovery that lifts the verdict.
+    #[error(
+        "the fleet sees `{component}` open ({open_replicas} of {live_replicas} live replicas); retry in {}",
+        Secs(*retry_after)
+    )]
+    FleetOpen {
+        /// The component that was called.
+        component: ComponentName,
+        /// Live replicas reporting it open (this one's own report included).
+        open_replicas: u32,
+        /// Live replicas, this one included.
+        live_replicas: u32,
+        /// A hint: the shortest cooldown left among the open replicas' reports (at least
+        /// the fleet's `sync_interval`). The verdict lifts when enough of them recover.
+        retry_after: Duration,
+    },
     /// No breaker is registered under that name.
     #[error("no circuit breaker is registered for component `{component}`")]
     ComponentMissing {
@@ -64,6 +83,7 @@ impl CircuitError {
             Self::Open { component, .. }
             | Self::HalfOpenExhausted { component }
             | Self::GlobalOpen { component, .. }
+            | Self::FleetOpen { component, .. }
             | Self::ForcedOpen { component }
             | Self::ComponentMissing { component } => component,
         }
@@ -72,20 +92,21 @@ impl CircuitError {
     /// When to try again, for the kinds that know (HTTP `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Open { retry_after, .. } | Self::GlobalOpen { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Self::Open { retry_after, .. }
+            | Self::GlobalOpen { retry_after, .. }
+            | Self::FleetOpen { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
 
     /// The label used for rejection metrics: `open`, `half_open_exhausted`, `global_open`,
-    /// `forced_open` or `component_missing`.
+    /// `fleet_open`, `forced_open` or `component_missing`.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Open { .. } => "open",
             Self::HalfOpenExhausted { .. } => "half_open_exhausted",
             Self::GlobalOpen { .. } => "global_open",
+            Self::FleetOpen { .. } => "fleet_open",
             Self::ForcedOpen { .. } => "forced_open",
             Self::ComponentMissing { .. } => "component_missing",
         }
@@ -160,14 +181,15 @@ pub(crate) enum RejectReason {
 }
 
 impl RejectReason {
-    /// The counter a refusal with `error` counts in (`None`: one the engine never makes).
+    /// The counter a refusal with `error` counts in (`None`: one the engine never makes, or
+    /// one its owner counts: the fleet counts its own refusals, so the stripes keep four).
     pub(crate) const fn of(error: &CircuitError) -> Option<Self> {
         match error {
             CircuitError::Open { .. } => Some(Self::Open),
             CircuitError::HalfOpenExhausted { .. } => Some(Self::HalfOpenExhausted),
             CircuitError::GlobalOpen { .. } => Some(Self::GlobalOpen),
             CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
-            CircuitError::ComponentMissing { .. } => None,
+            CircuitError::ComponentMissing { .. } | CircuitError::FleetOpen { .. } => None,
         }
     }
 

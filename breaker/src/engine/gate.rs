@@ -39,6 +39,13 @@ impl Held {
     pub(crate) const fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// Whether `key`'s owner holds its gate: an owner of several bits (the registry, for the
+    /// fuse and the fleet) tells its verdicts apart with it.
+    #[inline]
+    pub(crate) const fn contains(self, key: GateKey) -> bool {
+        self.0 & key.0 != 0
+    }
 }
 
 /// A breaker's gate word: one bit per owner holding its gate.

@@ -59,7 +59,7 @@ impl Family<'_> {
 /// Every family, in exposition order. Each breaker's series are present from registration
 /// (at zero), so `increase()` and `rate()` see the first event of each.
 pub(crate) fn families(snapshot: &RegistrySnapshot) -> Vec<Family<'_>> {
-    vec![
+    let mut all = vec![
         calls(snapshot),
         rejections(snapshot),
         state(snapshot),
@@ -69,7 +69,9 @@ pub(crate) fn families(snapshot: &RegistrySnapshot) -> Vec<Family<'_>> {
         failure_rate(snapshot),
         window_calls(snapshot),
         unhealthy(snapshot),
-    ]
+    ];
+    all.extend(fleet(snapshot));
+    all
 }
 
 /// The fuse first, then the components by name.
@@ -233,6 +235,48 @@ fn unhealthy(snapshot: &RegistrySnapshot) -> Family<'_> {
             value: Value::Count(u64::from(snapshot.unhealthy)),
         }],
     }
+}
+
+/// The fleet quorum's health, present only while a fleet gates this registry.
+fn fleet(snapshot: &RegistrySnapshot) -> Vec<Family<'static>> {
+    let Some(fleet) = snapshot.fleet else {
+        return Vec::new();
+    };
+    let one = |name, help, kind, value| Family {
+        name,
+        help,
+        kind,
+        samples: vec![Sample {
+            labels: Vec::new(),
+            value: Value::Count(value),
+        }],
+    };
+    vec![
+        one(
+            "breaker_fleet_connected",
+            "1 while the fleet quorum reaches Redis, 0 in local mode.",
+            Kind::Gauge,
+            u64::from(fleet.connected),
+        ),
+        one(
+            "breaker_fleet_disconnects",
+            "Times the fleet quorum lost Redis.",
+            Kind::Counter,
+            fleet.disconnects,
+        ),
+        one(
+            "breaker_fleet_ignored_records",
+            "Records read from Redis and ignored (malformed, oversized, future version).",
+            Kind::Counter,
+            fleet.ignored_records,
+        ),
+        one(
+            "breaker_fleet_refusals",
+            "Calls refused because a quorum of replicas saw the component open.",
+            Kind::Counter,
+            fleet.refused_calls,
+        ),
+    ]
 }
 
 /// A window's rate is an `f32`; widening it as is would print `0.6` as

@@ -13,4 +13,4 @@ mod report;
 mod snapshot;
 
 pub use report::{MetricKind, MetricsReport, Series};
-pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use snapshot::{ComponentSnapshot, FleetStatus, RegistrySnapshot, Rejections, TransitionCount};

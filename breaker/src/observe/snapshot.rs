@@ -100,6 +100,22 @@ pub struct RegistrySnapshot {
     pub unhealthy: u32,
     /// Every registered component, sorted by name.
     pub components: Vec<ComponentSnapshot>,
+    /// The fleet quorum's status, once a fleet is attached (feature `fleet`).
+    pub fleet: Option<FleetStatus>,
+}
+
+/// A fleet quorum's health, as the registry it gates sees it (see `breaker::fleet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FleetStatus {
+    /// The fleet reaches Redis (`false`: local mode, the breakers serve on their own).
+    pub connected: bool,
+    /// Times Redis was lost (a start that could not reach it counts).
+    pub disconnects: u64,
+    /// Records read from Redis and ignored: malformed, oversized or of a future version.
+    pub ignored_records: u64,
+    /// Calls refused with `FleetOpen`.
+    pub refused_calls: u64,
 }
 
 impl RegistrySnapshot {
@@ -159,6 +175,16 @@ impl From<Reading> for ComponentSnapshot {
 
 // The registry's adapter, like `ComponentBreaker`'s above.
 impl GlobalCircuitBreaker {
+    fn fleet_status(&self) -> Option<FleetStatus> {
+        let gates = self.fleet_gates();
+        gates.is_attached().then(|| FleetStatus {
+            connected: gates.is_connected(),
+            disconnects: gates.disconnects(),
+            ignored_records: gates.ignored_records(),
+            refused_calls: gates.refused(),
+        })
+    }
+
     /// Every component and the fuse, now.
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut components: Vec<_> = self.breakers().map(|b| b.snapshot()).collect();
@@ -167,6 +193,7 @@ impl GlobalCircuitBreaker {
             global: self.global().snapshot(),
             unhealthy: self.unhealthy(),
             components,
+            fleet: self.fleet_status(),
         }
     }
 }

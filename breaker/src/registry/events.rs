@@ -60,6 +60,60 @@ pub enum Event {
         /// The [`FileError`](crate::FileError), rendered: file, line, field and rule.
         error: String,
     },
+    /// The fleet quorum (feature `fleet`) saw something: Redis lost or regained, a quorum
+    /// verdict reached or lifted, an operator's fleet-wide force or release.
+    Fleet(FleetEvent),
+}
+
+/// What the fleet quorum tells the hooks (feature `fleet`; see [`Event::Fleet`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FleetEvent {
+    /// Redis is reachable again (or for the first time): reports flow, verdicts are fresh.
+    Connected {
+        /// This replica's id.
+        replica: String,
+    },
+    /// Redis is unreachable, slow or refused this replica (auth, say): the replica serves on
+    /// its local breakers; verdicts older than `stale_after` refuse nothing. Emitted once per
+    /// loss, including a start that could not read the fleet.
+    Disconnected {
+        /// This replica's id.
+        replica: String,
+        /// Why, as the client says it (`WRONGPASS ...`, `connection refused`, a timeout).
+        error: String,
+    },
+    /// A quorum of live replicas reports the component open: this replica's `Closed` breaker
+    /// refuses with [`CircuitError::FleetOpen`](crate::CircuitError::FleetOpen).
+    QuorumOpen {
+        /// The component.
+        component: ComponentName,
+        /// Live replicas reporting it open, this one included.
+        open_replicas: u32,
+        /// Live replicas, this one included.
+        live_replicas: u32,
+    },
+    /// The quorum verdict no longer holds (replicas recovered, expired, or the verdict went
+    /// stale without Redis): calls are let through again.
+    QuorumLifted {
+        /// The component.
+        component: ComponentName,
+    },
+    /// An operator forced the component open fleet-wide; this replica's breaker is forced
+    /// open.
+    ForcedOpen {
+        /// The component.
+        component: ComponentName,
+        /// Who set it, as the operator named themselves.
+        by: String,
+    },
+    /// An operator released a fleet-wide force; this replica's breaker is reset.
+    Released {
+        /// The component.
+        component: ComponentName,
+        /// Who released it.
+        by: String,
+    },
 }
 
 pub(crate) type Hook = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -119,8 +173,36 @@ fn trace(event: &Event) {
         Event::ManifestEntryIgnored { component } => {
             tracing::warn!(target: "breaker", component = component.as_str(), "a breakers! entry was declared for a component with its own config in code, which is kept; the entry's fields do not apply")
         }
+        Event::Fleet(event) => trace_fleet(event),
         Event::ConfigRefused { component, error } => {
             tracing::warn!(target: "breaker", component = component.as_deref().unwrap_or("*"), %error, "breaker config refused; the running config stays in force")
+        }
+    }
+}
+
+fn trace_fleet(event: &FleetEvent) {
+    match event {
+        FleetEvent::Connected { replica } => {
+            tracing::info!(target: "breaker", replica = replica.as_str(), "fleet connected to Redis")
+        }
+        FleetEvent::Disconnected { replica, error } => {
+            tracing::warn!(target: "breaker", replica = replica.as_str(), %error, "fleet disconnected from Redis; serving on local breakers")
+        }
+        FleetEvent::QuorumOpen {
+            component,
+            open_replicas,
+            live_replicas,
+        } => {
+            tracing::warn!(target: "breaker", component = component.as_str(), open_replicas, live_replicas, "fleet quorum open")
+        }
+        FleetEvent::QuorumLifted { component } => {
+            tracing::info!(target: "breaker", component = component.as_str(), "fleet quorum lifted")
+        }
+        FleetEvent::ForcedOpen { component, by } => {
+            tracing::warn!(target: "breaker", component = component.as_str(), by = by.as_str(), "forced open fleet-wide")
+        }
+        FleetEvent::Released { component, by } => {
+            tracing::info!(target: "breaker", component = component.as_str(), by = by.as_str(), "fleet-wide force released")
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::engine::{CircuitError, CircuitState, ComponentBreaker, Role};
 use crate::names::{ComponentName, GLOBAL_NAME};
 
 use super::events::{Event, Hooks};
+use super::fleet_gate::{FleetGates, FLEET_GATE};
 
 /// The fuse's bit of its members' gate words. (Keyed families and the fleet quorum will take
 /// the next bits.)
@@ -40,6 +41,9 @@ pub(crate) struct Fuse {
     conditions: ArcSwap<GlobalTripConditions>,
     derive_lock: Mutex<()>,
     hooks: Arc<Hooks>,
+    /// The fleet's verdicts over the members (the fuse answers for every gate of its
+    /// members, being their owner).
+    fleet: FleetGates,
     /// Component windows read to count calls (a test hook: see `derive`). A std atomic even
     /// under loom: it synchronises nothing, so the models need not explore it.
     window_reads: std::sync::atomic::AtomicU64,
@@ -86,6 +90,7 @@ impl Fuse {
             conditions: ArcSwap::from_pointee(config.global_trip_conditions),
             derive_lock: Mutex::new(()),
             hooks,
+            fleet: FleetGates::default(),
             window_reads: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -100,6 +105,11 @@ impl Fuse {
         self.breaker.apply(defaults);
         self.conditions
             .store(Arc::new(defaults.global_trip_conditions));
+    }
+
+    /// The fleet's gates over the members and its status.
+    pub(crate) fn fleet(&self) -> &FleetGates {
+        &self.fleet
     }
 
     pub(crate) fn unhealthy(&self) -> u32 {
@@ -236,14 +246,18 @@ impl Owner for Fuse {
         }
     }
 
-    /// The fuse's gate is the only one so far.
+    /// The fuse's verdict first (it covers every component), then the fleet's.
     fn refusal(
         &self,
-        _held: Held,
+        held: Held,
         component: &ComponentName,
         config: &CircuitConfig,
     ) -> CircuitError {
-        global_open(component, config)
+        if held.contains(FLEET_GATE) && !held.contains(FUSE_GATE) {
+            self.fleet.refusal(component, config)
+        } else {
+            global_open(component, config)
+        }
     }
 }
 

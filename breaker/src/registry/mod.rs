@@ -6,6 +6,7 @@ mod change;
 mod default;
 pub(crate) mod events;
 pub(crate) mod extensions;
+pub(crate) mod fleet_gate;
 mod fuse;
 mod handle;
 mod plan;
@@ -16,7 +17,7 @@ mod watch;
 
 pub use call::Breaker;
 pub use default::{install, registry, AlreadyInstalled};
-pub use events::Event;
+pub use events::{Event, FleetEvent};
 pub use handle::ComponentHandle;
 #[cfg(feature = "watch")]
 pub use watch::{watch, watch_with};
@@ -294,6 +295,16 @@ impl GlobalCircuitBreaker {
         self.strict.set(Some(strict));
     }
 
+    /// The config file's `[fleet]` section in force, if any (what a
+    /// [`Fleet`](crate#fleet-quorum) started from this registry follows; a file with an
+    /// invalid one is refused whole, so this stays the last valid one).
+    pub fn fleet_config(&self) -> Option<crate::FleetConfig> {
+        lock(&self.layers)
+            .file
+            .as_deref()
+            .and_then(|f| f.fleet().cloned())
+    }
+
     /// The path of the config file in force, if it came from one.
     pub fn config_file(&self) -> Option<PathBuf> {
         lock(&self.layers)
@@ -351,6 +362,18 @@ impl GlobalCircuitBreaker {
     /// Components `Open` or `HalfOpen`, as the fuse counts them.
     pub(crate) fn unhealthy(&self) -> u32 {
         self.fuse.unhealthy()
+    }
+
+    /// The fleet's gates over this registry's components and its status (the `fleet` layer
+    /// holds them; the observe layer reads the status).
+    pub(crate) fn fleet_gates(&self) -> &fleet_gate::FleetGates {
+        self.fuse.fleet()
+    }
+
+    /// Tells the hooks (the fleet's events come through here).
+    #[cfg(feature = "fleet")]
+    pub(crate) fn emit(&self, event: &Event) {
+        self.hooks.emit(event);
     }
 
     pub(crate) fn breakers(&self) -> impl Iterator<Item = Arc<ComponentBreaker>> + '_ {

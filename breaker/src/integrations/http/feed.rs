@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::duration::human;
-use crate::{Clock, Event};
+use crate::{Clock, Event, FleetEvent};
 
 /// One transition or reload, as the feed keeps it.
 #[derive(Debug, Clone)]
@@ -110,6 +110,7 @@ impl Record {
                 record.kind = "manifest_entry_ignored";
                 record.component = Some(component.to_string());
             }
+            Event::Fleet(event) => fleet(&mut record, event),
         }
         record
     }
@@ -132,6 +133,46 @@ impl Record {
             unknown_components: &self.unknown_components,
             at_unix_ms: self.unix_ms,
             ago: self.at.map(|at| human(now.saturating_duration_since(at))),
+        }
+    }
+}
+
+/// A fleet event as a record: `kind` says which, `reason` carries who or how many.
+fn fleet(record: &mut Record, event: &FleetEvent) {
+    match event {
+        FleetEvent::Connected { replica } => {
+            record.kind = "fleet_connected";
+            record.reason = Some(format!("replica {replica}"));
+        }
+        FleetEvent::Disconnected { replica, error } => {
+            record.kind = "fleet_disconnected";
+            record.reason = Some(format!("replica {replica}"));
+            record.error = Some(error.clone());
+        }
+        FleetEvent::QuorumOpen {
+            component,
+            open_replicas,
+            live_replicas,
+        } => {
+            record.kind = "fleet_quorum_open";
+            record.component = Some(component.to_string());
+            record.reason = Some(format!(
+                "{open_replicas} of {live_replicas} live replicas see it open"
+            ));
+        }
+        FleetEvent::QuorumLifted { component } => {
+            record.kind = "fleet_quorum_lifted";
+            record.component = Some(component.to_string());
+        }
+        FleetEvent::ForcedOpen { component, by } => {
+            record.kind = "fleet_forced_open";
+            record.component = Some(component.to_string());
+            record.reason = Some(format!("by {by}"));
+        }
+        FleetEvent::Released { component, by } => {
+            record.kind = "fleet_released";
+            record.component = Some(component.to_string());
+            record.reason = Some(format!("by {by}"));
         }
     }
 }
