@@ -177,7 +177,7 @@ fn run(out: &mut dyn Write, live: bool) -> Result<(), Box<dyn std::error::Error>
             .build()?
     })
     .map_err(|e| e.to_string())?;
-    breakers::binance_ws.declare_manifest(registry);
+    breakers::declare(registry)?;
     registry.reload_from_str(BREAKERS_TOML)?;
 
     let net = Arc::new(Network::default());

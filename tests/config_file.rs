@@ -29,7 +29,7 @@ fn registry() -> (GlobalCircuitBreaker, EventLog, FakeClock) {
         .on_event(log.hook())
         .build()
         .unwrap();
-    breakers::binance_ws.declare_manifest(&registry);
+    breakers::declare(&registry).unwrap();
     (registry, log, clock)
 }
 

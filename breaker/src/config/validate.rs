@@ -61,8 +61,119 @@ pub struct Violation {
     pub value: ConfigValue,
     /// The rule, e.g. `must be in (0, 1]`.
     pub rule: &'static str,
-    /// `field: rule` as one string, for `const` panics, which cannot format.
-    pub message: &'static str,
+    /// The other field's value, for a rule whose bound is another field
+    /// (`half_open_required_successes` "must be between 1 and half_open_max_concurrent"), so
+    /// the message can name it.
+    pub(crate) bound: Option<u64>,
+}
+
+/// A message built in `const` context, so the compile-time manifest check and the runtime
+/// [`ConfigError`] word a refusal with the same [`describe`]: a `const` panic cannot format.
+/// Reached by users only through `__private`.
+#[derive(Clone, Copy)]
+pub struct Message {
+    bytes: [u8; Message::CAPACITY],
+    len: usize,
+}
+
+impl Message {
+    /// Enough for the longest field, rule and bound, and the longest `f64` a file can write
+    /// (`f64::MAX` prints 309 digits); a longer text is cut, never refused.
+    const CAPACITY: usize = 512;
+
+    const fn new() -> Self {
+        Self {
+            bytes: [0; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    const fn push(mut self, text: &str) -> Self {
+        let text = text.as_bytes();
+        let mut i = 0;
+        while i < text.len() && self.len < Self::CAPACITY {
+            self.bytes[self.len] = text[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    const fn push_u64(mut self, mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut count = 0;
+        loop {
+            digits[count] = b'0' + (n % 10) as u8;
+            count += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while count > 0 && self.len < Self::CAPACITY {
+            count -= 1;
+            self.bytes[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    /// The text (empty if a cut split a character, which only a non-ASCII value can cause).
+    pub const fn as_str(&self) -> &str {
+        match core::str::from_utf8(self.bytes.split_at(self.len).0) {
+            Ok(text) => text,
+            Err(_) => "",
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// `rule`, with the bound's value when the bound is another field:
+/// `must be between 1 and half_open_max_concurrent (3)`.
+const fn push_rule(message: Message, rule: &str, bound: Option<u64>) -> Message {
+    let message = message.push(rule);
+    match bound {
+        Some(n) => message.push(" (").push_u64(n).push(")"),
+        None => message,
+    }
+}
+
+/// How every refusal of a value reads, at run time and in a manifest's compile error:
+/// `field = value: rule`, or `field: rule` when the value cannot be written (a non-literal
+/// ratio or duration in a manifest, which a `const` cannot format).
+pub(crate) const fn describe(
+    field: &str,
+    value: Option<&str>,
+    rule: &str,
+    bound: Option<u64>,
+) -> Message {
+    let message = Message::new().push(field);
+    let message = match value {
+        Some(value) => message.push(" = ").push(value).push(": "),
+        None => message.push(": "),
+    };
+    push_rule(message, rule, bound)
+}
+
+/// The message of a refused value as a manifest's `const` check can write it: counts (and a
+/// zero duration) are formatted here; a ratio or another duration is written as the macro
+/// saw it when that was a literal (`literal`), and left out otherwise.
+pub(crate) const fn describe_violation(violation: &Violation, literal: Option<&str>) -> Message {
+    let count;
+    let value = match violation.value {
+        ConfigValue::Count(n) => {
+            count = Message::new().push_u64(n);
+            Some(count.as_str())
+        }
+        ConfigValue::Duration(d) if d.is_zero() => Some("0s"),
+        _ => literal,
+    };
+    describe(violation.field, value, violation.rule, violation.bound)
 }
 
 /// An invalid [`CircuitConfig`]: names the field, the value and the rule, and, when the
@@ -84,6 +195,8 @@ pub struct ConfigError {
     field: &'static str,
     value: ConfigValue,
     rule: &'static str,
+    /// The other field's value, for a rule whose bound is another field.
+    bound: Option<u64>,
     /// Boxed: most errors have none, and the error travels in `Result`s.
     layering: Option<Box<Layering>>,
 }
@@ -160,7 +273,9 @@ impl ConfigLayer {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(layering) = &self.layering else {
-            return write!(f, "{} = {}: {}", self.field, self.value, self.rule);
+            let value = self.value.to_string();
+            let message = describe(self.field, Some(&value), self.rule, self.bound);
+            return f.write_str(message.as_str());
         };
         if let Some(component) = &layering.component {
             write!(f, "component `{component}`: ")?;
@@ -168,7 +283,10 @@ impl fmt::Display for ConfigError {
         write!(
             f,
             "{} = {} (from {}): {}",
-            self.field, self.value, layering.layer, self.rule
+            self.field,
+            self.value,
+            layering.layer,
+            self.rule_text().as_str()
         )?;
         if let Some((field, value, layer)) = &layering.other {
             write!(f, ", with {field} = {value} (from {layer})")?;
@@ -193,6 +311,11 @@ impl ConfigError {
     /// The rule it broke.
     pub fn rule(&self) -> &'static str {
         self.rule
+    }
+
+    /// The rule as messages write it, with the bound's value when the bound is another field.
+    fn rule_text(&self) -> Message {
+        push_rule(Message::new(), self.rule, self.bound)
     }
 
     /// The component whose layered config broke the rule (`None`: a config checked on its
@@ -233,6 +356,7 @@ impl ConfigError {
             field,
             value,
             rule,
+            bound: None,
             layering: None,
         }
     }
@@ -283,26 +407,35 @@ impl ConfigError {
     pub(crate) fn describe_rest(&self) -> String {
         match self.layering.as_ref().and_then(|l| l.other.as_ref()) {
             Some((field, value, layer)) => {
-                format!("{}, with {field} = {value} (from {layer})", self.rule)
+                format!(
+                    "{}, with {field} = {value} (from {layer})",
+                    self.rule_text().as_str()
+                )
             }
-            None => self.rule.to_owned(),
+            None => self.rule_text().as_str().to_owned(),
         }
     }
 }
 
 impl From<Violation> for ConfigError {
     fn from(v: Violation) -> Self {
-        Self::runtime(v.field, v.value, v.rule)
+        Self {
+            bound: v.bound,
+            ..Self::runtime(v.field, v.value, v.rule)
+        }
     }
 }
 
 macro_rules! refuse {
     ($field:literal, $value:expr, $rule:literal) => {
+        refuse!($field, $value, $rule, None)
+    };
+    ($field:literal, $value:expr, $rule:literal, $bound:expr) => {
         return Err(Violation {
             field: $field,
             value: $value,
             rule: $rule,
-            message: concat!($field, ": ", $rule),
+            bound: $bound,
         })
     };
 }
@@ -326,8 +459,8 @@ impl CircuitConfig {
     }
 
     /// The same rules as [`validate`](Self::validate), usable in `const` context so a
-    /// manifest can reject an out-of-range value at compile time.
-    pub const fn check(&self) -> Result<(), Violation> {
+    /// manifest can reject an out-of-range value at compile time (through `__private`).
+    pub(crate) const fn check(&self) -> Result<(), Violation> {
         check(self)
     }
 }
@@ -438,7 +571,8 @@ const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         refuse!(
             "half_open_required_successes",
             Count(c.half_open_required_successes as u64),
-            "must be between 1 and half_open_max_concurrent"
+            "must be between 1 and half_open_max_concurrent",
+            Some(c.half_open_max_concurrent as u64)
         );
     }
     if c.half_open_allowed_failures > MAX_HALF_OPEN {
