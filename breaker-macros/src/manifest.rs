@@ -106,7 +106,8 @@ fn check_name(name: &Ident) -> syn::Result<()> {
         return Err(syn::Error::new(
             name.span(),
             format!(
-                "`{text}` is reserved: `breakers::{text}(&registry)` registers the whole                  manifest; name the component something else, such as `{text}_api`"
+                "`{text}` is reserved: `breakers::{text}(&registry)` registers the whole \
+                 manifest; name the component something else, such as `{text}_api`"
             ),
         ));
     }
