@@ -87,7 +87,7 @@ fn a_section_key_that_breaks_a_rule_with_an_entry_declared_later_gives_way() {
         (1, 1)
     );
     let late = declared_late::breakers::late.in_registry(&registry);
-    assert!(late.config().validate().is_ok());
+    assert_eq!(late.config().validate(), Ok(()));
     assert_eq!(
         late.config(),
         CircuitConfig {

@@ -631,8 +631,16 @@ fn off_reads_and_writes_for_every_optional_field() {
     assert_eq!(json.consecutive_failures_threshold, None);
     let seven: CircuitConfig = toml::from_str("consecutive_failures_threshold = 7").unwrap();
     assert_eq!(seven.consecutive_failures_threshold, Some(7));
-    assert!(toml::from_str::<CircuitConfig>("consecutive_failures_threshold = -1").is_err());
-    assert!(toml::from_str::<CircuitConfig>("consecutive_failures_threshold = \"soon\"").is_err());
+    for text in [
+        "consecutive_failures_threshold = -1",
+        "consecutive_failures_threshold = \"soon\"",
+    ] {
+        let err = toml::from_str::<CircuitConfig>(text).unwrap_err();
+        assert!(
+            err.to_string().contains("consecutive_failures_threshold"),
+            "the error points at the key: {err}"
+        );
+    }
 }
 
 #[test]
