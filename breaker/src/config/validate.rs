@@ -64,7 +64,7 @@ pub struct Violation {
     /// The other field's value, for a rule whose bound is another field
     /// (`half_open_required_successes` "must be between 1 and half_open_max_concurrent"), so
     /// the message can name it.
-    pub(crate) bound: Option<u64>,
+    pub(crate) bound: Option<u32>,
 }
 
 /// A message built in `const` context, so the compile-time manifest check and the runtime
@@ -135,10 +135,10 @@ impl fmt::Debug for Message {
 
 /// `rule`, with the bound's value when the bound is another field:
 /// `must be between 1 and half_open_max_concurrent (3)`.
-const fn push_rule(message: Message, rule: &str, bound: Option<u64>) -> Message {
+const fn push_rule(message: Message, rule: &str, bound: Option<u32>) -> Message {
     let message = message.push(rule);
     match bound {
-        Some(n) => message.push(" (").push_u64(n).push(")"),
+        Some(n) => message.push(" (").push_u64(n as u64).push(")"),
         None => message,
     }
 }
@@ -150,7 +150,7 @@ pub(crate) const fn describe(
     field: &str,
     value: Option<&str>,
     rule: &str,
-    bound: Option<u64>,
+    bound: Option<u32>,
 ) -> Message {
     let message = Message::new().push(field);
     let message = match value {
@@ -195,10 +195,16 @@ pub struct ConfigError {
     field: &'static str,
     value: ConfigValue,
     rule: &'static str,
-    /// The other field's value, for a rule whose bound is another field.
-    bound: Option<u64>,
     /// Boxed: most errors have none, and the error travels in `Result`s.
-    layering: Option<Box<Layering>>,
+    details: Option<Box<Details>>,
+}
+
+/// What only some errors carry.
+#[derive(Debug, Clone, PartialEq)]
+struct Details {
+    /// The other field's value, for a rule whose bound is another field.
+    bound: Option<u32>,
+    layering: Option<Layering>,
 }
 
 /// Where the values of a refused layered config came from.
@@ -272,9 +278,9 @@ impl ConfigLayer {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(layering) = &self.layering else {
+        let Some(layering) = self.layering() else {
             let value = self.value.to_string();
-            let message = describe(self.field, Some(&value), self.rule, self.bound);
+            let message = describe(self.field, Some(&value), self.rule, self.bound());
             return f.write_str(message.as_str());
         };
         if let Some(component) = &layering.component {
@@ -315,26 +321,33 @@ impl ConfigError {
 
     /// The rule as messages write it, with the bound's value when the bound is another field.
     fn rule_text(&self) -> Message {
-        push_rule(Message::new(), self.rule, self.bound)
+        push_rule(Message::new(), self.rule, self.bound())
+    }
+
+    fn layering(&self) -> Option<&Layering> {
+        self.details.as_deref().and_then(|d| d.layering.as_ref())
+    }
+
+    fn bound(&self) -> Option<u32> {
+        self.details.as_deref().and_then(|d| d.bound)
     }
 
     /// The component whose layered config broke the rule (`None`: a config checked on its
     /// own, or the registry's defaults).
     pub fn component(&self) -> Option<&str> {
-        self.layering.as_ref().and_then(|l| l.component.as_deref())
+        self.layering().and_then(|l| l.component.as_deref())
     }
 
     /// The layer that set the refused value, when layering refused it.
     pub fn layer(&self) -> Option<&ConfigLayer> {
-        self.layering.as_ref().map(|l| &l.layer)
+        self.layering().map(|l| &l.layer)
     }
 
     /// For a rule between two fields (`half_open_required_successes` and
     /// `half_open_max_concurrent`, `window_buckets` and `rolling_window`): the other field,
     /// its value and the layer that set it.
     pub fn conflicting(&self) -> Option<(&'static str, ConfigValue, &ConfigLayer)> {
-        self.layering
-            .as_ref()
+        self.layering()
             .and_then(|l| l.other.as_ref())
             .map(|(field, value, layer)| (*field, *value, layer))
     }
@@ -342,7 +355,7 @@ impl ConfigError {
     /// The line of the config file's key that takes part (the refused value's, or else the
     /// other field's).
     pub fn line(&self) -> Option<usize> {
-        let layering = self.layering.as_ref()?;
+        let layering = self.layering()?;
         layering
             .layer
             .line()
@@ -356,8 +369,7 @@ impl ConfigError {
             field,
             value,
             rule,
-            bound: None,
-            layering: None,
+            details: None,
         }
     }
 
@@ -368,10 +380,14 @@ impl ConfigError {
         layer: ConfigLayer,
         other: Option<(&'static str, ConfigValue, ConfigLayer)>,
     ) -> Self {
-        self.layering = Some(Box::new(Layering {
-            component: component.map(str::to_owned),
-            layer,
-            other,
+        let bound = self.bound();
+        self.details = Some(Box::new(Details {
+            bound,
+            layering: Some(Layering {
+                component: component.map(str::to_owned),
+                layer,
+                other,
+            }),
         }));
         self
     }
@@ -379,7 +395,7 @@ impl ConfigError {
     /// The file key that takes part, as `(section, line, field, value)`: the refused value
     /// when the file set it, or else the other field of the rule.
     pub(crate) fn file_key(&self) -> Option<(&str, usize, &'static str, ConfigValue)> {
-        let layering = self.layering.as_ref()?;
+        let layering = self.layering()?;
         if let ConfigLayer::File { section, line, .. } = &layering.layer {
             return Some((section, *line, self.field, self.value));
         }
@@ -394,7 +410,7 @@ impl ConfigError {
     /// Whether the refused value itself is a key of the file.
     pub(crate) fn set_by_file(&self) -> bool {
         matches!(
-            self.layering.as_deref(),
+            self.layering(),
             Some(Layering {
                 layer: ConfigLayer::File { .. },
                 ..
@@ -405,7 +421,7 @@ impl ConfigError {
     /// The rule and the other field, without the component (for messages that lead with the
     /// file's own line).
     pub(crate) fn describe_rest(&self) -> String {
-        match self.layering.as_ref().and_then(|l| l.other.as_ref()) {
+        match self.layering().and_then(|l| l.other.as_ref()) {
             Some((field, value, layer)) => {
                 format!(
                     "{}, with {field} = {value} (from {layer})",
@@ -420,7 +436,12 @@ impl ConfigError {
 impl From<Violation> for ConfigError {
     fn from(v: Violation) -> Self {
         Self {
-            bound: v.bound,
+            details: v.bound.map(|bound| {
+                Box::new(Details {
+                    bound: Some(bound),
+                    layering: None,
+                })
+            }),
             ..Self::runtime(v.field, v.value, v.rule)
         }
     }
@@ -572,7 +593,7 @@ const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             "half_open_required_successes",
             Count(c.half_open_required_successes as u64),
             "must be between 1 and half_open_max_concurrent",
-            Some(c.half_open_max_concurrent as u64)
+            Some(c.half_open_max_concurrent)
         );
     }
     if c.half_open_allowed_failures > MAX_HALF_OPEN {
