@@ -20,7 +20,7 @@ fn an_install_after_a_handles_first_use_names_the_handle() {
     let err = install(mine).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the process-wide breaker registry already exists: the first use of \
+        "the process-wide breaker registry is already initialised: the first use of \
          `breakers::early_api` (directly or through a `#[circuit_breaker]` fn) created it with \
          the built-in defaults; call `install` once, at startup, before the first call through \
          a `breakers!` handle, a `#[circuit_breaker]` fn or `breaker::registry()`"

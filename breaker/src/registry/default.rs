@@ -62,7 +62,7 @@ fn created(origin: Origin) -> &'static GlobalCircuitBreaker {
 /// says what created it: an earlier `install`, or (the usual mistake) the first call through
 /// a `breakers!` handle or `#[circuit_breaker]` fn, or `breaker::registry()`, before it.
 #[derive(Debug, thiserror::Error)]
-#[error("the process-wide breaker registry already exists: {origin}; call `install` once, at startup, before the first call through a `breakers!` handle, a `#[circuit_breaker]` fn or `breaker::registry()`")]
+#[error("the process-wide breaker registry is already initialised: {origin}; call `install` once, at startup, before the first call through a `breakers!` handle, a `#[circuit_breaker]` fn or `breaker::registry()`")]
 pub struct AlreadyInstalled {
     rejected: Box<GlobalCircuitBreaker>,
     origin: Origin,
