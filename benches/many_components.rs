@@ -49,7 +49,7 @@ fn fleet() -> Fleet {
         .iter()
         .map(|name| registry.component(name).unwrap())
         .collect();
-    breakers::hot.declare_manifest(registry);
+    breakers::declare(registry).unwrap();
     // Fisher-Yates with xorshift: deterministic, and no rand dependency.
     let mut order: Vec<u32> = (0..COMPONENTS as u32).collect();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -255,7 +255,7 @@ fn run_with(
         }
         None => live.then_some(Duration::from_millis(20)),
     };
-    breakers::binance_ws.declare_manifest(registry);
+    breakers::declare(registry)?;
     registry.reload_from_str(BREAKERS_TOML)?;
 
     let net = Arc::new(Network::default());

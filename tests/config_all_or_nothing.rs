@@ -103,7 +103,7 @@ fn every_refused_input_changes_nothing_at_any_entry_point() {
             },
         )
         .unwrap();
-    breakers::late_db.declare_manifest(&registry);
+    breakers::declare(&registry).unwrap();
     record(&pinned, Outcome::Failure, 2);
     record(&own, Outcome::Success, 3);
     record(&own, Outcome::Failure, 3);

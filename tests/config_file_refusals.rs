@@ -5,7 +5,7 @@
 //! that breaks a rule with a manifest entry declared later gives way, with the refusal
 //! announced.
 
-use breaker::{CircuitConfig, ComponentHandle, ConfigLayer, Event, RegistryError};
+use breaker::{CircuitConfig, ConfigLayer, Event, RegistryError};
 use breaker_suite::registry;
 
 #[test]
@@ -62,6 +62,12 @@ fn file_errors_and_reports() {
         .any(|e| matches!(e, Event::FileRefused { .. })));
 }
 
+mod declared_late {
+    breaker::breakers! {
+        late { half_open_max_concurrent: 1, half_open_required_successes: 1 },
+    }
+}
+
 /// A file section loaded before a manifest entry is declared, whose key breaks a rule with
 /// one of the entry's fields: declaring cannot be refused, so the section's key gives way to
 /// the value the entry was checked with (the manifest conflict rule), the rest of the layers
@@ -72,14 +78,16 @@ fn a_section_key_that_breaks_a_rule_with_an_entry_declared_later_gives_way() {
     registry
         .reload_from_str("[components.late]\nhalf_open_required_successes = 3\nmin_calls = 4\n")
         .unwrap();
-    let own = CircuitConfig {
-        half_open_max_concurrent: 1,
-        half_open_required_successes: 1,
-        ..CircuitConfig::DEFAULT
-    };
-    let declared = ComponentHandle::new("late", Some(own), &["half_open_max_concurrent"], &[]);
-    let late = declared.in_registry(&registry);
-    assert!(late.config().validate().is_ok());
+    let own = declared_late::breakers::late.declared_config().unwrap();
+    assert_eq!(
+        (
+            own.half_open_max_concurrent,
+            own.half_open_required_successes
+        ),
+        (1, 1)
+    );
+    let late = declared_late::breakers::late.in_registry(&registry);
+    assert_eq!(late.config().validate(), Ok(()));
     assert_eq!(
         late.config(),
         CircuitConfig {

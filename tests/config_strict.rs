@@ -28,7 +28,7 @@ fn a_declared_manifest_turns_strict_mode_on_and_a_typo_is_refused_with_the_close
     let log = EventLog::default();
     let registry = builder().on_event(log.hook()).build().unwrap();
     assert!(!registry.is_strict(), "no manifest declared yet");
-    breakers::quote_api.declare_manifest(&registry);
+    breakers::declare(&registry).unwrap();
     assert!(registry.is_strict());
     let quote = registry.component("quote_api").unwrap();
     registry
@@ -93,7 +93,7 @@ fn the_builder_and_the_registry_setting_override_the_default() {
 
     // Off although a manifest is declared.
     let lenient = builder().strict(false).build().unwrap();
-    breakers::order_api.declare_manifest(&lenient);
+    breakers::declare(&lenient).unwrap();
     assert!(!lenient.is_strict());
     assert!(lenient.reload_from_str(TYPO).is_ok());
 
@@ -141,7 +141,7 @@ mod late {
 fn strict_mode_refuses_a_typo_with_the_closest_name_unless_turned_off() {
     let (_clock, registry, log) = breaker_suite::registry(CircuitConfig::DEFAULT);
     assert!(!registry.is_strict());
-    late::breakers::late_db.declare_manifest(&registry);
+    late::breakers::declare(&registry).unwrap();
     assert!(registry.is_strict());
     let before = world(&registry);
     let events = log.events().len();
@@ -161,7 +161,7 @@ fn strict_mode_refuses_a_typo_with_the_closest_name_unless_turned_off() {
         .strict(false)
         .build()
         .unwrap();
-    late::breakers::late_db.declare_manifest(&lax);
+    late::breakers::declare(&lax).unwrap();
     assert!(!lax.is_strict());
     let report = lax
         .reload_from_str("[components.late_dbb]\nmin_calls = 2\n")

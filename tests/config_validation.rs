@@ -1,13 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-//! Every invalid field is refused, by name, by `validate`, `check` and every constructor;
-//! configs load from TOML/JSON with human durations.
+//! Every invalid field is refused, by name, by `validate` and every constructor, in the same
+//! words as a manifest's compile-time check; configs load from TOML/JSON with human durations.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use breaker::{
     BuildError, CircuitConfig, ComponentBreaker, ConfigValue, FakeClock, GlobalCircuitBreaker,
-    GlobalTripConditions, RegistryError, SampleWeighting, Violation, MAX_DURATION,
+    GlobalTripConditions, RegistryError, SampleWeighting, MAX_DURATION,
 };
 
 const D: CircuitConfig = CircuitConfig::DEFAULT;
@@ -141,7 +141,10 @@ fn bad() -> CircuitConfig {
 #[test]
 fn the_defaults_are_valid() {
     assert_eq!(D.validate(), Ok(()));
-    assert_eq!(D.check(), Ok(()));
+    assert_eq!(
+        breaker::__private::manifest_error(&D, None, &[], None).map(|m| m.as_str().to_owned()),
+        None
+    );
     assert_eq!(CircuitConfig::default(), D);
 }
 
@@ -153,42 +156,70 @@ fn validate_names_every_invalid_field() {
             .expect_err(&format!("{field} in {config:?} must be refused"));
         assert_eq!(err.field(), field, "{config:?}");
         assert!(!err.rule().is_empty(), "{field}");
+        // The one rule whose bound is another field names that field's value.
+        let bound = if field == "half_open_required_successes" {
+            format!(" ({})", config.half_open_max_concurrent)
+        } else {
+            String::new()
+        };
         assert_eq!(
             err.to_string(),
-            format!("{field} = {}: {}", err.value(), err.rule())
+            format!("{field} = {}: {}{bound}", err.value(), err.rule())
         );
     }
 }
 
+/// A manifest's compile-time check (`__private::manifest_error`, which `breakers!` panics
+/// with in a `const`) words every refusal as `validate` does: exactly, when the value is a
+/// count or a zero duration, or when the macro passes the value as written; with the field
+/// and the rule only when it cannot write the value.
 #[test]
-fn check_agrees_with_validate() {
+fn the_compile_time_check_words_every_refusal_as_validate() {
+    use breaker::__private::manifest_error;
     for (field, config) in invalid() {
-        let violation = config
-            .check()
-            .expect_err(&format!("{field} in {config:?} must be refused"));
+        let runtime = config.validate().unwrap_err().to_string();
+        let value = config.validate().unwrap_err().value().to_string();
+        let at_field = manifest_error(&config, Some(field), &[], Some(&value))
+            .unwrap_or_else(|| panic!("{field}: the field's own check fires"));
+        assert_eq!(at_field.as_str(), runtime, "{field}");
+        // The entry-level check leaves a field the entry writes to that field's check.
+        assert!(
+            manifest_error(&config, None, &[field], None).is_none(),
+            "{field}"
+        );
+        let unwritten = manifest_error(&config, None, &[], None).unwrap();
         let err = config.validate().unwrap_err();
-        assert_eq!(violation.field, field, "{config:?}");
-        assert_eq!(violation.rule, err.rule(), "{field}");
-        assert_eq!(violation.message, format!("{field}: {}", violation.rule));
+        match err.value() {
+            ConfigValue::Count(_) => assert_eq!(unwritten.as_str(), runtime, "{field}"),
+            ConfigValue::Duration(d) if d.is_zero() => {
+                assert_eq!(unwritten.as_str(), runtime, "{field}");
+            }
+            _ => assert_eq!(
+                unwritten.as_str(),
+                format!("{field}: {}", err.rule()),
+                "a value a const cannot format is left out"
+            ),
+        }
     }
+    // Another field's check stays quiet.
+    let config = with(|c| c.min_calls = 0);
+    assert!(manifest_error(&config, Some("error_rate_threshold"), &[], None).is_none());
 }
 
 #[test]
-fn check_works_in_const_context() {
-    const VIOLATION: Result<(), Violation> = CircuitConfig {
-        half_open_max_concurrent: 0,
+fn the_compile_time_check_works_in_const_context() {
+    use breaker::__private::{manifest_error, Message};
+    const BROKEN: CircuitConfig = CircuitConfig {
+        half_open_required_successes: 5,
         ..CircuitConfig::DEFAULT
-    }
-    .check();
-    const FINE: Result<(), Violation> = CircuitConfig::DEFAULT.check();
-    let v = VIOLATION.unwrap_err();
-    assert_eq!(v.field, "half_open_max_concurrent");
-    assert_eq!(v.value, ConfigValue::Count(0));
+    };
+    const MESSAGE: Option<Message> = manifest_error(&BROKEN, None, &[], None);
+    const FINE: Option<Message> = manifest_error(&CircuitConfig::DEFAULT, None, &[], None);
     assert_eq!(
-        v.message,
-        "half_open_max_concurrent: must be between 1 and 1000"
+        MESSAGE.unwrap().as_str(),
+        "half_open_required_successes = 5: must be between 1 and half_open_max_concurrent (3)"
     );
-    assert!(FINE.is_ok());
+    assert_eq!(FINE.map(|m| m.as_str().to_owned()), None);
 }
 
 #[test]
@@ -232,6 +263,19 @@ fn error_messages_name_field_value_and_rule() {
         (
             with(|c| c.global_trip_conditions.min_components = 0),
             "global_trip_conditions.min_components = 0: must be at least 1".to_owned(),
+        ),
+        (
+            with(|c| c.half_open_required_successes = 5),
+            "half_open_required_successes = 5: must be between 1 and half_open_max_concurrent (3)"
+                .to_owned(),
+        ),
+        (
+            with(|c| {
+                c.half_open_max_concurrent = 2;
+                c.half_open_required_successes = 0;
+            }),
+            "half_open_required_successes = 0: must be between 1 and half_open_max_concurrent (2)"
+                .to_owned(),
         ),
     ];
     for (config, expected) in cases {
@@ -414,16 +458,32 @@ fn partial_configs_fill_in_the_defaults() {
 #[test]
 fn unknown_fields_are_rejected() {
     let err = toml::from_str::<CircuitConfig>("min_calls = 7\nmin_call = 8").unwrap_err();
-    assert!(err.to_string().contains("min_call"), "{err}");
+    assert!(
+        err.to_string().contains("unknown field `min_call`"),
+        "{err}"
+    );
     let nested = "[global_trip_conditions]\nmin_component = 2";
-    assert!(toml::from_str::<CircuitConfig>(nested).is_err());
-    assert!(serde_json::from_str::<CircuitConfig>(r#"{"rolling_windows": "1s"}"#).is_err());
+    let err = toml::from_str::<CircuitConfig>(nested).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `min_component`"),
+        "{err}"
+    );
+    let err = serde_json::from_str::<CircuitConfig>(r#"{"rolling_windows": "1s"}"#).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `rolling_windows`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_durations_and_values_are_rejected_by_serde_or_validate() {
-    assert!(toml::from_str::<CircuitConfig>(r#"open_cooldown = "soon""#).is_err());
-    assert!(toml::from_str::<CircuitConfig>(r#"sample_weighting = "linear""#).is_err());
+    let err = toml::from_str::<CircuitConfig>(r#"open_cooldown = "soon""#).unwrap_err();
+    assert!(err.to_string().contains("soon"), "{err}");
+    let err = toml::from_str::<CircuitConfig>(r#"sample_weighting = "linear""#).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown variant `linear`"),
+        "{err}"
+    );
     // In range for the type but not for the rules: loading succeeds, validation refuses.
     let loaded: CircuitConfig = toml::from_str("error_rate_threshold = 1.5").unwrap();
     assert_eq!(
@@ -531,7 +591,6 @@ fn a_config_that_sets_only_the_cooldown_is_valid_and_does_not_back_off_past_it()
         ..D
     };
     assert_eq!(config.validate(), Ok(()));
-    assert_eq!(config.check(), Ok(()));
 
     let clock = FakeClock::new();
     let b = ComponentBreaker::new("long_cooldown", config, Arc::new(clock.clone())).unwrap();
@@ -572,8 +631,16 @@ fn off_reads_and_writes_for_every_optional_field() {
     assert_eq!(json.consecutive_failures_threshold, None);
     let seven: CircuitConfig = toml::from_str("consecutive_failures_threshold = 7").unwrap();
     assert_eq!(seven.consecutive_failures_threshold, Some(7));
-    assert!(toml::from_str::<CircuitConfig>("consecutive_failures_threshold = -1").is_err());
-    assert!(toml::from_str::<CircuitConfig>("consecutive_failures_threshold = \"soon\"").is_err());
+    for text in [
+        "consecutive_failures_threshold = -1",
+        "consecutive_failures_threshold = \"soon\"",
+    ] {
+        let err = toml::from_str::<CircuitConfig>(text).unwrap_err();
+        assert!(
+            err.to_string().contains("consecutive_failures_threshold"),
+            "the error points at the key: {err}"
+        );
+    }
 }
 
 #[test]

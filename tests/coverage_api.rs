@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use breaker::layer::{CircuitBreaker, CircuitBreakerLayer, ErrorsAsFailures};
 use breaker::{
-    CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, ComponentHandle, Event,
-    Exponential, FakeClock, GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit,
-    RegistryError, Sliding, TransitionReason, WindowStrategy,
+    CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, Event, Exponential,
+    FakeClock, GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit, RegistryError, Sliding,
+    TransitionReason, WindowStrategy,
 };
 use breaker_suite::EventLog;
 use futures::executor::block_on;
@@ -324,13 +324,7 @@ fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
     registry
         .reload_from_str("[components.late]\nhalf_open_required_successes = 3\n")
         .unwrap();
-    let own = CircuitConfig {
-        half_open_max_concurrent: 1,
-        half_open_required_successes: 1,
-        ..CircuitConfig::DEFAULT
-    };
-    let declared = ComponentHandle::new("late", Some(own), &["half_open_max_concurrent"], &[]);
-    let late = declared.in_registry(&registry);
+    let late = declared_late::breakers::late.in_registry(&registry);
     assert!(late.config().validate().is_ok());
     assert!(
         log.events().iter().any(|e| matches!(
@@ -347,16 +341,29 @@ fn a_component_whose_layers_break_a_rule_starts_on_the_defaults() {
 
 #[test]
 fn a_handle_built_at_run_time() {
-    static MANIFEST: [&ComponentHandle; 0] = [];
-    let handle = ComponentHandle::new("runtime_handle", None, &["min_calls"], &MANIFEST);
+    let handle = &runtime::breakers::runtime_handle;
     assert_eq!(handle.name(), "runtime_handle");
     assert_eq!(handle.declared_fields(), ["min_calls"]);
-    assert_eq!(handle.declared_config(), None);
+    assert_eq!(handle.declared_config().map(|c| c.min_calls), Some(7));
     let (_clock, registry, _log) = registry_with(CircuitConfig::DEFAULT);
-    handle.declare_manifest(&registry);
+    runtime::breakers::declare(&registry).unwrap();
     let b = handle.in_registry(&registry);
     assert_eq!(b.name(), "runtime_handle");
     assert!(format!("{handle:?}").contains("runtime_handle"));
+}
+
+mod runtime {
+    breaker::breakers! { runtime_handle { min_calls: 7 } }
+}
+
+mod declared_late {
+    breaker::breakers! {
+        late { half_open_max_concurrent: 1, half_open_required_successes: 1 },
+    }
+}
+
+mod layered {
+    breaker::breakers! { layer_handle }
 }
 
 #[test]
@@ -443,8 +450,7 @@ fn http_refusals_and_inner_errors() {
 
 #[test]
 fn a_layer_for_a_manifest_handle_names_its_component() {
-    static HANDLE: ComponentHandle = ComponentHandle::new("layer_handle", None, &[], &[]);
-    let layer = CircuitBreakerLayer::for_handle(&HANDLE);
+    let layer = CircuitBreakerLayer::for_handle(&layered::breakers::layer_handle);
     let svc = layer.layer(service_fn(|_: ()| async { Ok::<_, io::Error>(()) }));
     // Formatting does not touch the process-wide registry.
     assert!(format!("{svc:?}").contains("layer_handle"));

@@ -9,7 +9,7 @@ use breaker::{
     CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, GlobalTripConditions, Outcome, TransitionReason, GLOBAL,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{trip, EventLog};
 
 const COOLDOWN: Duration = Duration::from_secs(10);
 
@@ -29,27 +29,21 @@ impl Fixture {
     }
 }
 
-/// A registry with the components `names`; the fuse opens at half of at least three.
+/// A registry with the components `names`; the fuse opens at half of at least three, and a
+/// component opens on its second failure (`min_calls: 2`).
 fn registry(names: &[&str]) -> Fixture {
-    let clock = FakeClock::new();
-    let log = EventLog::default();
-    let registry = GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            open_cooldown: COOLDOWN,
-            half_open_max_concurrent: 1,
-            half_open_required_successes: 1,
-            global_trip_conditions: GlobalTripConditions {
-                component_open_ratio: 0.5,
-                min_components: 3,
-                min_calls: 0,
-            },
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(clock.clone())
-        .on_event(log.hook())
-        .build()
-        .unwrap();
+    let (clock, registry, log) = breaker_suite::registry(CircuitConfig {
+        min_calls: 2,
+        open_cooldown: COOLDOWN,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        global_trip_conditions: GlobalTripConditions {
+            component_open_ratio: 0.5,
+            min_components: 3,
+            min_calls: 0,
+        },
+        ..CircuitConfig::DEFAULT
+    });
     for name in names {
         registry.register(name).unwrap();
     }
@@ -60,18 +54,11 @@ fn registry(names: &[&str]) -> Fixture {
     }
 }
 
-fn trip(b: &ComponentBreaker) {
-    for _ in 0..2 {
-        b.acquire().into_result().unwrap().record(Outcome::Failure);
-    }
-    assert_eq!(b.state(), CircuitState::Open);
-}
-
 /// Four components, `a` and `b` tripped: the fuse is open.
 fn fuse_open() -> Fixture {
     let f = registry(&["a", "b", "c", "d"]);
-    trip(&f.get("a"));
-    trip(&f.get("b"));
+    assert_eq!(trip(&f.get("a")), 2, "opens on its second failure");
+    assert_eq!(trip(&f.get("b")), 2, "opens on its second failure");
     assert_eq!(f.fuse(), CircuitState::Open);
     f
 }
@@ -86,12 +73,12 @@ fn global_open(component: &str) -> CircuitError {
 #[test]
 fn one_unhealthy_of_four_leaves_the_fuse_closed_two_open_it() {
     let f = registry(&["a", "b", "c", "d"]);
-    trip(&f.get("a"));
+    assert_eq!(trip(&f.get("a")), 2, "opens on its second failure");
     assert_eq!(f.fuse(), CircuitState::Closed);
     assert_eq!(f.registry.snapshot().unhealthy, 1);
     assert!(f.get("c").acquire().is_allowed());
 
-    trip(&f.get("b"));
+    assert_eq!(trip(&f.get("b")), 2, "opens on its second failure");
     assert_eq!(f.fuse(), CircuitState::Open);
     assert_eq!(f.registry.snapshot().unhealthy, 2);
     let opened = f
@@ -190,8 +177,8 @@ fn the_fuse_stays_open_until_enough_components_have_recovered() {
         c.acquire().into_result().unwrap(),
         c.acquire().into_result().unwrap(),
     ];
-    trip(&f.get("a"));
-    trip(&f.get("b"));
+    assert_eq!(trip(&f.get("a")), 2, "opens on its second failure");
+    assert_eq!(trip(&f.get("b")), 2, "opens on its second failure");
     assert_eq!(f.fuse(), CircuitState::Open);
     for guard in in_flight {
         guard.record(Outcome::Failure);
@@ -220,8 +207,8 @@ fn the_fuse_stays_open_until_enough_components_have_recovered() {
 #[test]
 fn below_min_components_the_fuse_stays_closed() {
     let f = registry(&["a", "b"]);
-    trip(&f.get("a"));
-    trip(&f.get("b"));
+    assert_eq!(trip(&f.get("a")), 2, "opens on its second failure");
+    assert_eq!(trip(&f.get("b")), 2, "opens on its second failure");
     assert_eq!(f.registry.snapshot().unhealthy, 2);
     assert_eq!(
         f.fuse(),
@@ -241,8 +228,8 @@ fn disabled_components_bypass_an_open_fuse() {
     let f = registry(&["a", "b", "c", "d"]);
     let d = f.get("d");
     d.disable();
-    trip(&f.get("a"));
-    trip(&f.get("b"));
+    assert_eq!(trip(&f.get("a")), 2, "opens on its second failure");
+    assert_eq!(trip(&f.get("b")), 2, "opens on its second failure");
     assert_eq!(f.fuse(), CircuitState::Open);
     assert_eq!(
         f.get("c").acquire().into_result().unwrap_err(),
@@ -296,20 +283,17 @@ fn the_snapshot_names_the_fuse_global() {
 
 /// A registry whose fuse needs `min_calls` calls in the windows before it opens.
 fn gated(min_calls: u32) -> GlobalCircuitBreaker {
-    GlobalCircuitBreaker::builder()
-        .config(CircuitConfig {
-            min_calls: 2,
-            open_cooldown: COOLDOWN,
-            global_trip_conditions: GlobalTripConditions {
-                component_open_ratio: 0.5,
-                min_components: 3,
-                min_calls,
-            },
-            ..CircuitConfig::DEFAULT
-        })
-        .clock(FakeClock::new())
-        .build()
-        .unwrap()
+    let (_clock, registry, _log) = breaker_suite::registry(CircuitConfig {
+        min_calls: 2,
+        open_cooldown: COOLDOWN,
+        global_trip_conditions: GlobalTripConditions {
+            component_open_ratio: 0.5,
+            min_components: 3,
+            min_calls,
+        },
+        ..CircuitConfig::DEFAULT
+    });
+    registry
 }
 
 /// Registering used to walk every component's window on each registration once
@@ -345,7 +329,7 @@ fn the_call_minimum_still_gates_opening_and_summing_stops_once_it_is_met() {
             .record(Outcome::Success);
     }
     for name in &names[..50] {
-        trip(&get(name));
+        assert_eq!(trip(&get(name)), 2, "opens on its second failure");
     }
     assert_eq!(registry.snapshot().unhealthy, 50);
     assert_eq!(
@@ -360,7 +344,7 @@ fn the_call_minimum_still_gates_opening_and_summing_stops_once_it_is_met() {
         .unwrap()
         .record(Outcome::Success);
     let before = registry.fuse_window_reads();
-    trip(&get(&names[99]));
+    assert_eq!(trip(&get(&names[99])), 2, "opens on its second failure");
     assert_eq!(registry.global().state(), CircuitState::Open);
     let walked = registry.fuse_window_reads() - before;
     assert!(walked <= 100, "one derivation read {walked} windows of 100");

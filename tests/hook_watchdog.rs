@@ -179,21 +179,21 @@ fn register_with() {
 #[test]
 fn declare_into_a_registry() {
     let f = fixture("watched_api");
-    check(&f, "declare_manifest", |r| {
-        breakers::watched_api.declare_manifest(r);
+    check(&f, "breakers::declare", |r| {
+        breakers::declare(r).unwrap();
     });
     // Over a name registered on the defaults: `ConfigReloaded` (and the conflict's
     // `ConfigRefused`) for a breaker that already exists.
     let f = fixture("watched_api");
     f.registry.register("watched_api").unwrap();
-    check(&f, "declare_manifest over a registered name", |r| {
-        breakers::watched_api.declare_manifest(r);
+    check(&f, "breakers::declare over a registered name", |r| {
+        breakers::declare(r).unwrap();
     });
     // Over a whole config in code: `ManifestEntryIgnored`.
     let f = fixture("watched_api");
     f.registry.register_with("watched_api", DEFAULTS).unwrap();
-    check(&f, "declare_manifest over register_with", |r| {
-        breakers::watched_api.declare_manifest(r);
+    check(&f, "breakers::declare over register_with", |r| {
+        breakers::declare(r).unwrap();
     });
 }
 
@@ -427,7 +427,7 @@ fn a_hook_that_calls_back_into_the_registry_from_every_event_never_hangs() {
         );
         r.reload_from_str("[defaults]\nmin_calls = 2\n").unwrap();
         let _ = r.reload_from_str("[defaults]\nmin_calls = 0\n");
-        callbacks::breakers::two_probes.declare_manifest(&r);
+        callbacks::breakers::declare(&r).unwrap();
         record(&a, Outcome::Failure, 2); // opens a, then the fuse
         clock.advance(Duration::from_secs(600));
         record(&a, Outcome::Success, 1); // half-open, probe, closed

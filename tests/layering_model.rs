@@ -442,7 +442,7 @@ impl Engine {
             Op::RegisterWith(name, p) => r.register_with(name, config(p)).is_ok(),
             Op::ReloadComponent(name, p) => r.reload_component(name, config(p)).is_ok(),
             Op::Declare => {
-                breakers::m1.declare_manifest(r);
+                breakers::declare(r).unwrap();
                 true
             }
             Op::Reload(p) => r.reload(config(p)).is_ok(),

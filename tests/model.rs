@@ -653,7 +653,8 @@ fn end_engine(guard: CallGuard<'static>, end: End) -> Recorded {
                 // Unwinds without running the panic hook: no noise in the test output.
                 resume_unwind(Box::new("the call panicked"));
             }));
-            assert!(result.is_err());
+            let payload = result.expect_err("the call panics");
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"the call panicked"));
             Recorded::Counted
         }
     }
@@ -801,12 +802,22 @@ fn run_case(config: &CircuitConfig, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::ReloadInvalid(bad) => {
                 let mut config = model.config;
-                match bad {
-                    Bad::MinCallsZero => config.min_calls = 0,
-                    Bad::NanThreshold => config.error_rate_threshold = f32::NAN,
-                    Bad::ZeroBuckets => config.window_buckets = 0,
-                }
-                prop_assert!(engine.registry.reload(config).is_err());
+                let field = match bad {
+                    Bad::MinCallsZero => {
+                        config.min_calls = 0;
+                        "min_calls"
+                    }
+                    Bad::NanThreshold => {
+                        config.error_rate_threshold = f32::NAN;
+                        "error_rate_threshold"
+                    }
+                    Bad::ZeroBuckets => {
+                        config.window_buckets = 0;
+                        "window_buckets"
+                    }
+                };
+                let refused = engine.registry.reload(config);
+                prop_assert_eq!(refused.map_err(|e| e.field()), Err(field));
                 prop_assert_eq!(engine.registry.config(), model.config);
             }
             Op::ForceOpen(c) => {

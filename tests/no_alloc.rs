@@ -166,7 +166,7 @@ fn trip_and_prepare() {
             .unwrap(),
     )
     .unwrap();
-    breakers::by_hand.declare_manifest(registry);
+    breakers::declare(registry).unwrap();
     for h in [
         &breakers::open_by_hand,
         &breakers::half_open,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breaker::{
-    CircuitConfig, CircuitError, CircuitState, Clock, ComponentBreaker, FakeClock,
+    CallError, CircuitConfig, CircuitError, CircuitState, Clock, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit, Recorded, SampleWeighting,
     MAX_DURATION,
 };
@@ -29,17 +29,34 @@ fn fail(b: &ComponentBreaker, times: u32) {
 
 /// Exercises every public entry point once; none may panic whatever the state.
 fn poke(b: &ComponentBreaker) {
-    let _ = b.snapshot();
-    let _ = b.retry_after();
+    // A retry hint exactly while open (the breaker says when an open one lets probes in).
+    assert_eq!(
+        b.retry_after().is_some(),
+        b.snapshot().state == CircuitState::Open,
+        "{:?}",
+        b.snapshot()
+    );
     for outcome in [Outcome::Success, Outcome::Failure, Outcome::Ignored] {
         if let Permit::Allowed(g) = b.acquire() {
-            let _ = g.record(outcome);
+            // Nothing changed the state between admission and record.
+            assert_eq!(g.record(outcome), Recorded::Counted, "{outcome:?}");
         }
     }
     if let Permit::Allowed(g) = b.acquire() {
         drop(g);
     }
-    let _ = b.call(|| Ok::<_, ()>(()));
+    let calls = b.snapshot().calls;
+    match b.call(|| Ok::<_, ()>(())) {
+        Ok(()) => assert_eq!(b.snapshot().calls, calls + 1, "the call ran and counted"),
+        Err(CallError::Rejected(e)) => {
+            assert_eq!(
+                b.snapshot().calls,
+                calls,
+                "a refused call ({e}) did not run"
+            );
+        }
+        Err(CallError::Inner(())) => panic!("the closure cannot fail"),
+    }
     let snap = b.snapshot();
     assert_eq!(snap.calls, snap.successes + snap.failures + snap.ignored);
     assert!((0.0..=1.0).contains(&snap.window.error_rate));
@@ -87,7 +104,11 @@ fn every_float_field_refuses_nan_and_infinities() {
                 .validate()
                 .expect_err(&format!("{field} = {value} must be refused"));
             assert_eq!(err.field(), field, "{value}");
-            assert_eq!(config.check().unwrap_err().field, field);
+            // The manifest's compile-time check refuses it at the field, in the same words
+            // (a `const` cannot format the float, so it names the field and the rule).
+            let at_compile_time =
+                breaker::__private::manifest_error(&config, Some(field), &[], None).unwrap();
+            assert_eq!(at_compile_time.as_str(), format!("{field}: {}", err.rule()));
         }
     }
 }
@@ -366,11 +387,15 @@ fn a_clock_that_jumps_backwards_never_panics() {
         let held = b.acquire();
         clock.set_ms(ms);
         if let Permit::Allowed(g) = held {
-            let _ = g.record(if i % 2 == 0 {
+            let calls = b.snapshot().calls;
+            let recorded = g.record(if i % 2 == 0 {
                 Outcome::Failure
             } else {
                 Outcome::Success
             });
+            // Counted or stale (the jump may end the episode it was admitted in), the outcome
+            // is in the lifetime totals either way.
+            assert_eq!(b.snapshot().calls, calls + 1, "{ms} ms: {recorded:?}");
         }
         fail(&b, 3);
         poke(&b);
@@ -548,11 +573,8 @@ fn a_huge_fuse_call_minimum_does_not_break_config_files() {
         .build()
         .unwrap();
     let result = registry.reload_from_str("[defaults]\nmin_calls = 3\n");
-    assert!(
-        result.is_ok(),
-        "a valid file over valid defaults: {}",
-        result.map_err(|e| e.to_string()).unwrap_err()
-    );
+    let report = result.unwrap_or_else(|e| panic!("a valid file over valid defaults: {e}"));
+    assert!(report.unknown_components.is_empty(), "{report:?}");
     assert_eq!(registry.config().min_calls, 3);
 }
 

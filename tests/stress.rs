@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use breaker::{
-    CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
+    CallGuard, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, ConfigValue, FakeClock,
     GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit,
 };
 
@@ -171,7 +171,12 @@ impl World {
                     // No panic hook: no noise.
                     resume_unwind(Box::new("the call blew up"));
                 }));
-                assert!(result.is_err());
+                let payload = result.expect_err("the call panics");
+                assert_eq!(
+                    payload.downcast_ref::<&str>(),
+                    Some(&"the call blew up"),
+                    "the body's own panic comes out"
+                );
                 add(&self.tally.panicked, c);
             }
         }
@@ -191,7 +196,11 @@ impl World {
                     min_calls: 0,
                     ..configs()[0]
                 };
-                assert!(self.registry.reload(bad).is_err());
+                let err = self.registry.reload(bad).unwrap_err();
+                assert_eq!(
+                    (err.field(), err.value()),
+                    ("min_calls", ConfigValue::Count(0))
+                );
             }
             5 => {
                 self.components[rng.below(COMPONENTS as u64) as usize].force_open();

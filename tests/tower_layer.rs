@@ -12,9 +12,7 @@ use std::time::Duration;
 use breaker::layer::{
     CircuitBreaker, CircuitBreakerLayer, ErrorsAsFailures, RejectAsError, ServerErrorsAsFailures,
 };
-use breaker::{
-    CallError, CircuitConfig, CircuitError, CircuitState, ComponentHandle, Outcome, RegistryError,
-};
+use breaker::{CallError, CircuitConfig, CircuitError, CircuitState, Outcome, RegistryError};
 use breaker_suite::registry;
 use futures::executor::block_on;
 use futures::FutureExt;
@@ -402,10 +400,14 @@ fn http_refusals_and_inner_errors() {
     });
 }
 
+/// A manifest of its own, so the process-wide registry's manifest above stays one component.
+mod layered {
+    breaker::breakers! { layer_handle }
+}
+
 #[test]
 fn a_layer_for_a_manifest_handle_names_its_component() {
-    static HANDLE: ComponentHandle = ComponentHandle::new("layer_handle", None, &[], &[]);
-    let layer = CircuitBreakerLayer::for_handle(&HANDLE);
+    let layer = CircuitBreakerLayer::for_handle(&layered::breakers::layer_handle);
     let svc = layer.layer(service_fn(|_: ()| async { Ok::<_, io::Error>(()) }));
     // Formatting does not touch the process-wide registry.
     assert!(format!("{svc:?}").contains("layer_handle"));

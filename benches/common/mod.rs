@@ -280,7 +280,7 @@ pub fn prepare() {
     static ONCE: std::sync::Once = std::sync::Once::new();
 
     ONCE.call_once(|| {
-        breakers::hand_ok.declare_manifest(breaker::registry());
+        breakers::declare(breaker::registry()).unwrap();
         // Open: one failure trips them, for a day.
         let _ = by_hand(&breakers::hand_open, 0, fail);
         let _ = macro_open(0);

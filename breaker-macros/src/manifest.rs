@@ -1,8 +1,11 @@
 //! `breakers! { ... }`: parses the manifest, checks its names, and generates one `static`
-//! handle per component in a `breakers` module, plus `ALL`.
+//! handle per component in a `breakers` module, plus `ALL` and `declare`.
 //!
 //! Nothing is shared between macro invocations: `#[circuit_breaker]` names a handle by path
 //! (`crate::breakers::<name>`), so rustc itself checks that the component was declared.
+//!
+//! The expansion names nothing of `breaker` but `breaker::__private` (tests below pin it),
+//! so the constructor and the `const` check it calls need not be public API.
 
 use std::collections::HashMap;
 
@@ -11,7 +14,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{braced, Attribute, Expr, Ident, Path, Token};
+use syn::{braced, Attribute, Expr, Ident, Lit, Path, Token};
 
 pub(crate) struct Manifest {
     krate: Option<Path>,
@@ -92,10 +95,22 @@ const KEYWORDS: &[&str] = &[
     "override", "priv", "typeof", "unsized", "virtual", "yield", "union",
 ];
 
+/// Names `mod breakers` already holds besides the components (`ALL` is not snake case).
+const RESERVED: &[&str] = &["declare"];
+
 /// Lower snake_case, not a keyword, not reserved, at most 128 bytes.
 fn check_name(name: &Ident) -> syn::Result<()> {
     let text = name.to_string();
     let text = text.strip_prefix("r#").unwrap_or(&text);
+    if RESERVED.contains(&text) {
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "`{text}` is reserved: `breakers::{text}(&registry)` registers the whole \
+                 manifest; name the component something else, such as `{text}_api`"
+            ),
+        ));
+    }
     if KEYWORDS.contains(&text) {
         return Err(syn::Error::new(
             name.span(),
@@ -181,6 +196,7 @@ impl Manifest {
             .krate
             .as_ref()
             .map_or_else(|| quote!(::breaker), |p| quote!(#p));
+        let private = quote!(#krate::__private);
         let count = self.entries.len();
         let mut consts = Vec::new();
         let mut statics = Vec::new();
@@ -197,27 +213,7 @@ impl Manifest {
                 None => quote!(::core::option::Option::None),
                 Some((span, fields)) => {
                     let konst = format_ident!("__BREAKERS_CONFIG_{}", text.to_uppercase());
-                    let assigns = fields.iter().map(|f| {
-                        let (field, value) = (&f.name, &f.value);
-                        quote!(config.#field = #value;)
-                    });
-                    // Field assignments keep the user's tokens, so rustc reports an unknown
-                    // field (with "a field with a similar name exists") or a wrong type at
-                    // them; the const check turns an out-of-range value into a compile error
-                    // with the runtime validator's message.
-                    consts.push(quote_spanned! {*span=>
-                        #[doc(hidden)]
-                        #[allow(non_upper_case_globals)]
-                        const #konst: #krate::CircuitConfig = {
-                            let mut config = #krate::CircuitConfig::DEFAULT;
-                            #(#assigns)*
-                            config
-                        };
-                        #[allow(clippy::panic)]
-                        const _: () = if let ::core::result::Result::Err(violation) = #konst.check() {
-                            ::core::panic!("{}", violation.message)
-                        };
-                    });
+                    consts.push(config_const(&private, &konst, *span, fields, &field_names));
                     quote!(::core::option::Option::Some(super::#konst))
                 }
             };
@@ -236,8 +232,8 @@ impl Manifest {
             statics.push(quote! {
                 #doc
                 #(#others)*
-                pub static #name: #krate::ComponentHandle =
-                    #krate::ComponentHandle::new(#text, #config, &[#(#field_names),*], &ALL);
+                pub static #name: #private::ComponentHandle =
+                    #private::handle(#text, #config, &[#(#field_names),*], &ALL);
             });
             all.push(quote!(&#name));
         }
@@ -248,8 +244,92 @@ impl Manifest {
             pub mod breakers {
                 #(#statics)*
                 /// Every component declared in this manifest.
-                pub static ALL: [&#krate::ComponentHandle; #count] = [#(#all),*];
+                pub static ALL: [&#private::ComponentHandle; #count] = [#(#all),*];
+                /// Registers every component of this manifest in `registry` at once (all or
+                /// nothing; idempotent). Call it at startup, so a snapshot lists every
+                /// component before its first call and strict mode knows them before a
+                /// config file is loaded.
+                pub fn declare(
+                    registry: &#private::GlobalCircuitBreaker,
+                ) -> ::core::result::Result<(), #private::RegistryError> {
+                    #private::declare(registry, &ALL)
+                }
             }
         }
+    }
+}
+
+/// An entry's config as a `const`, and the checks that make a broken rule a compile error
+/// worded as the runtime's: one per field, at the user's field (with the value as written
+/// when it is a literal, since a `const` cannot format a float), and one at the entry's braces
+/// for a rule that a field the entry does not set breaks.
+fn config_const(
+    private: &TokenStream,
+    konst: &Ident,
+    span: Span,
+    fields: &[Field],
+    field_names: &[String],
+) -> TokenStream {
+    // Field assignments keep the user's tokens, so rustc reports an unknown field (with "a
+    // field with a similar name exists") or a wrong type at them.
+    let assigns = fields.iter().map(|f| {
+        let (field, value) = (&f.name, &f.value);
+        quote!(config.#field = #value;)
+    });
+    let field_checks = fields.iter().map(|f| {
+        let field = f.name.to_string();
+        let literal = match literal_text(&f.value) {
+            Some(text) => quote!(::core::option::Option::Some(#text)),
+            None => quote!(::core::option::Option::None),
+        };
+        let check = quote! {
+            #private::manifest_error(&#konst, ::core::option::Option::Some(#field), &[], #literal)
+        };
+        panic_on(check, f.name.span())
+    });
+    let entry_check = panic_on(
+        quote! {
+            #private::manifest_error(&#konst, ::core::option::Option::None, &[#(#field_names),*], ::core::option::Option::None)
+        },
+        span,
+    );
+    quote_spanned! {span=>
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        const #konst: #private::CircuitConfig = {
+            let mut config = #private::DEFAULT_CONFIG;
+            #(#assigns)*
+            config
+        };
+        #(#field_checks)*
+        #entry_check
+    }
+}
+
+/// `const _: () = if let Some(message) = CHECK { panic!("{}", message) };`, located at `span`.
+fn panic_on(check: TokenStream, span: Span) -> TokenStream {
+    let message = Ident::new("message", Span::mixed_site());
+    quote_spanned! {span=>
+        #[allow(clippy::panic)]
+        const _: () = if let ::core::option::Option::Some(#message) = #check {
+            ::core::panic!("{}", #message.as_str())
+        };
+    }
+}
+
+/// A numeric literal as written (`1.5`, `-0.5`), for a message that `const` cannot format.
+fn literal_text(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Lit(lit) => match &lit.lit {
+            Lit::Float(f) => Some(f.base10_digits().to_owned()),
+            Lit::Int(i) => Some(i.base10_digits().to_owned()),
+            _ => None,
+        },
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => {
+            literal_text(&unary.expr).map(|text| format!("-{text}"))
+        }
+        Expr::Paren(paren) => literal_text(&paren.expr),
+        Expr::Group(group) => literal_text(&group.expr),
+        _ => None,
     }
 }

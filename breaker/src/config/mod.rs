@@ -26,8 +26,8 @@ pub use file::{FileError, FileReport};
 pub(crate) use fleet::mask_password;
 pub use fleet::{FleetConfig, FleetConfigError};
 pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};
-pub(crate) use validate::{check_exact, source_name};
-pub use validate::{ConfigError, ConfigLayer, ConfigValue, Violation, MAX_DURATION};
+pub(crate) use validate::{check_exact, describe_violation, source_name};
+pub use validate::{ConfigError, ConfigLayer, ConfigValue, Message, Violation, MAX_DURATION};
 #[cfg(feature = "watch")]
 pub use watch::{ConfigWatcher, WatchOptions};
 // `CircuitConfig::validate` and `check` are written beside the rules, in `validate.rs`.

@@ -61,8 +61,119 @@ pub struct Violation {
     pub value: ConfigValue,
     /// The rule, e.g. `must be in (0, 1]`.
     pub rule: &'static str,
-    /// `field: rule` as one string, for `const` panics, which cannot format.
-    pub message: &'static str,
+    /// The other field's value, for a rule whose bound is another field
+    /// (`half_open_required_successes` "must be between 1 and half_open_max_concurrent"), so
+    /// the message can name it.
+    pub(crate) bound: Option<u32>,
+}
+
+/// A message built in `const` context, so the compile-time manifest check and the runtime
+/// [`ConfigError`] word a refusal with the same [`describe`]: a `const` panic cannot format.
+/// Reached by users only through `__private`.
+#[derive(Clone, Copy)]
+pub struct Message {
+    bytes: [u8; Message::CAPACITY],
+    len: usize,
+}
+
+impl Message {
+    /// Enough for the longest field, rule and bound, and the longest `f64` a file can write
+    /// (`f64::MAX` prints 309 digits); a longer text is cut, never refused.
+    const CAPACITY: usize = 512;
+
+    const fn new() -> Self {
+        Self {
+            bytes: [0; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    const fn push(mut self, text: &str) -> Self {
+        let text = text.as_bytes();
+        let mut i = 0;
+        while i < text.len() && self.len < Self::CAPACITY {
+            self.bytes[self.len] = text[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    const fn push_u64(mut self, mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut count = 0;
+        loop {
+            digits[count] = b'0' + (n % 10) as u8;
+            count += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while count > 0 && self.len < Self::CAPACITY {
+            count -= 1;
+            self.bytes[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    /// The text (empty if a cut split a character, which only a non-ASCII value can cause).
+    pub const fn as_str(&self) -> &str {
+        match core::str::from_utf8(self.bytes.split_at(self.len).0) {
+            Ok(text) => text,
+            Err(_) => "",
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// `rule`, with the bound's value when the bound is another field:
+/// `must be between 1 and half_open_max_concurrent (3)`.
+const fn push_rule(message: Message, rule: &str, bound: Option<u32>) -> Message {
+    let message = message.push(rule);
+    match bound {
+        Some(n) => message.push(" (").push_u64(n as u64).push(")"),
+        None => message,
+    }
+}
+
+/// How every refusal of a value reads, at run time and in a manifest's compile error:
+/// `field = value: rule`, or `field: rule` when the value cannot be written (a non-literal
+/// ratio or duration in a manifest, which a `const` cannot format).
+pub(crate) const fn describe(
+    field: &str,
+    value: Option<&str>,
+    rule: &str,
+    bound: Option<u32>,
+) -> Message {
+    let message = Message::new().push(field);
+    let message = match value {
+        Some(value) => message.push(" = ").push(value).push(": "),
+        None => message.push(": "),
+    };
+    push_rule(message, rule, bound)
+}
+
+/// The message of a refused value as a manifest's `const` check can write it: counts (and a
+/// zero duration) are formatted here; a ratio or another duration is written as the macro
+/// saw it when that was a literal (`literal`), and left out otherwise.
+pub(crate) const fn describe_violation(violation: &Violation, literal: Option<&str>) -> Message {
+    let count;
+    let value = match violation.value {
+        ConfigValue::Count(n) => {
+            count = Message::new().push_u64(n);
+            Some(count.as_str())
+        }
+        ConfigValue::Duration(d) if d.is_zero() => Some("0s"),
+        _ => literal,
+    };
+    describe(violation.field, value, violation.rule, violation.bound)
 }
 
 /// An invalid [`CircuitConfig`]: names the field, the value and the rule, and, when the
@@ -85,7 +196,15 @@ pub struct ConfigError {
     value: ConfigValue,
     rule: &'static str,
     /// Boxed: most errors have none, and the error travels in `Result`s.
-    layering: Option<Box<Layering>>,
+    details: Option<Box<Details>>,
+}
+
+/// What only some errors carry.
+#[derive(Debug, Clone, PartialEq)]
+struct Details {
+    /// The other field's value, for a rule whose bound is another field.
+    bound: Option<u32>,
+    layering: Option<Layering>,
 }
 
 /// Where the values of a refused layered config came from.
@@ -159,8 +278,10 @@ impl ConfigLayer {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(layering) = &self.layering else {
-            return write!(f, "{} = {}: {}", self.field, self.value, self.rule);
+        let Some(layering) = self.layering() else {
+            let value = self.value.to_string();
+            let message = describe(self.field, Some(&value), self.rule, self.bound());
+            return f.write_str(message.as_str());
         };
         if let Some(component) = &layering.component {
             write!(f, "component `{component}`: ")?;
@@ -168,7 +289,10 @@ impl fmt::Display for ConfigError {
         write!(
             f,
             "{} = {} (from {}): {}",
-            self.field, self.value, layering.layer, self.rule
+            self.field,
+            self.value,
+            layering.layer,
+            self.rule_text().as_str()
         )?;
         if let Some((field, value, layer)) = &layering.other {
             write!(f, ", with {field} = {value} (from {layer})")?;
@@ -195,23 +319,35 @@ impl ConfigError {
         self.rule
     }
 
+    /// The rule as messages write it, with the bound's value when the bound is another field.
+    fn rule_text(&self) -> Message {
+        push_rule(Message::new(), self.rule, self.bound())
+    }
+
+    fn layering(&self) -> Option<&Layering> {
+        self.details.as_deref().and_then(|d| d.layering.as_ref())
+    }
+
+    fn bound(&self) -> Option<u32> {
+        self.details.as_deref().and_then(|d| d.bound)
+    }
+
     /// The component whose layered config broke the rule (`None`: a config checked on its
     /// own, or the registry's defaults).
     pub fn component(&self) -> Option<&str> {
-        self.layering.as_ref().and_then(|l| l.component.as_deref())
+        self.layering().and_then(|l| l.component.as_deref())
     }
 
     /// The layer that set the refused value, when layering refused it.
     pub fn layer(&self) -> Option<&ConfigLayer> {
-        self.layering.as_ref().map(|l| &l.layer)
+        self.layering().map(|l| &l.layer)
     }
 
     /// For a rule between two fields (`half_open_required_successes` and
     /// `half_open_max_concurrent`, `window_buckets` and `rolling_window`): the other field,
     /// its value and the layer that set it.
     pub fn conflicting(&self) -> Option<(&'static str, ConfigValue, &ConfigLayer)> {
-        self.layering
-            .as_ref()
+        self.layering()
             .and_then(|l| l.other.as_ref())
             .map(|(field, value, layer)| (*field, *value, layer))
     }
@@ -219,7 +355,7 @@ impl ConfigError {
     /// The line of the config file's key that takes part (the refused value's, or else the
     /// other field's).
     pub fn line(&self) -> Option<usize> {
-        let layering = self.layering.as_ref()?;
+        let layering = self.layering()?;
         layering
             .layer
             .line()
@@ -233,7 +369,7 @@ impl ConfigError {
             field,
             value,
             rule,
-            layering: None,
+            details: None,
         }
     }
 
@@ -244,10 +380,14 @@ impl ConfigError {
         layer: ConfigLayer,
         other: Option<(&'static str, ConfigValue, ConfigLayer)>,
     ) -> Self {
-        self.layering = Some(Box::new(Layering {
-            component: component.map(str::to_owned),
-            layer,
-            other,
+        let bound = self.bound();
+        self.details = Some(Box::new(Details {
+            bound,
+            layering: Some(Layering {
+                component: component.map(str::to_owned),
+                layer,
+                other,
+            }),
         }));
         self
     }
@@ -255,7 +395,7 @@ impl ConfigError {
     /// The file key that takes part, as `(section, line, field, value)`: the refused value
     /// when the file set it, or else the other field of the rule.
     pub(crate) fn file_key(&self) -> Option<(&str, usize, &'static str, ConfigValue)> {
-        let layering = self.layering.as_ref()?;
+        let layering = self.layering()?;
         if let ConfigLayer::File { section, line, .. } = &layering.layer {
             return Some((section, *line, self.field, self.value));
         }
@@ -270,7 +410,7 @@ impl ConfigError {
     /// Whether the refused value itself is a key of the file.
     pub(crate) fn set_by_file(&self) -> bool {
         matches!(
-            self.layering.as_deref(),
+            self.layering(),
             Some(Layering {
                 layer: ConfigLayer::File { .. },
                 ..
@@ -281,28 +421,42 @@ impl ConfigError {
     /// The rule and the other field, without the component (for messages that lead with the
     /// file's own line).
     pub(crate) fn describe_rest(&self) -> String {
-        match self.layering.as_ref().and_then(|l| l.other.as_ref()) {
+        match self.layering().and_then(|l| l.other.as_ref()) {
             Some((field, value, layer)) => {
-                format!("{}, with {field} = {value} (from {layer})", self.rule)
+                format!(
+                    "{}, with {field} = {value} (from {layer})",
+                    self.rule_text().as_str()
+                )
             }
-            None => self.rule.to_owned(),
+            None => self.rule_text().as_str().to_owned(),
         }
     }
 }
 
 impl From<Violation> for ConfigError {
     fn from(v: Violation) -> Self {
-        Self::runtime(v.field, v.value, v.rule)
+        Self {
+            details: v.bound.map(|bound| {
+                Box::new(Details {
+                    bound: Some(bound),
+                    layering: None,
+                })
+            }),
+            ..Self::runtime(v.field, v.value, v.rule)
+        }
     }
 }
 
 macro_rules! refuse {
     ($field:literal, $value:expr, $rule:literal) => {
+        refuse!($field, $value, $rule, None)
+    };
+    ($field:literal, $value:expr, $rule:literal, $bound:expr) => {
         return Err(Violation {
             field: $field,
             value: $value,
             rule: $rule,
-            message: concat!($field, ": ", $rule),
+            bound: $bound,
         })
     };
 }
@@ -326,8 +480,8 @@ impl CircuitConfig {
     }
 
     /// The same rules as [`validate`](Self::validate), usable in `const` context so a
-    /// manifest can reject an out-of-range value at compile time.
-    pub const fn check(&self) -> Result<(), Violation> {
+    /// manifest can reject an out-of-range value at compile time (through `__private`).
+    pub(crate) const fn check(&self) -> Result<(), Violation> {
         check(self)
     }
 }
@@ -438,7 +592,8 @@ const fn check(c: &CircuitConfig) -> Result<(), Violation> {
         refuse!(
             "half_open_required_successes",
             Count(c.half_open_required_successes as u64),
-            "must be between 1 and half_open_max_concurrent"
+            "must be between 1 and half_open_max_concurrent",
+            Some(c.half_open_max_concurrent)
         );
     }
     if c.half_open_allowed_failures > MAX_HALF_OPEN {

@@ -126,6 +126,38 @@ impl From<CircuitError> for io::Error {
 }
 
 /// The result of a protected call: refused by the breaker, or the call's own error.
+///
+/// It is what [`ComponentBreaker::call`](crate::ComponentBreaker::call) returns, and the
+/// ready-made error type for a `#[circuit_breaker]` fn whose calls fail with an error you did
+/// not write (`reqwest::Error`, `std::io::Error`, ..), which cannot get `From<CircuitError>`:
+/// the attribute returns a refusal as `CallError::Rejected`, and records every
+/// `Err(CallError::Inner(..))` as a failure. Inside the body, turn the call's error into the
+/// wrapper with `.map_err(CallError::Inner)?`: a blanket `From<E> for CallError<E>` (for a bare
+/// `?`) would overlap with `From<CircuitError>` at `CallError<CircuitError>`, so Rust allows
+/// only one of them, and the attribute needs the latter.
+///
+/// ```
+/// use std::num::ParseIntError;
+/// use breaker::{circuit_breaker, CallError, CircuitError};
+///
+/// breaker::breakers! { quote_api }
+///
+/// #[circuit_breaker(component = "quote_api")]
+/// fn quote(text: &str) -> Result<u32, CallError<ParseIntError>> {
+///     let price: u32 = text.parse().map_err(CallError::Inner)?; // a failure if it fails
+///     Ok(price)
+/// }
+///
+/// # fn main() {
+/// assert_eq!(quote("42"), Ok(42));
+/// match quote("forty-two") {
+///     Err(CallError::Inner(e)) => assert_eq!(e.to_string(), "invalid digit found in string"),
+///     other => panic!("{other:?}"),
+/// }
+/// breakers::quote_api.force_open();
+/// assert!(matches!(quote("42"), Err(CallError::Rejected(CircuitError::ForcedOpen { .. }))));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError<E> {
     /// The breaker refused the call; it did not run.
@@ -151,6 +183,14 @@ impl<E> CallError<E> {
             Self::Rejected(e) => Some(e),
             Self::Inner(_) => None,
         }
+    }
+}
+
+/// A refusal, for `?` on an [`acquire`](crate::ComponentBreaker::acquire) and for the
+/// refusals `#[circuit_breaker]` returns.
+impl<E> From<CircuitError> for CallError<E> {
+    fn from(e: CircuitError) -> Self {
+        Self::Rejected(e)
     }
 }
 

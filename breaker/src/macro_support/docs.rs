@@ -19,23 +19,44 @@
 /// ```
 ///
 /// This expands to a `pub mod breakers` holding one `pub static` [`ComponentHandle`] per
-/// component (named after it) and `ALL`, an array of them. `#[circuit_breaker(component =
-/// "binance_ws")]` names `crate::breakers::binance_ws`, so a misspelt or undeclared component
-/// is rustc's own error at your string (with "a static with a similar name exists"). Use the
-/// manifest at the crate root; a library can share its manifest with `pub use dep::breakers;`.
+/// component (named after it), `ALL`, an array of them, and `declare`, which registers the
+/// whole manifest in a registry at startup. `#[circuit_breaker(component = "binance_ws")]`
+/// names `crate::breakers::binance_ws`, so a misspelt or undeclared component is rustc's own
+/// error at your string (with "a static with a similar name exists"). Declare the manifest at
+/// the crate root, or re-export it there with `pub use path::breakers;` (a library can share
+/// its manifest that way: `pub use dep::breakers;`); a manifest left in a module is an error
+/// at the attribute that says so.
 ///
-/// - Names are lower snake_case identifiers, not keywords, each declared once.
+/// - Names are lower snake_case identifiers, not keywords, each declared once; `declare` is
+///   reserved for the function.
 /// - `name { field: value, .. }` overrides [`CircuitConfig`] fields on top of the registry's
-///   defaults. Field names and types are checked by rustc; out-of-range values fail to compile
-///   with the message [`CircuitConfig::validate`] would give at run time.
-/// - The first use of any handle registers every component of the manifest in the
-///   process-wide [`registry`](crate::registry()), so snapshots list them all; later uses go
-///   straight to the breaker with no map lookup. [`ComponentHandle::declare_manifest`] does the
-///   registration at startup instead.
+///   defaults. Field names and types are checked by rustc; an out-of-range value fails to
+///   compile, at the field, with the words [`CircuitConfig::validate`] would use at run time
+///   (`error_rate_threshold = 1.5: must be in (0, 1]`), after rustc's `evaluation panicked:`.
+///   A `const` cannot format a float or a duration, so the value is written as the macro saw
+///   it when it is a literal (`1.5`, `-0.5`); counts and a zero duration are written whatever
+///   the expression; any other value (a `const`, `Duration::from_secs(..)`) is left out and
+///   the message names the field and the rule only.
+/// - `breakers::declare(&registry)` registers every component of the manifest, all or
+///   nothing, so a snapshot lists them before their first call (and strict mode knows them
+///   before a config file is loaded). Without it, the first use of any handle registers the
+///   whole manifest in the process-wide [`registry`](crate::registry()) (creating that
+///   registry if needed: [`install`](crate::install) a custom one before it), and later uses
+///   go straight to the breaker with no map lookup.
 /// - `crate = path;` as the first item names a re-exported `breaker` crate.
 ///
+/// ```
+/// breaker::breakers! { orders_api, fills_api }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let registry = breaker::GlobalCircuitBreaker::new(breaker::CircuitConfig::DEFAULT)?;
+/// breakers::declare(&registry)?;
+/// assert_eq!(registry.components(), ["fills_api", "orders_api"]);
+/// # Ok(())
+/// # }
+/// ```
+///
 /// [`ComponentHandle`]: crate::ComponentHandle
-/// [`ComponentHandle::declare_manifest`]: crate::ComponentHandle::declare_manifest
 /// [`CircuitConfig`]: crate::CircuitConfig
 /// [`CircuitConfig::validate`]: crate::CircuitConfig::validate
 pub use breaker_macros::breakers;
@@ -97,5 +118,8 @@ pub use breaker_macros::breakers;
 /// functions, `async fn` (also in traits), `fn .. -> impl Future` ending in `async move { .. }`
 /// and `#[async_trait]` methods (only the tail `Box::pin(async move { .. })` is rewritten).
 /// The function must return `Result<T, E>` with `E: From<CircuitError>` (or have a
-/// `fallback`); [`CircuitError`](crate::CircuitError) converts into `std::io::Error`.
+/// `fallback`); [`CircuitError`](crate::CircuitError) converts into `std::io::Error`, and
+/// [`CallError<E>`](crate::CallError) wraps an error type you did not write (a refusal is
+/// `CallError::Rejected`, the body's error `CallError::Inner`, written
+/// `.map_err(CallError::Inner)?`).
 pub use breaker_macros::circuit_breaker;

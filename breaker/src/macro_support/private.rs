@@ -1,11 +1,93 @@
 //! What the macros' generated code calls. Not a public API: names and signatures may change
-//! in any release.
+//! in any release. Generated code names nothing of `breaker` outside this module, so the
+//! items it needs here (a handle's constructor, the `const` config check and its message)
+//! need not be public anywhere else.
 
 use std::future::Future;
 
+use crate::config::{describe_violation, Violation};
+
+pub use crate::config::Message;
 pub use crate::{
     CallGuard, CircuitConfig, CircuitError, ComponentHandle, GlobalCircuitBreaker, Outcome,
+    RegistryError,
 };
+
+/// The base of every manifest entry's config: its fields are assigned on top.
+pub const DEFAULT_CONFIG: CircuitConfig = CircuitConfig::DEFAULT;
+
+/// A manifest's handle; `breakers!` checked `config` at compile time.
+pub const fn handle(
+    name: &'static str,
+    config: Option<CircuitConfig>,
+    fields: &'static [&'static str],
+    manifest: &'static [&'static ComponentHandle],
+) -> ComponentHandle {
+    ComponentHandle::new(name, config, fields, manifest)
+}
+
+/// `breakers::declare`: registers every component of `manifest` in `registry` at once.
+#[inline]
+pub fn declare(
+    registry: &GlobalCircuitBreaker,
+    manifest: &'static [&'static ComponentHandle],
+) -> Result<(), RegistryError> {
+    ComponentHandle::declare_all(manifest, registry)
+}
+
+/// The compile error for a manifest entry's config, if it breaks a rule, worded as the
+/// runtime's [`ConfigError`](crate::ConfigError) (see `describe` in `config/validate.rs`).
+///
+/// Each field the entry sets gets its own check (`at: Some(field)`, located at the user's
+/// field, with `literal` the value as written when it is a literal), which reports only a
+/// rule broken by that field; the entry's own check (`at: None`) reports a rule broken by a
+/// field the entry does not set (`written` lists those it does), so exactly one check fires.
+pub const fn manifest_error(
+    config: &CircuitConfig,
+    at: Option<&str>,
+    written: &[&str],
+    literal: Option<&str>,
+) -> Option<Message> {
+    let Err(violation) = config.check() else {
+        return None;
+    };
+    let mine = match at {
+        Some(field) => same(violation.field, field),
+        None => !written_by_entry(&violation, written),
+    };
+    if mine {
+        Some(describe_violation(&violation, literal))
+    } else {
+        None
+    }
+}
+
+const fn written_by_entry(violation: &Violation, written: &[&str]) -> bool {
+    let mut i = 0;
+    while i < written.len() {
+        if same(violation.field, written[i]) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `a == b`, in `const` context.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// The value a protected function returns, seen as success or failure.
 #[diagnostic::on_unimplemented(
@@ -33,7 +115,8 @@ impl<T, E> Classify for Result<T, E> {
 #[diagnostic::on_unimplemented(
     message = "#[circuit_breaker] cannot protect a function returning `{Self}`",
     label = "this function must return `Result<T, E>` with `E: From<breaker::CircuitError>`",
-    note = "the breaker records `Ok` as a success and `Err` as a failure, and a refused call returns `Err(CircuitError.into())` (or calls `fallback = path`)"
+    note = "the breaker records `Ok` as a success and `Err` as a failure, and a refused call returns `Err(CircuitError.into())` (or calls `fallback = path`)",
+    note = "for an error type you did not write, return `Result<T, breaker::CallError<E>>`"
 )]
 pub trait Reject: Classify {
     /// `Err(error.into())`.

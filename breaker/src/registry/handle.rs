@@ -16,7 +16,7 @@ use crate::engine::Role;
 use crate::names::ComponentName;
 
 use super::reconfigure::Pending;
-use super::{default, GlobalCircuitBreaker};
+use super::{default, GlobalCircuitBreaker, RegistryError};
 
 /// A declared component: its name, its manifest config, and a lazily initialised link to its
 /// breaker in the process-wide registry ([`crate::registry`]).
@@ -24,6 +24,11 @@ use super::{default, GlobalCircuitBreaker};
 /// The first use of any handle of a manifest registers every component of that manifest, so a
 /// snapshot lists them all from then on; later uses go straight to the breaker, with no map
 /// lookup. Derefs to the [`ComponentBreaker`], so `breakers::binance_ws.state()` works.
+///
+/// That first use also creates the process-wide registry if nothing did before, so a custom
+/// registry must be [`install`](crate::install)ed before it (a later `install` returns an
+/// [`AlreadyInstalled`](crate::AlreadyInstalled) that names the handle). To register the
+/// manifest at startup, call the `breakers::declare(&registry)` that `breakers!` generates.
 pub struct ComponentHandle {
     name: &'static str,
     config: Option<CircuitConfig>,
@@ -36,9 +41,9 @@ pub struct ComponentHandle {
 }
 
 impl ComponentHandle {
-    /// Used by `breakers!`; `config` was checked at compile time.
-    #[doc(hidden)]
-    pub const fn new(
+    /// Used by `breakers!` (through `__private::handle`); `config` was checked at compile
+    /// time.
+    pub(crate) const fn new(
         name: &'static str,
         config: Option<CircuitConfig>,
         fields: &'static [&'static str],
@@ -75,7 +80,7 @@ impl ComponentHandle {
         if let Some(breaker) = self.breaker.get() {
             return breaker;
         }
-        let registry = default::registry();
+        let registry = default::registry_for(self.name);
         let (breaker, pending) = self.declare_in(registry);
         // Only a value goes into the cell: the hooks run after it is set, so a hook that
         // uses this handle finds it initialised instead of waiting for itself.
@@ -84,12 +89,15 @@ impl ComponentHandle {
         breaker
     }
 
-    /// Registers every component of this handle's manifest in `registry` (idempotent). Call it
-    /// at startup so a snapshot lists every component before its first call (and so strict
-    /// mode knows them before a config file is loaded).
-    pub fn declare_manifest(&self, registry: &GlobalCircuitBreaker) {
-        let (_, pending) = registry.declare(entries(self.manifest));
+    /// `breakers::declare`: registers every component of `manifest` in `registry` at once,
+    /// all or nothing, through the registry's one config path (idempotent).
+    pub(crate) fn declare_all(
+        manifest: &[&ComponentHandle],
+        registry: &GlobalCircuitBreaker,
+    ) -> Result<(), RegistryError> {
+        let (declared, pending) = registry.declare(entries(manifest));
         pending.emit();
+        declared.map(drop)
     }
 
     /// This component's breaker in another registry (tests, `registry = ...`). On first use
@@ -118,10 +126,11 @@ impl ComponentHandle {
     ) -> (Arc<ComponentBreaker>, Pending<'r>) {
         let mut handles: Vec<&ComponentHandle> = self.manifest.to_vec();
         handles.push(self);
-        let (mut breakers, pending) = registry.declare(entries(&handles));
-        let breaker = match breakers.pop() {
+        let (breakers, pending) = registry.declare(entries(&handles));
+        let breaker = match breakers.ok().and_then(|mut breakers| breakers.pop()) {
             Some(breaker) => breaker,
-            // Declaring never refuses; this only guards the types.
+            // Declaring refuses only if the layers in force are invalid, which putting them in
+            // force prevents; this only guards the types.
             None => Arc::new(ComponentBreaker::build(
                 ComponentName::from_static(self.name),
                 self.config.unwrap_or_else(|| registry.config()),

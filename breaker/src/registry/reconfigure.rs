@@ -120,18 +120,21 @@ impl GlobalCircuitBreaker {
     }
 
     /// Registers the `breakers!` entries (name and layer 4) that are not registered yet and
-    /// returns their breakers in order. Declaring cannot be refused (the manifest conflict
-    /// rule, in `config/layering.rs`, resolves every conflict); the returned [`Pending`] runs
-    /// the hooks, which the caller must do outside any once-only initialisation it is in.
+    /// returns their breakers in order. The manifest conflict rule (in `config/layering.rs`)
+    /// resolves every conflict, so only invalid layers in force could refuse it; the returned
+    /// [`Pending`] runs the hooks, which the caller must do outside any once-only
+    /// initialisation it is in.
     pub(crate) fn declare(
         &self,
         entries: Vec<(&'static str, CodeLayer)>,
-    ) -> (Vec<Arc<ComponentBreaker>>, Pending<'_>) {
+    ) -> (
+        Result<Vec<Arc<ComponentBreaker>>, RegistryError>,
+        Pending<'_>,
+    ) {
         let (outcome, pending) = self.change(Change::Declare(entries));
-        let breakers = match outcome {
-            Ok(done) => done.breakers,
-            Err(_) => Vec::new(),
-        };
+        let breakers = outcome
+            .map(|done| done.breakers)
+            .map_err(Refusal::into_registry);
         (breakers, pending)
     }
 
