@@ -29,8 +29,8 @@ pub use integrations::tower as layer;
 pub use observe::metrics;
 
 pub use config::{
-    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport,
-    GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FamilyConfig, FileError, FileReport,
+    GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION, MAX_FAMILY_KEYS,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
@@ -42,10 +42,13 @@ pub use engine::{
 };
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
-pub use observe::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use observe::{
+    ComponentSnapshot, FamilySnapshot, RegistrySnapshot, Rejections, TransitionCount,
+};
 pub use registry::{
-    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, GlobalCircuitBreaker,
-    RegistryBuilder, RegistryError,
+    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, Family, FamilyHandle,
+    GlobalCircuitBreaker, IntoKey, KeyError, KeyRef, RegistryBuilder, RegistryError,
+    EVICTION_BUDGET, MAX_KEY_LEN, OVERFLOW_KEY,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]

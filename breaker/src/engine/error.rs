@@ -54,6 +54,15 @@ pub enum CircuitError {
         /// The name that was asked for.
         component: ComponentName,
     },
+    /// A keyed family refused the key (longer than the documented limit): the call is not
+    /// made, since no breaker can judge it.
+    #[error("keyed family `{component}` refused a key: {reason}")]
+    InvalidKey {
+        /// The family.
+        component: ComponentName,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl CircuitError {
@@ -65,7 +74,8 @@ impl CircuitError {
             | Self::HalfOpenExhausted { component }
             | Self::GlobalOpen { component, .. }
             | Self::ForcedOpen { component }
-            | Self::ComponentMissing { component } => component,
+            | Self::ComponentMissing { component }
+            | Self::InvalidKey { component, .. } => component,
         }
     }
 
@@ -80,7 +90,7 @@ impl CircuitError {
     }
 
     /// The label used for rejection metrics: `open`, `half_open_exhausted`, `global_open`,
-    /// `forced_open` or `component_missing`.
+    /// `forced_open`, `component_missing` or `invalid_key`.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Open { .. } => "open",
@@ -88,6 +98,7 @@ impl CircuitError {
             Self::GlobalOpen { .. } => "global_open",
             Self::ForcedOpen { .. } => "forced_open",
             Self::ComponentMissing { .. } => "component_missing",
+            Self::InvalidKey { .. } => "invalid_key",
         }
     }
 }
@@ -98,6 +109,7 @@ impl From<CircuitError> for io::Error {
     fn from(e: CircuitError) -> Self {
         let kind = match e {
             CircuitError::ComponentMissing { .. } => io::ErrorKind::NotFound,
+            CircuitError::InvalidKey { .. } => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::ConnectionRefused,
         };
         io::Error::new(kind, e)
@@ -167,7 +179,7 @@ impl RejectReason {
             CircuitError::HalfOpenExhausted { .. } => Some(Self::HalfOpenExhausted),
             CircuitError::GlobalOpen { .. } => Some(Self::GlobalOpen),
             CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
-            CircuitError::ComponentMissing { .. } => None,
+            CircuitError::ComponentMissing { .. } | CircuitError::InvalidKey { .. } => None,
         }
     }
 

@@ -7,4 +7,6 @@
 pub mod metrics;
 mod snapshot;
 
-pub use snapshot::{ComponentSnapshot, RegistrySnapshot, Rejections, TransitionCount};
+pub use snapshot::{
+    ComponentSnapshot, FamilySnapshot, RegistrySnapshot, Rejections, TransitionCount,
+};

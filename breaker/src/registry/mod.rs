@@ -5,6 +5,9 @@ mod call;
 mod change;
 mod default;
 pub(crate) mod events;
+pub(crate) mod families;
+pub(crate) mod family;
+mod family_handle;
 mod fuse;
 mod handle;
 mod plan;
@@ -16,6 +19,8 @@ mod watch;
 pub use call::Breaker;
 pub use default::{install, registry, AlreadyInstalled};
 pub use events::Event;
+pub use family::{Family, KeyError, KeyRef, EVICTION_BUDGET, MAX_KEY_LEN, OVERFLOW_KEY};
+pub use family_handle::{FamilyHandle, IntoKey};
 pub use handle::ComponentHandle;
 #[cfg(feature = "watch")]
 pub use watch::{watch, watch_with};
@@ -33,11 +38,12 @@ use rustc_hash::FxHashMap;
 use crate::config::{CodeLayer, FileLayer};
 use crate::engine::clock::Timeline;
 use crate::engine::events::Transition;
-use crate::engine::loom_shim::{lock, Mutex};
+use crate::engine::loom_shim::{lock, Mutex, RwLock};
 use crate::engine::ComponentBreaker;
 use crate::names::ComponentName;
 use crate::{CircuitConfig, Clock, ConfigError, SystemClock};
 use events::{Hook, Hooks};
+use families::FamilyLayer;
 use fuse::Fuse;
 use strict::Strictness;
 
@@ -90,6 +96,9 @@ pub struct GlobalCircuitBreaker {
     timeline: Timeline,
     fuse: Arc<Fuse>,
     hooks: Arc<Hooks>,
+    /// Keyed families, by name (looked up by name on the cold path only: handles and
+    /// layers keep their family).
+    families: RwLock<std::collections::BTreeMap<ComponentName, Arc<Family>>>,
     /// Every layer. Its lock serialises registration and reloads (calls never take it).
     layers: Mutex<Layers>,
     /// Strict mode, as set or as a declared manifest turned it on.
@@ -111,6 +120,8 @@ pub(super) struct Layers {
     /// Layer 4 of each component that has one (a component absent here follows the
     /// defaults), with what the registry decided about it.
     pub(super) own: FxHashMap<ComponentName, Own>,
+    /// Each keyed family's layers from code.
+    pub(super) families: std::collections::BTreeMap<ComponentName, FamilyLayer>,
 }
 
 #[derive(Debug, Clone)]
@@ -220,10 +231,12 @@ impl GlobalCircuitBreaker {
             timeline,
             fuse,
             hooks,
+            families: RwLock::new(std::collections::BTreeMap::new()),
             layers: Mutex::new(Layers {
                 base: config,
                 file: None,
                 own: FxHashMap::default(),
+                families: std::collections::BTreeMap::new(),
             }),
             strict: Strictness::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),

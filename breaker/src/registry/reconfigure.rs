@@ -280,6 +280,10 @@ impl GlobalCircuitBreaker {
                 );
             }
         }
+        for planned in plan.families {
+            planned.family.apply(planned.config, planned.keys);
+            pending.derive = true;
+        }
         if plan.declared {
             self.strict.manifest_declared();
         }
