@@ -22,21 +22,9 @@ use crate::config::{CircuitConfig, CodeLayer, ConfigError, Defaults, FamilyConfi
 use crate::engine::loom_shim::{lock, read, write};
 use crate::names::{self, ComponentName};
 
-use super::family::{Family, KeyConfigs};
+use super::family::{Family, FamilyLayer, KeyConfigs};
 use super::fuse::FuseMember;
 use super::{GlobalCircuitBreaker, RegistryError};
-
-/// A family's layers from code.
-#[derive(Debug, Clone)]
-pub(crate) struct FamilyLayer {
-    /// Its breaker fields (layer 4).
-    pub(crate) code: CodeLayer,
-    /// Its family fields' values, and which it sets.
-    pub(crate) family: FamilyConfig,
-    pub(crate) family_fields: FamilyFields,
-    /// A `breakers!` entry declared it.
-    pub(crate) declared: bool,
-}
 
 /// A family's configs as all the layers make them.
 pub(crate) struct FamilyPlan {

@@ -56,7 +56,7 @@ use std::sync::{Arc, Weak};
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
-use crate::config::{CircuitConfig, FamilyConfig};
+use crate::config::{CircuitConfig, CodeLayer, FamilyConfig, FamilyFields};
 use crate::engine::clock::{nanos, Timeline};
 use crate::engine::events::{Owner, Transition};
 use crate::engine::gate::Held;
@@ -142,6 +142,18 @@ impl fmt::Debug for KeyRef {
             .field("overflow", &self.overflow)
             .finish()
     }
+}
+
+/// A family's layers from code.
+#[derive(Debug, Clone)]
+pub(crate) struct FamilyLayer {
+    /// Its breaker fields (layer 4).
+    pub(crate) code: CodeLayer,
+    /// Its family fields' values, and which it sets.
+    pub(crate) family: FamilyConfig,
+    pub(crate) family_fields: FamilyFields,
+    /// A `breakers!` entry declared it.
+    pub(crate) declared: bool,
 }
 
 /// The breaker configs of a family's keys: the family's, and per-key overrides.

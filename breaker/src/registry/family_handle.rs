@@ -13,8 +13,7 @@ use crate::config::{CircuitConfig, CodeLayer, FamilyConfig, FamilyFields, Fields
 use crate::names::ComponentName;
 
 use super::default;
-use super::families::FamilyLayer;
-use super::family::{Family, KeyError, KeyRef};
+use super::family::{Family, FamilyLayer, KeyError, KeyRef};
 use super::GlobalCircuitBreaker;
 
 /// A string-like key of a keyed family: `&str`, `String`, `&String`, `Cow<str>`,

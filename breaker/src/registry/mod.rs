@@ -43,7 +43,7 @@ use crate::engine::ComponentBreaker;
 use crate::names::ComponentName;
 use crate::{CircuitConfig, Clock, ConfigError, SystemClock};
 use events::{Hook, Hooks};
-use families::FamilyLayer;
+use family::FamilyLayer;
 use fuse::Fuse;
 use strict::Strictness;
 
