@@ -8,7 +8,15 @@
 //! | `breaker_state` | gauge | `component`, `state`: one series per [`CircuitState::ALL`], 1 for the current state |
 //! | `breaker_failure_rate` | gauge | `component`: the window's error rate, in `[0, 1]` |
 //! | `breaker_transitions_total` | counter | `component`, `from`, `to`: transitions seen at least once |
-//! | `breaker_unhealthy_components` | gauge | none: components `Open` or `HalfOpen` (what the fuse counts) |
+//! | `breaker_unhealthy_components` | gauge | none: members `Open` or `HalfOpen` (what the fuse counts; an unhealthy keyed family is one) |
+//! | `breaker_family_keys` | gauge | `family`, `state`: live keys in each state |
+//! | `breaker_family_evictions_total` | counter | `family`: idle keys evicted |
+//! | `breaker_family_overflow_calls_total` | counter | `family`: calls sent to the overflow breaker (the family was full) |
+//! | `breaker_family_capped_trips_total` | counter | `family`: trips the ejection cap kept closed |
+//!
+//! A keyed family's keys appear in the per-breaker series above with `component` = the family
+//! and a `key` label (its overflow breaker as `key="__overflow__"`), at most `max_keys + 1`
+//! series sets per family; a family with `per_key_metrics = false` exports its aggregates only.
 //!
 //! The global fuse is exported as component `"__global__"` ([`GLOBAL`](crate::GLOBAL)). A
 //! `slow` call is also a `success` or a `failure`, so leave `outcome="slow"` out when summing.
@@ -37,6 +45,7 @@ use std::fmt;
 use std::ops::Deref;
 
 use prometheus_client::collector::Collector;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::{text, DescriptorEncoder, EncodeGaugeValue, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -98,35 +107,57 @@ impl Collector for Frozen {
     }
 }
 
-type Labels<'a, const N: usize> = [(&'static str, &'a str); N];
+/// A series' labels: `component` and, for a key of a family, `key`, then the metric's own.
+type Labels<'a> = Vec<(&'static str, &'a str)>;
+
+/// Every breaker exported, with its identifying labels: the fuse, the components, and each
+/// family's keys and overflow breaker (unless the family turned per-key series off).
+fn breakers(snapshot: &RegistrySnapshot) -> Vec<(Labels<'_>, &ComponentSnapshot)> {
+    let mut out: Vec<(Labels<'_>, &ComponentSnapshot)> = std::iter::once(&snapshot.global)
+        .chain(&snapshot.components)
+        .map(|c| (vec![("component", c.component.as_str())], c))
+        .collect();
+    for family in snapshot.families.iter().filter(|f| f.per_key_metrics) {
+        for key in family.keys.iter().chain(std::iter::once(&family.overflow)) {
+            let labels = vec![
+                ("component", family.family.as_str()),
+                ("key", key.component.key().unwrap_or_default()),
+            ];
+            out.push((labels, key));
+        }
+    }
+    out
+}
+
+fn with<'a>(labels: &Labels<'a>, more: &[(&'static str, &'a str)]) -> Labels<'a> {
+    let mut out = labels.clone();
+    out.extend_from_slice(more);
+    out
+}
 
 fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
-    let all = || std::iter::once(&snapshot.global).chain(&snapshot.components);
+    let breakers = breakers(snapshot);
+    let all = || breakers.iter();
 
     counters(
         &mut encoder,
         "breaker_calls",
         "Calls that finished, by outcome; `slow` ones are also counted as success or failure.",
-        all().flat_map(|c| {
+        all().flat_map(|(l, c)| {
             [
                 ("success", c.successes),
                 ("failure", c.failures),
                 ("ignored", c.ignored),
                 ("slow", c.slow_calls),
             ]
-            .map(|(outcome, n)| {
-                (
-                    [("component", c.component.as_str()), ("outcome", outcome)],
-                    n,
-                )
-            })
+            .map(|(outcome, n)| (with(l, &[("outcome", outcome)]), n))
         }),
     )?;
     counters(
         &mut encoder,
         "breaker_rejections",
         "Calls refused without running, by reason.",
-        all().flat_map(|c| {
+        all().flat_map(|(l, c)| {
             let r = c.rejections;
             [
                 ("open", r.open),
@@ -134,42 +165,78 @@ fn encode_snapshot(snapshot: &RegistrySnapshot, mut encoder: DescriptorEncoder<'
                 ("global_open", r.global_open),
                 ("forced_open", r.forced_open),
             ]
-            .map(|(reason, n)| ([("component", c.component.as_str()), ("reason", reason)], n))
+            .map(|(reason, n)| (with(l, &[("reason", reason)]), n))
         }),
     )?;
     gauges(
         &mut encoder,
         "breaker_state",
         "1 for the breaker's current state, 0 for the others.",
-        all().flat_map(|c| {
-            CircuitState::ALL.map(|s| {
-                let labels = [("component", c.component.as_str()), ("state", s.as_str())];
-                (labels, i64::from(c.state == s))
-            })
+        all().flat_map(|(l, c)| {
+            CircuitState::ALL.map(|s| (with(l, &[("state", s.as_str())]), i64::from(c.state == s)))
         }),
     )?;
     gauges(
         &mut encoder,
         "breaker_failure_rate",
         "Failed calls over calls in the rolling window, as the trip check weighs them.",
-        all().map(|c| ([("component", c.component.as_str())], failure_rate(c))),
+        all().map(|(l, c)| (l.clone(), failure_rate(c))),
     )?;
     counters(
         &mut encoder,
         "breaker_transitions",
         "State transitions, by the state left and the state entered.",
-        all().flat_map(|c| {
+        all().flat_map(|(l, c)| {
             c.transitions.iter().map(|t| {
-                let labels = [
-                    ("component", c.component.as_str()),
-                    ("from", t.from.as_str()),
-                    ("to", t.to.as_str()),
-                ];
-                (labels, t.count)
+                (
+                    with(l, &[("from", t.from.as_str()), ("to", t.to.as_str())]),
+                    t.count,
+                )
             })
         }),
     )?;
-    let help = "Components that are open or half-open, as the global fuse counts them.";
+    let families = &snapshot.families;
+    gauges(
+        &mut encoder,
+        "breaker_family_keys",
+        "Live keys of a keyed family, by state.",
+        families.iter().flat_map(|f| {
+            CircuitState::ALL.map(|s| {
+                let n = f.keys.iter().filter(|k| k.state == s).count();
+                (
+                    vec![("family", f.family.as_str()), ("state", s.as_str())],
+                    i64::try_from(n).unwrap_or(i64::MAX),
+                )
+            })
+        }),
+    )?;
+    for (name, help, value) in [
+        (
+            "breaker_family_evictions",
+            "Idle keys a keyed family evicted.",
+            (|f| f.evictions) as fn(&crate::FamilySnapshot) -> u64,
+        ),
+        (
+            "breaker_family_overflow_calls",
+            "Calls a full keyed family sent to its overflow breaker.",
+            |f| f.overflow_calls,
+        ),
+        (
+            "breaker_family_capped_trips",
+            "Trips a keyed family's ejection cap (max_open_ratio) kept closed.",
+            |f| f.capped_trips,
+        ),
+    ] {
+        counters(
+            &mut encoder,
+            name,
+            help,
+            families
+                .iter()
+                .map(|f| (vec![("family", f.family.as_str())], value(f))),
+        )?;
+    }
+    let help = "Members of the global fuse (components, keyed families) that are unhealthy.";
     encoder
         .encode_descriptor(
             "breaker_unhealthy_components",
@@ -186,11 +253,11 @@ fn failure_rate(c: &ComponentSnapshot) -> f64 {
     (f64::from(c.window.error_rate) * 1e6).round() / 1e6
 }
 
-fn counters<'a, const N: usize>(
+fn counters<L: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    rows: impl Iterator<Item = (Labels<'a, N>, u64)>,
+    rows: impl Iterator<Item = (L, u64)>,
 ) -> fmt::Result {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, value) in rows {
@@ -201,11 +268,11 @@ fn counters<'a, const N: usize>(
     Ok(())
 }
 
-fn gauges<'a, const N: usize, V: EncodeGaugeValue>(
+fn gauges<L: EncodeLabelSet, V: EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    rows: impl Iterator<Item = (Labels<'a, N>, V)>,
+    rows: impl Iterator<Item = (L, V)>,
 ) -> fmt::Result {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, value) in rows {
