@@ -5,7 +5,7 @@
 //! # The map
 //!
 //! Keys are untrusted input (they come from URLs and headers), so they are hashed with std's
-//! randomly seeded SipHash ([`RandomState`]), never a fixed fast hash an attacker could collide.
+//! randomly seeded SipHash (std's `RandomState`), never a fixed fast hash an attacker could collide.
 //! The 64-bit hash is computed once per call: its low bits pick one of the shards (a
 //! `RwLock<HashMap>` each, on the engine's lock shim so loom can model them), and the shard
 //! maps the hash itself (identity-hashed) to the key's slot, comparing the key's bytes. A call
@@ -46,7 +46,6 @@
 //! `Closed`, the capped trip is counted and an [`Event::FamilyCapped`] is emitted once per
 //! episode.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -197,6 +196,14 @@ impl Hasher for Identity {
     }
 }
 
+/// The keys' hasher: randomly seeded SipHash, so an attacker cannot choose colliding keys.
+#[cfg(not(breaker_loom))]
+type KeyHasher = std::collections::hash_map::RandomState;
+
+/// Under loom a fixed seed: a model must take the same shard in every execution.
+#[cfg(breaker_loom)]
+type KeyHasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
 /// A key's hash to the slots with that hash (almost always one).
 type Shard = HashMap<u64, Vec<Slot>, BuildHasherDefault<Identity>>;
 
@@ -207,7 +214,7 @@ type Shard = HashMap<u64, Vec<Slot>, BuildHasherDefault<Identity>>;
 pub struct Family {
     name: ComponentName,
     shards: Box<[CachePadded<RwLock<Shard>>]>,
-    hasher: RandomState,
+    hasher: KeyHasher,
     /// Live keys (the overflow breaker is not one).
     live: AtomicU32,
     /// Keys `Open` or `HalfOpen`.
@@ -285,7 +292,7 @@ impl Family {
                 shards: (0..shards)
                     .map(|_| CachePadded::new(RwLock::new(Shard::default())))
                     .collect(),
-                hasher: RandomState::new(),
+                hasher: KeyHasher::default(),
                 live: AtomicU32::new(0),
                 unhealthy: AtomicU32::new(0),
                 touch_every: AtomicU64::new(nanos(config.idle_ttl) / 16),
