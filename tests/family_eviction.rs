@@ -161,7 +161,9 @@ fn a_full_family_evicts_on_insert() {
     clock.advance(IDLE);
     let e = family.key("e").unwrap();
     assert!(!e.is_overflow(), "an idle key made room");
-    assert_eq!(family.live(), 4);
+    // The scan evicts every idle key of the shards it looks at (within the budget), so
+    // possibly more than one.
+    assert!((1..=4).contains(&family.live()), "{}", family.live());
     assert!(family.evictions() >= 1);
     assert!(family.get("e").is_some());
 }

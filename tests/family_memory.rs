@@ -6,7 +6,7 @@
 use std::alloc::System;
 use std::time::Duration;
 
-use breaker::{CircuitConfig, FakeClock, FamilyConfig, GlobalCircuitBreaker, Outcome};
+use breaker::{FakeClock, FamilyConfig, GlobalCircuitBreaker, Outcome};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]

@@ -512,7 +512,7 @@ impl Source<'_> {
                             ),
                         ));
                     };
-                    for (field, _) in inner {
+                    for field in inner.keys() {
                         if Fields::named(field.get_ref()).is_none()
                             || field.get_ref() == "global_trip_conditions"
                         {
