@@ -108,7 +108,7 @@ fn churn(c: &mut Criterion) {
         key.clear();
         let _ = write!(key, "host-{n}.example");
         n += 1;
-        if n % 100 == 0 {
+        if n.is_multiple_of(100) {
             clock.advance(Duration::from_millis(200));
         }
         record(family.acquire(&key))

@@ -76,7 +76,7 @@ async fn one_failing_upstream_opens_only_its_own_key() {
                 min_calls: 5,
                 error_rate_threshold: 0.5,
                 open_cooldown: COOLDOWN,
-                half_open_max_concurrent: 1,
+                half_open_max_concurrent: 2,
                 half_open_required_successes: 2,
                 ..CircuitConfig::DEFAULT
             },
