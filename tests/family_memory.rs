@@ -71,4 +71,43 @@ fn a_million_distinct_keys_cost_max_keys_breakers() {
         "full family {after_fill} B, peak {peak} B, end {end} B"
     );
     println!("full family: {after_fill} B, peak {peak} B, after 1M keys {end} B");
+
+    // Full of held keys, nothing evictable: a stream of new keys goes to the overflow
+    // breaker without allocating a breaker per call.
+    let full = registry
+        .register_family(
+            "held",
+            FamilyConfig {
+                max_keys: 4,
+                ..FamilyConfig::DEFAULT
+            },
+        )
+        .unwrap();
+    let _held: Vec<_> = (0..4)
+        .map(|i| full.key(&format!("h{i}")).unwrap())
+        .collect();
+    // The first overflow call starts the episode (its event allocates) and gives the overflow
+    // breaker its counter stripe.
+    assert!(full.key("warm-up").unwrap().is_overflow());
+    full.acquire("warm-up")
+        .into_result()
+        .unwrap()
+        .record(Outcome::Success);
+    let region = Region::new(GLOBAL);
+    for i in 0..10_000u32 {
+        key.clear();
+        use std::fmt::Write;
+        write!(key, "new-{i}").unwrap();
+        full.acquire(&key)
+            .into_result()
+            .unwrap()
+            .record(Outcome::Success);
+    }
+    let change = region.change();
+    assert_eq!(
+        change.allocations, 0,
+        "overflow calls allocate nothing ({} allocations, {} B)",
+        change.allocations, change.bytes_allocated
+    );
+    assert_eq!(full.overflow_calls(), 10_002);
 }

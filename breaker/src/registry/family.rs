@@ -473,6 +473,11 @@ impl Family {
                 }
             }
         }
+        if self.live() >= max {
+            // Still full: no breaker is made for a key that could not be kept (an attacker's
+            // stream of new keys then costs no allocation per call).
+            return self.overflowed();
+        }
         // Made outside the locks: allocation is the slow part, and a racing insert of the
         // same key just drops ours.
         let made = Arc::new(ComponentBreaker::build(
@@ -528,20 +533,24 @@ impl Family {
                     overflow: false,
                 }
             }
-            Inserted::Full => {
-                let calls = self.overflow_calls.fetch_add(1, Ordering::Relaxed) + 1;
-                if self.overflowing.swap(1, Ordering::AcqRel) == 0 {
-                    self.hooks.emit(&Event::FamilyOverflow {
-                        family: self.name.clone(),
-                        active: true,
-                        calls,
-                    });
-                }
-                KeyRef {
-                    breaker: Arc::clone(&self.overflow),
-                    overflow: true,
-                }
-            }
+            Inserted::Full => self.overflowed(),
+        }
+    }
+
+    /// A new key of a full family: the overflow breaker, and the episode's event when it
+    /// starts.
+    fn overflowed(&self) -> KeyRef {
+        let calls = self.overflow_calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.overflowing.swap(1, Ordering::AcqRel) == 0 {
+            self.hooks.emit(&Event::FamilyOverflow {
+                family: self.name.clone(),
+                active: true,
+                calls,
+            });
+        }
+        KeyRef {
+            breaker: Arc::clone(&self.overflow),
+            overflow: true,
         }
     }
 
