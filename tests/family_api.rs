@@ -27,6 +27,8 @@ static TENANTS: FamilyHandle = family_handle(
 );
 
 #[test]
+// `&&str` on purpose: references to keys are keys.
+#[allow(clippy::needless_borrows_for_generic_args)]
 fn every_string_like_key_reaches_the_same_breaker() {
     let (_clock, registry, _log) = registry(CircuitConfig::DEFAULT);
     let owned = String::from("t1");
