@@ -5,9 +5,12 @@
 //!   are declared once in `breakers!`, with per-component overrides, and tuned further by an
 //!   embedded `breakers.toml`.
 //! - Binance REST starts failing, trips its own breaker, probes, backs off, and recovers.
-//! - A network partition then takes out both Binance adapters: two of three components are
-//!   unhealthy, so the derived global fuse opens and even the healthy Kraken adapter is refused
-//!   until half-open probes show Binance is back.
+//! - A keyed family, `endpoint[]`, holds one breaker per order-routing endpoint (`eu`, `us`,
+//!   `ap`): the `us` endpoint fails for a while, only its key opens, its siblings keep serving,
+//!   and it recovers through its own probes. The family is one member of the global fuse.
+//! - A network partition then takes out both Binance adapters: two of four members are
+//!   unhealthy, so the derived global fuse opens and even the healthy Kraken adapter (and every
+//!   endpoint key) is refused until half-open probes show Binance is back.
 //!
 //! Time is simulated (a `FakeClock`), so the 40 s script plays in about 8 s and needs no
 //! network; pass `--fast` to skip the pacing. A live table redraws while it runs (in a
@@ -27,7 +30,8 @@ use std::time::Duration;
 
 use breaker::{
     circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentSnapshot, Event,
-    FakeClock, GlobalCircuitBreaker, GlobalTripConditions,
+    FakeClock, FamilyConfig, GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit,
+    RegistrySnapshot,
 };
 
 breaker::breakers! {
@@ -50,8 +54,11 @@ half_open_max_concurrent = 2
 half_open_required_successes = 2
 
 [global]
-component_open_ratio = 0.6
+component_open_ratio = 0.5
 min_components = 3
+
+[families.endpoint]
+min_keys = 3
 
 [components.binance_rest]
 open_backoff_multiplier = 2.0
@@ -60,7 +67,18 @@ open_cooldown_max = "8s"
 
 const TICK: Duration = Duration::from_millis(100);
 const SCRIPT_SECONDS: u64 = 40;
-const NAMES: [&str; 4] = ["binance_ws", "binance_rest", "kraken_rest", "__global__"];
+const NAMES: [&str; ROWS] = [
+    "binance_ws",
+    "binance_rest",
+    "kraken_rest",
+    "endpoint[eu]",
+    "endpoint[us]",
+    "endpoint[ap]",
+    "__global__",
+];
+const ROWS: usize = 7;
+/// The order-routing endpoints, each a key of the `endpoint` family.
+const ENDPOINTS: [&str; 3] = ["eu", "us", "ap"];
 
 /// Which venues are up; the script flips these.
 #[derive(Default)]
@@ -68,6 +86,8 @@ struct Network {
     binance_ws_up: AtomicBool,
     binance_rest_up: AtomicBool,
     kraken_up: AtomicBool,
+    /// The `us` order-routing endpoint (the other endpoints stay up).
+    us_endpoint_up: AtomicBool,
     /// Bodies that actually ran (the breaker spares the venue the rest).
     attempts: AtomicU64,
 }
@@ -123,18 +143,50 @@ impl Gateway {
     }
 }
 
-/// The script: at second `.0`, set the venues to `.1` and say `.2`.
-const SCRIPT: [(u64, [bool; 3], &str); 5] = [
-    (0, [true, true, true], "all venues healthy"),
-    (5, [true, false, true], "Binance REST starts answering 503"),
-    (12, [true, true, true], "Binance REST recovers"),
+/// The script: at second `.0`, set the venues (and the `us` endpoint) to `.1` and say `.2`.
+const SCRIPT: [(u64, [bool; 4], &str); 7] = [
+    (0, [true, true, true, true], "all venues healthy"),
+    (
+        5,
+        [true, false, true, true],
+        "Binance REST starts answering 503",
+    ),
+    (12, [true, true, true, true], "Binance REST recovers"),
+    (
+        14,
+        [true, true, true, false],
+        "the us endpoint fails; eu and ap keep serving",
+    ),
+    (18, [true, true, true, true], "the us endpoint is back"),
     (
         20,
-        [false, false, true],
+        [false, false, true, true],
         "network partition: both Binance adapters down",
     ),
-    (28, [true, true, true], "partition heals"),
+    (28, [true, true, true, true], "partition heals"),
 ];
+
+/// Sends an order through endpoint `key` of the `endpoint` family (by hand until the
+/// `key = ...` attribute option lands): `Err` is a refusal's reason.
+fn route(family: &breaker::Family, net: &Network, key: &str) -> Result<(), Option<&'static str>> {
+    match family.acquire(key) {
+        Permit::Allowed(guard) => {
+            net.attempts.fetch_add(1, Ordering::Relaxed);
+            let up = key != "us" || net.us_endpoint_up.load(Ordering::Relaxed);
+            guard.record(if up {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            });
+            if up {
+                Ok(())
+            } else {
+                Err(None)
+            }
+        }
+        Permit::Rejected(e) => Err(Some(e.reason())),
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -229,7 +281,7 @@ fn run_with(
                     let line = format!(
                         "t={:>5.1}s  {:<13} {:>11} -> {:<11} {}",
                         clock.elapsed().as_secs_f64(),
-                        t.component,
+                        t.component.as_str(),
                         t.from,
                         t.to,
                         t.reason
@@ -256,6 +308,8 @@ fn run_with(
         None => live.then_some(Duration::from_millis(20)),
     };
     breakers::declare(registry)?;
+    // Built by hand until the `breakers!` family syntax lands (`endpoint[] { .. }`).
+    let endpoints = registry.register_family("endpoint", FamilyConfig::DEFAULT)?;
     registry.reload_from_str(BREAKERS_TOML)?;
 
     let net = Arc::new(Network::default());
@@ -263,7 +317,7 @@ fn run_with(
         net: Arc::clone(&net),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let mut timeline: Vec<[Seen; 4]> = Vec::new();
+    let mut timeline: Vec<[Seen; ROWS]> = Vec::new();
     let mut refused = 0u64;
     let mut by_reason = std::collections::BTreeMap::new();
     let mut calls = 0u64;
@@ -276,6 +330,7 @@ fn run_with(
             net.binance_ws_up.store(up[0], Ordering::Relaxed);
             net.binance_rest_up.store(up[1], Ordering::Relaxed);
             net.kraken_up.store(up[2], Ordering::Relaxed);
+            net.us_endpoint_up.store(up[3], Ordering::Relaxed);
             phase = what;
             log.lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -284,14 +339,7 @@ fn run_with(
                     clock.elapsed().as_secs_f64()
                 ));
             if !live && tick > 0 {
-                write!(
-                    out,
-                    "{}",
-                    table(
-                        &registry.snapshot().components,
-                        &registry.global().snapshot()
-                    )
-                )?;
+                write!(out, "{}", table(&registry.snapshot()))?;
             }
         }
         let mut seen = states(registry).map(Seen::from);
@@ -307,6 +355,13 @@ fn run_with(
                 if let ExchangeError::Refused(e) = result {
                     refused += 1;
                     *by_reason.entry(e.reason()).or_insert(0u64) += 1;
+                }
+            }
+            for key in ENDPOINTS {
+                calls += 1;
+                if let Err(Some(reason)) = route(&endpoints, &net, key) {
+                    refused += 1;
+                    *by_reason.entry(reason).or_insert(0u64) += 1;
                 }
             }
         }
@@ -344,14 +399,7 @@ fn run_with(
         redraw(registry, &log, SCRIPT_SECONDS, "done", &net, calls, refused);
     } else {
         writeln!(out)?;
-        write!(
-            out,
-            "{}",
-            table(
-                &registry.snapshot().components,
-                &registry.global().snapshot()
-            )
-        )?;
+        write!(out, "{}", table(&registry.snapshot()))?;
     }
     writeln!(out)?;
     print_timeline(out, &timeline)?;
@@ -368,10 +416,21 @@ fn run_with(
     Ok(())
 }
 
-fn states(registry: &GlobalCircuitBreaker) -> [CircuitState; 4] {
-    NAMES.map(|name| match registry.component(name) {
-        Some(c) => c.state(),
-        None => registry.global().state(),
+fn states(registry: &GlobalCircuitBreaker) -> [CircuitState; ROWS] {
+    NAMES.map(|name| {
+        if let Some(c) = registry.component(name) {
+            return c.state();
+        }
+        // `endpoint[us]`: a key of the `endpoint` family.
+        let key = name
+            .strip_prefix("endpoint[")
+            .and_then(|k| k.strip_suffix(']'));
+        match (key, registry.family("endpoint")) {
+            (Some(key), Some(family)) => {
+                family.get(key).map_or(CircuitState::Closed, |b| b.state())
+            }
+            _ => registry.global().state(),
+        }
     })
 }
 
@@ -389,7 +448,7 @@ fn redraw(
         "trading_gateway  t={second:>2}s/{SCRIPT_SECONDS}s  phase: {phase}\n\n"
     ));
     let snapshot = registry.snapshot();
-    out.push_str(&table(&snapshot.components, &snapshot.global));
+    out.push_str(&table(&snapshot));
     out.push_str(&format!(
         "\ncalls {calls}, refused {refused}, reached the venues {}\n\ntransitions:\n",
         net.attempts.load(Ordering::Relaxed)
@@ -403,15 +462,23 @@ fn redraw(
     let _ = std::io::stdout().flush();
 }
 
-fn table(components: &[ComponentSnapshot], global: &ComponentSnapshot) -> String {
+/// Every component, every family key, then the fuse.
+fn table(snapshot: &RegistrySnapshot) -> String {
+    let keys = snapshot.families.iter().flat_map(|f| f.keys.iter());
+    let rows: Vec<&ComponentSnapshot> = snapshot
+        .components
+        .iter()
+        .chain(keys)
+        .chain([&snapshot.global])
+        .collect();
     let mut out = format!(
         "{:<13} {:<11} {:>10} {:>7} {:>9} {:>9} {:>11}\n",
         "component", "state", "error rate", "calls", "failures", "rejected", "retry after"
     );
-    for c in components.iter().chain([global]) {
+    for c in rows {
         out.push_str(&format!(
             "{:<13} {:<11} {:>9.0}% {:>7} {:>9} {:>9} {:>11}\n",
-            c.component,
+            c.component.as_str(),
             c.state.as_str(),
             c.window.error_rate * 100.0,
             c.calls,
@@ -473,7 +540,7 @@ impl From<CircuitState> for Seen {
 }
 
 /// One character per half second: `=` closed, `X` open, `?` half-open at some point in it.
-fn print_timeline(out: &mut dyn Write, timeline: &[[Seen; 4]]) -> std::io::Result<()> {
+fn print_timeline(out: &mut dyn Write, timeline: &[[Seen; ROWS]]) -> std::io::Result<()> {
     writeln!(
         out,
         "timeline (one column per 0.5 s:  '=' closed   'X' open   '?' half-open):"
@@ -593,6 +660,16 @@ mod tests {
             episodes >= 4,
             "the script has half-open episodes: {episodes}"
         );
+        // The family: only the failing endpoint's key opened; its siblings served throughout.
+        let us = row("endpoint[us]").ok_or("no endpoint[us] row")?;
+        assert!(us.contains(&'X'), "endpoint[us] opened: {us:?}");
+        for sibling in ["endpoint[eu]", "endpoint[ap]"] {
+            let cells = row(sibling).ok_or("no sibling row")?;
+            assert!(
+                cells.iter().all(|c| *c == '='),
+                "{sibling} stayed closed: {cells:?}"
+            );
+        }
         let legend = text
             .lines()
             .find(|l| l.starts_with("timeline"))

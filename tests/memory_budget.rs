@@ -34,6 +34,11 @@ const BUDGET_10K: i64 = 20 << 20;
 /// component (documented as "about 150 B"; this is the bound the test holds it to).
 const REGISTRY_SLACK: i64 = 256;
 
+/// A family key beyond a component's formula: its name (family and key, with the displayed
+/// `family[key]`), its slot in the family's map and its share of the family (the shards, the
+/// overflow breaker).
+const FAMILY_SLACK: i64 = 512;
+
 fn max_stripes() -> i64 {
     std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -183,5 +188,46 @@ fn memory_per_component_follows_the_formula_and_10k_fit_the_budget() {
         grown <= (stripes - 1) * stripe_bytes(10) + 4096,
         "{grown} B grown for {} new stripes",
         stripes - 1
+    );
+
+    // A full keyed family: 1,000 keys, one call each. Each key is a component's breaker plus
+    // its name (family and key) and its slot in the family's map; the family's own share
+    // (shards, the overflow breaker) is counted in the total.
+    const FAMILY_KEYS: u32 = 1_000;
+    let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).unwrap();
+    let mut family = None;
+    let family_bytes = net_bytes(|| {
+        let f = registry
+            .register_family(
+                "budget_hosts",
+                breaker::FamilyConfig {
+                    max_keys: FAMILY_KEYS,
+                    ..breaker::FamilyConfig::DEFAULT
+                },
+            )
+            .unwrap();
+        for i in 0..FAMILY_KEYS {
+            match f.acquire(&format!("host-{i:04}.example.com")) {
+                breaker::Permit::Allowed(g) => {
+                    g.record(breaker::Outcome::Success);
+                }
+                breaker::Permit::Rejected(e) => panic!("{e}"),
+            }
+        }
+        family = Some(f);
+    });
+    let family = family.unwrap();
+    assert_eq!(family.live(), FAMILY_KEYS);
+    let per_key = family_bytes / i64::from(FAMILY_KEYS);
+    println!(
+        "a full family of {FAMILY_KEYS} keys: {family_bytes} B ({:.2} MiB), {per_key} B per key \
+         (a component's formula: {} B)",
+        family_bytes as f64 / (1 << 20) as f64,
+        formula(10, 1)
+    );
+    assert!(
+        per_key <= formula(10, 1) + FAMILY_SLACK,
+        "{per_key} B per key, over the formula {} B + {FAMILY_SLACK} B",
+        formula(10, 1)
     );
 }

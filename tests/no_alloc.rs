@@ -67,6 +67,10 @@ breaker::breakers! {
 
 const CALLS: u64 = 10_000;
 
+/// What a `breakers!` family entry generates.
+static FAMILY: breaker::FamilyHandle =
+    breaker::__private::family_handle("no_alloc_family", None, &[], None, &[]);
+
 static CLOCK: once_cell::sync::Lazy<FakeClock> = once_cell::sync::Lazy::new(FakeClock::new);
 
 #[derive(Debug)]
@@ -214,8 +218,41 @@ fn steady_state_calls_do_not_allocate() {
         .unwrap(),
     );
 
+    // A keyed family: calls on keys that are live already (eight of them, by `&str`).
+    let family = registry
+        .register_family("no_alloc_hosts", breaker::FamilyConfig::DEFAULT)
+        .unwrap();
+    let hosts: Vec<String> = (0..8).map(|i| format!("host-{i}.example")).collect();
+    for host in &hosts {
+        drop(family.key(host).unwrap());
+    }
+    let family_handle = &FAMILY;
+    for host in &hosts {
+        drop(family_handle.key(host).unwrap());
+    }
+
     type Path<'a> = (&'static str, Box<dyn FnMut(u64) + 'a>);
     let mut paths: Vec<Path<'_>> = vec![
+        (
+            "family key by &str (Family::acquire), 10 % failures",
+            Box::new(|i| match family.acquire(&hosts[(i % 8) as usize]) {
+                Permit::Allowed(g) => {
+                    black_box(g.record_result(&dependency(i)));
+                }
+                Permit::Rejected(e) => panic!("{e}"),
+            }),
+        ),
+        (
+            "family key through a manifest family handle (__private::acquire_keyed)",
+            Box::new(|i| {
+                match breaker::__private::acquire_keyed(&FAMILY, hosts[(i % 8) as usize].as_str()) {
+                    Ok(g) => {
+                        black_box(g.record_result(&dependency(i)));
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }),
+        ),
         (
             "by hand on the system clock (quanta), 10 % failures",
             Box::new(|i| match system_clock.acquire() {

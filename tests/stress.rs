@@ -625,3 +625,163 @@ fn geometry_reloads_under_traffic() {
         );
     }
 }
+
+const FAMILY_THREADS: usize = 16;
+
+/// Counts a caller out when it ends (panicking or not); the last one out says done.
+struct Finish<'a>(&'a AtomicU64, &'a AtomicBool);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        if self.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.1.store(true, Ordering::Release);
+        }
+    }
+}
+const FAMILY_OPS_PER_THREAD: usize = 20_000;
+const FAMILY_MAX_KEYS: u32 = 64;
+
+/// Families under churn: 16 threads send calls to keys drawn from 1,000 (so keys are created,
+/// evicted, re-created and sent to overflow all the time), with random outcomes and held
+/// guards, while another thread moves the clock, evicts and reloads the family's config.
+/// Afterwards: nothing deadlocked, the family never held more than `max_keys` keys, the
+/// unhealthy tally matches the keys, and every key can still close.
+#[test]
+fn families_under_churn() {
+    let seed = seed();
+    eprintln!("stress: STRESS_SEED={seed}");
+    let clock = FakeClock::new();
+    let registry = GlobalCircuitBreaker::builder()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let keys_config = CircuitConfig {
+        min_calls: 5,
+        consecutive_failures_threshold: Some(4),
+        open_cooldown: Duration::from_millis(50),
+        open_cooldown_max: Duration::from_millis(500),
+        half_open_max_wait: Some(Duration::from_millis(200)),
+        ..CircuitConfig::DEFAULT
+    };
+    let family = registry
+        .register_family_with(
+            "churn",
+            breaker::FamilyConfig {
+                max_keys: FAMILY_MAX_KEYS,
+                idle_ttl: Duration::from_millis(100),
+                max_open_ratio: 0.5,
+                ..breaker::FamilyConfig::DEFAULT
+            },
+            keys_config,
+        )
+        .unwrap();
+    // Set once the callers are done; the clock thread also stops on its round bound.
+    let done = AtomicBool::new(false);
+    let callers_left = AtomicU64::new(FAMILY_THREADS as u64);
+    let admitted = AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..FAMILY_THREADS {
+            let (family, admitted, callers_left, done) = (&family, &admitted, &callers_left, &done);
+            s.spawn(move || {
+                let _last_out = Finish(callers_left, done);
+                let mut rng = Rng::new(seed, 1_000 + t as u64);
+                let mut held: Vec<CallGuard<'static>> = Vec::new();
+                for _ in 0..FAMILY_OPS_PER_THREAD {
+                    assert!(
+                        started.elapsed() < DEADLINE,
+                        "families_under_churn deadlocked?"
+                    );
+                    let key = format!("k{}", rng.below(1_000));
+                    if let Permit::Allowed(guard) = family.acquire(&key) {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                        match rng.below(10) {
+                            0..=5 => {
+                                guard.record(Outcome::Success);
+                            }
+                            6..=7 => {
+                                guard.record(Outcome::Failure);
+                            }
+                            8 => held.push(guard),
+                            _ => drop(guard),
+                        }
+                    }
+                    assert!(family.live() <= FAMILY_MAX_KEYS);
+                    if held.len() > 4 {
+                        held.clear();
+                    }
+                }
+            });
+        }
+        let (family, registry, done) = (&family, &registry, &done);
+        let clock = clock.clone();
+        s.spawn(move || {
+            let mut rng = Rng::new(seed, 999);
+            let mut rounds = 0u32;
+            while !done.load(Ordering::Relaxed) && rounds < 50_000 {
+                rounds += 1;
+                clock.advance(Duration::from_millis(rng.below(20)));
+                match rng.below(50) {
+                    0 => {
+                        family.evict_idle();
+                    }
+                    1 => {
+                        registry
+                            .register_family_with(
+                                "churn",
+                                breaker::FamilyConfig {
+                                    max_keys: FAMILY_MAX_KEYS,
+                                    idle_ttl: Duration::from_millis(50 + rng.below(100)),
+                                    max_open_ratio: 0.5,
+                                    ..breaker::FamilyConfig::DEFAULT
+                                },
+                                CircuitConfig {
+                                    min_calls: 5 + rng.below(5) as u32,
+                                    ..keys_config
+                                },
+                            )
+                            .unwrap();
+                    }
+                    _ => std::thread::yield_now(),
+                }
+            }
+        });
+    });
+    done.store(true, Ordering::Relaxed);
+    assert!(admitted.load(Ordering::Relaxed) > 0);
+    assert!(family.live() <= FAMILY_MAX_KEYS);
+    let keys = family.keys();
+    let unhealthy = keys.iter().filter(|k| k.state().is_unhealthy()).count();
+    assert_eq!(
+        unhealthy as u32,
+        family.unhealthy_keys(),
+        "the tally matches the keys"
+    );
+    // Every key (and the overflow breaker) can still close: no probe slot was lost. Time
+    // moves only while a key is open (past its longest cooldown), never within a half-open
+    // episode (whose `half_open_max_wait` would re-open it).
+    for key in keys.iter().chain(std::iter::once(family.overflow())) {
+        for _ in 0..10 {
+            match key.state() {
+                CircuitState::Closed => break,
+                CircuitState::Open => clock.advance(Duration::from_secs(1)),
+                _ => {}
+            }
+            if let Permit::Allowed(guard) = key.acquire() {
+                guard.record(Outcome::Success);
+            }
+        }
+        assert_eq!(
+            key.state(),
+            CircuitState::Closed,
+            "{} can close",
+            key.name()
+        );
+    }
+    assert_eq!(family.unhealthy_keys(), 0);
+    clock.advance(Duration::from_secs(10));
+    family.evict_idle();
+    drop(keys);
+    family.evict_idle();
+    assert_eq!(family.live(), 0, "every key idle and healthy is evicted");
+}

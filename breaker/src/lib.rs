@@ -36,8 +36,9 @@ pub use observe::metrics;
 pub use observe::metrics_rs;
 
 pub use config::{
-    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FileError, FileReport, FleetConfig,
-    FleetConfigError, GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
+    CircuitConfig, ConfigError, ConfigLayer, ConfigValue, FamilyConfig, FileError, FileReport,
+    FleetConfig, FleetConfigError, GlobalTripConditions, SampleWeighting, Violation, MAX_DURATION,
+    MAX_FAMILY_KEYS,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
@@ -50,12 +51,13 @@ pub use engine::{
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};
 pub use observe::{
-    ComponentSnapshot, FleetStatus, MetricKind, MetricsReport, RegistrySnapshot, Rejections,
-    Series, TransitionCount,
+    ComponentSnapshot, FamilySnapshot, FleetStatus, MetricKind, MetricsReport, RegistrySnapshot,
+    Rejections, Series, TransitionCount,
 };
 pub use registry::{
-    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, FleetEvent,
-    GlobalCircuitBreaker, RegistryBuilder, RegistryError,
+    install, registry, AlreadyInstalled, Breaker, ComponentHandle, Event, Family, FamilyHandle,
+    FleetEvent, GlobalCircuitBreaker, IntoKey, KeyError, KeyRef, RegistryBuilder, RegistryError,
+    EVICTION_BUDGET, MAX_KEY_LEN, OVERFLOW_KEY,
 };
 #[cfg(feature = "watch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]

@@ -64,6 +64,17 @@ enum Repr {
     Static(&'static str),
     /// Made at run time.
     Shared(Arc<str>),
+    /// A keyed family's breaker: the family, the key as given, and the whole name as it is
+    /// displayed (`family[key]`, control characters escaped), in one shared allocation.
+    Keyed(Arc<Keyed>),
+}
+
+/// The parts of a keyed breaker's name.
+struct Keyed {
+    family: ComponentName,
+    key: Box<str>,
+    /// `family[key]`, with the key's control characters escaped so logs stay one line.
+    full: Box<str>,
 }
 
 impl ComponentName {
@@ -77,11 +88,51 @@ impl ComponentName {
         Self(Repr::Shared(Arc::from(name)))
     }
 
+    /// The name of the breaker for `key` in `family`: reads as `family[key]`, with the key's
+    /// control characters escaped (`\n`, `\u{1b}`), so a hostile key cannot forge log lines.
+    /// Three small allocations, once per key (never per call).
+    pub(crate) fn keyed(family: ComponentName, key: &str) -> Self {
+        let mut full = String::with_capacity(family.len() + key.len() + 2);
+        full.push_str(&family);
+        full.push('[');
+        for c in key.chars() {
+            if c.is_control() {
+                full.extend(c.escape_default());
+            } else {
+                full.push(c);
+            }
+        }
+        full.push(']');
+        Self(Repr::Keyed(Arc::new(Keyed {
+            family,
+            key: Box::from(key),
+            full: full.into_boxed_str(),
+        })))
+    }
+
     /// The name.
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(name) => name,
             Repr::Shared(name) => name,
+            Repr::Keyed(keyed) => &keyed.full,
+        }
+    }
+
+    /// For a keyed family's breaker: the family's name (`None` for a plain component).
+    pub fn family(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Keyed(keyed) => Some(keyed.family.as_str()),
+            _ => None,
+        }
+    }
+
+    /// For a keyed family's breaker: the key exactly as given, unescaped (`None` for a plain
+    /// component).
+    pub fn key(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Keyed(keyed) => Some(&keyed.key),
+            _ => None,
         }
     }
 
@@ -97,6 +148,7 @@ impl ComponentName {
         match &self.0 {
             Repr::Static(_) => None,
             Repr::Shared(name) => Some(Arc::strong_count(name)),
+            Repr::Keyed(keyed) => Some(Arc::strong_count(keyed)),
         }
     }
 }
@@ -311,5 +363,19 @@ mod tests {
         assert_eq!(ComponentName::from(Box::<str>::from("y")), "y");
         drop(name);
         assert_eq!(Arc::strong_count(&shared), 1);
+    }
+
+    #[test]
+    fn a_keyed_name_knows_its_family_and_key_and_escapes_control_characters() {
+        let name = ComponentName::keyed(ComponentName::from_static("hosts"), "a.example\n\u{1b}");
+        assert_eq!(name.family(), Some("hosts"));
+        assert_eq!(name.key(), Some("a.example\n\u{1b}"));
+        assert_eq!(name.as_str(), "hosts[a.example\\n\\u{1b}]");
+        assert_eq!(name.to_string().lines().count(), 1);
+        assert_eq!(ComponentName::from_static("db").family(), None);
+        assert_eq!(ComponentName::copied("db").key(), None);
+        let copy = name.clone();
+        assert_eq!(name.holders(), Some(2));
+        assert_eq!(copy, "hosts[a.example\\n\\u{1b}]");
     }
 }

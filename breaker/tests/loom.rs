@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use breaker::{
     CircuitConfig, CircuitError, CircuitState, ComponentBreaker, ComponentSnapshot, Event,
-    FakeClock, GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit, Recorded,
+    FakeClock, FamilyConfig, GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit, Recorded,
 };
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
@@ -824,5 +824,87 @@ fn geometry_reload_races_a_call() {
             raced.window.calls + 1,
             "a bucket dropped a call recorded after the reload: {snap:?}"
         );
+    });
+}
+
+/// A keyed family in a registry of its own, keys on `config(1, 1, 0)` with one bucket, an
+/// idle TTL of one cooldown.
+fn family_registry() -> (GlobalCircuitBreaker, Arc<breaker::Family>, FakeClock) {
+    let (registry, clock, _log) = registry_with(config(1, 1, 0));
+    let family = registry
+        .register_family_with(
+            "hosts",
+            FamilyConfig {
+                idle_ttl: COOLDOWN,
+                ..FamilyConfig::DEFAULT
+            },
+            config(1, 1, 0),
+        )
+        .unwrap();
+    (registry, family, clock)
+}
+
+/// Two threads create the same key at once: one breaker, one live key. (The calls are made
+/// after the join: a stripe allocated by one model thread and used by another is a false
+/// causality report, see `warm_up`.)
+#[test]
+fn family_create_vs_create() {
+    model("family_create_vs_create", 3, || {
+        let (_registry, family, _clock) = family_registry();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let family = Arc::clone(&family);
+                thread::spawn(move || {
+                    let key = family.key("k").unwrap();
+                    Arc::clone(key.breaker())
+                })
+            })
+            .collect();
+        let breakers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(
+            Arc::ptr_eq(&breakers[0], &breakers[1]),
+            "one breaker per key"
+        );
+        assert_eq!(family.live(), 1);
+        assert!(Arc::ptr_eq(&family.get("k").unwrap(), &breakers[0]));
+    });
+}
+
+/// An idle key is evicted while a thread is about to acquire it, and while it holds the
+/// guard as time passes: a held key is never evicted (it is in the map, the same breaker, for
+/// as long as the guard lives), and eviction before the acquire means a clean re-creation. The
+/// call's outcome is counted either way.
+#[test]
+fn family_evict_vs_acquire() {
+    model("family_evict_vs_acquire", 3, || {
+        let (_registry, family, clock) = family_registry();
+        warm_up(family.key("k").unwrap().breaker());
+        clock.advance(COOLDOWN * 4);
+        let caller = {
+            let (family, clock) = (Arc::clone(&family), clock.clone());
+            thread::spawn(move || {
+                let guard = family.acquire("k").into_result().unwrap();
+                // Idle again for the eviction's clock, but held.
+                clock.advance(COOLDOWN * 4);
+                let live = family.get("k").expect("a held key is in the map");
+                assert!(
+                    std::ptr::eq(&*live, guard.breaker()),
+                    "and it is the same breaker"
+                );
+                drop(live);
+                guard.record(Outcome::Success)
+            })
+        };
+        let evicted = family.evict_idle();
+        assert_eq!(caller.join().unwrap(), Recorded::Counted);
+        assert_eq!(family.evictions(), evicted as u64);
+        match family.get("k") {
+            Some(live) => assert_eq!(
+                live.snapshot().successes,
+                1,
+                "the live key holds the outcome"
+            ),
+            None => assert_eq!(family.live(), 0, "evicted once the call was over"),
+        }
     });
 }

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::family::{FamilyConfig, FamilyFields};
 use super::fields::{Fields, FIELDS};
 use super::fleet::{FleetConfig, FleetConfigError};
 use super::{
@@ -68,6 +69,24 @@ pub enum FileError {
         section: String,
         /// Field, value and rule.
         error: ConfigError,
+    },
+    /// Strict mode: a `[families.<name>]` section names no registered or declared keyed
+    /// family.
+    #[error(
+        "{}{}: [families.{name}] names no registered or declared keyed family (strict mode){}",
+        source_name(path.as_deref()),
+        line.map(|l| format!(":{l}")).unwrap_or_default(),
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownFamily {
+        /// The file, if it came from one.
+        path: Option<PathBuf>,
+        /// The line of the section's header.
+        line: Option<usize>,
+        /// The name in the file.
+        name: String,
+        /// The registered family with the closest name, if one is close.
+        suggestion: Option<String>,
     },
     /// Strict mode: a `[components.<name>]` section names no registered or declared
     /// component (usually a typo, which would leave the real component on the defaults).
@@ -118,7 +137,8 @@ impl FileError {
             Self::Parse { line, .. } => Some(*line),
             Self::Invalid { line, .. }
             | Self::UnknownComponent { line, .. }
-            | Self::Fleet { line, .. } => *line,
+            | Self::Fleet { line, .. }
+            | Self::UnknownFamily { line, .. } => *line,
             Self::Io { .. } => None,
         }
     }
@@ -193,6 +213,9 @@ pub struct FileReport {
     /// mode). They were validated as if the component followed the defaults, are kept, and
     /// apply if such a component registers later; usually they are typos.
     pub unknown_components: Vec<String>,
+    /// `[families.<name>]` sections for keyed families that are not registered (outside
+    /// strict mode): validated, kept, applied if such a family registers later.
+    pub unknown_families: Vec<String>,
 }
 
 /// Type-checks every section against the real config types (errors carry line and column).
@@ -211,6 +234,10 @@ struct Typed {
     #[serde(default)]
     #[allow(dead_code)]
     fleet: Option<FleetConfig>,
+    /// Breaker fields, family fields and `keys`: checked key by key when the section is built.
+    #[serde(default)]
+    #[allow(dead_code)]
+    families: BTreeMap<String, toml::Table>,
 }
 
 /// One table of the file, with the span of each key: the line of a refused key is its own,
@@ -307,6 +334,34 @@ struct Raw {
     components: BTreeMap<toml::Spanned<String>, RawSection>,
     #[serde(default)]
     fleet: Option<RawSection>,
+    #[serde(default)]
+    families: BTreeMap<toml::Spanned<String>, RawSection>,
+}
+
+/// A file's `[families.<name>]`: the family's breaker fields (a section like a component's),
+/// its family fields, and per-key overrides (`[families.<name>.keys."api.example.com"]`,
+/// breaker fields only).
+#[derive(Debug, Clone)]
+pub(crate) struct FamilySection {
+    breaker: Section,
+    family: FamilyConfig,
+    family_fields: FamilyFields,
+    keys: BTreeMap<String, Section>,
+}
+
+impl FamilySection {
+    pub(crate) fn breaker(&self) -> &Section {
+        &self.breaker
+    }
+
+    /// The family fields it sets, over `base`.
+    pub(crate) fn family_over(&self, base: &FamilyConfig) -> FamilyConfig {
+        base.overlay(&self.family, self.family_fields)
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (&str, &Section)> {
+        self.keys.iter().map(|(k, s)| (k.as_str(), s))
+    }
 }
 
 /// One section of a file: the fields it sets, their values and their lines.
@@ -353,6 +408,9 @@ pub(crate) struct FileLayer {
     headers: BTreeMap<String, usize>,
     /// The `[fleet]` section, validated.
     fleet: Option<FleetConfig>,
+    families: BTreeMap<String, FamilySection>,
+    /// The line of each `[families.<name>]` header.
+    family_headers: BTreeMap<String, usize>,
 }
 
 /// What parsing needs to point into the text.
@@ -468,6 +526,113 @@ impl Source<'_> {
         })?;
         Ok(config)
     }
+
+    /// Splits a `[families.<name>]` table into its breaker fields, family fields and keys.
+    fn family(
+        &self,
+        name: &toml::Spanned<String>,
+        raw: &RawSection,
+    ) -> Result<FamilySection, FileError> {
+        let section = format!("families.{}", name.get_ref());
+        let mut breaker = RawSection::new();
+        let mut family = toml::Table::new();
+        let mut family_fields = FamilyFields::NONE;
+        let mut keys = BTreeMap::new();
+        for (key, node) in raw {
+            let field = key.get_ref().as_str();
+            if field == "keys" {
+                let Node::Table(table) = node else {
+                    return Err(self.parse_error(
+                        &key.span(),
+                        format!("[{section}] keys must be a table of per-key sections"),
+                    ));
+                };
+                for (k, inner) in table {
+                    let Node::Table(inner) = inner else {
+                        return Err(self.parse_error(
+                            &k.span(),
+                            format!(
+                                "[{section}.keys] `{}` must be a table of breaker fields",
+                                k.get_ref()
+                            ),
+                        ));
+                    };
+                    for field in inner.keys() {
+                        if Fields::named(field.get_ref()).is_none()
+                            || field.get_ref() == "global_trip_conditions"
+                        {
+                            return Err(self.parse_error(
+                                &field.span(),
+                                format!(
+                                    "[{section}.keys.{:?}] unknown breaker field `{}`",
+                                    k.get_ref(),
+                                    field.get_ref()
+                                ),
+                            ));
+                        }
+                    }
+                    let built =
+                        self.section(format!("{section}.keys.{:?}", k.get_ref()), inner, "")?;
+                    keys.insert(k.get_ref().clone(), built);
+                }
+            } else if let Some(named) = FamilyFields::named(field) {
+                family_fields = family_fields.union(named);
+                family.insert(field.to_owned(), node.value());
+            } else if field == "global_trip_conditions" {
+                return Err(self.parse_error(
+                    &key.span(),
+                    format!(
+                        "[{section}] sets global_trip_conditions, which only the registry's \
+                         defaults have; set the global fuse in [global]"
+                    ),
+                ));
+            } else if Fields::named(field).is_some() {
+                breaker.insert(key.clone(), Node::Value(node.value()));
+            } else {
+                return Err(self.parse_error(
+                    &key.span(),
+                    format!("[{section}] unknown field `{field}`: a breaker field, a family field ({}) or `keys`", FamilyConfig::FIELDS.join(", ")),
+                ));
+            }
+        }
+        let family = toml::Value::Table(family)
+            .try_into::<FamilyConfig>()
+            .map_err(|e| self.parse_error(&name.span(), format!("[{section}] {}", e.message())))?;
+        if let Err(violation) = family.check() {
+            let line = raw
+                .keys()
+                .find(|k| k.get_ref() == violation.field)
+                .map(|k| self.line(&k.span()));
+            return Err(FileError::Invalid {
+                path: self.path.clone(),
+                line,
+                section,
+                error: ConfigError::from(violation),
+            });
+        }
+        let breaker = self
+            .section(section.clone(), &breaker, "")
+            .map_err(|e| match e {
+                FileError::Parse {
+                    line: 1,
+                    column: 1,
+                    message,
+                    path,
+                } => FileError::Parse {
+                    path,
+                    line: self.line(&name.span()),
+                    column: 1,
+                    message: format!("[{section}] {message}"),
+                },
+                other => other,
+            })?;
+        Ok(FamilySection {
+            breaker,
+            family,
+            family_fields,
+            keys,
+        })
+    }
 }
 
 impl FileLayer {
@@ -517,6 +682,18 @@ impl FileLayer {
             Some(section) => Some(source.fleet(section)?),
             None => None,
         };
+        let mut families = BTreeMap::new();
+        let mut family_headers = BTreeMap::new();
+        for (name, raw) in &raw.families {
+            if let Err(reason) = crate::names::check(name.get_ref()) {
+                return Err(source.parse_error(
+                    &name.span(),
+                    format!("`{}` cannot name a keyed family: {reason}", name.get_ref()),
+                ));
+            }
+            families.insert(name.get_ref().clone(), source.family(name, raw)?);
+            family_headers.insert(name.get_ref().clone(), source.line(&name.span()));
+        }
         Ok(Self {
             path,
             defaults,
@@ -524,6 +701,32 @@ impl FileLayer {
             components,
             headers,
             fleet,
+            families,
+            family_headers,
+        })
+    }
+
+    /// The file's `[families.<name>]`, if any.
+    pub(crate) fn family(&self, name: &str) -> Option<&FamilySection> {
+        self.families.get(name)
+    }
+
+    pub(crate) fn family_names(&self) -> impl Iterator<Item = &str> {
+        self.families.keys().map(String::as_str)
+    }
+
+    /// Strict mode's refusal of the first family section naming no known family.
+    pub(crate) fn unknown_family<'n>(
+        &self,
+        is_known: impl Fn(&str) -> bool,
+        known: impl Iterator<Item = &'n str> + Clone,
+    ) -> Option<FileError> {
+        let name = self.family_names().find(|name| !is_known(name))?;
+        Some(FileError::UnknownFamily {
+            path: self.path.clone(),
+            line: self.family_headers.get(name).copied(),
+            name: name.to_owned(),
+            suggestion: closest(name, known).map(str::to_owned),
         })
     }
 

@@ -73,7 +73,7 @@ enum Origin<'a> {
 impl Origin<'_> {
     /// Whether this is a file's `[components.<name>]` section.
     fn is_component_section(self) -> bool {
-        matches!(self, Self::File(_, section) if section.name().starts_with("components."))
+        matches!(self, Self::File(_, section) if section.name().starts_with("components.") || section.name().starts_with("families."))
     }
 
     fn layer(self, field: &str) -> ConfigLayer {
@@ -221,7 +221,19 @@ impl<'a> Defaults<'a> {
         code: &CodeLayer,
         section: Option<&'a Section>,
     ) -> Result<Layered, ConfigError> {
-        self.stacked(name, code, section)
+        self.component_sections(name, code, &[section])
+    }
+
+    /// [`component`](Self::component) with several file sections on top, least specific
+    /// first: a keyed family's `[families.<name>]`, then a key's
+    /// `[families.<name>.keys."<key>"]`.
+    pub(crate) fn component_sections(
+        &self,
+        name: &str,
+        code: &CodeLayer,
+        sections: &[Option<&'a Section>],
+    ) -> Result<Layered, ConfigError> {
+        self.stacked(name, code, sections)
             .map(|(layered, _)| layered)
     }
 
@@ -234,7 +246,7 @@ impl<'a> Defaults<'a> {
         code: &CodeLayer,
         section: Option<&'a Section>,
     ) -> Result<Vec<(&'static str, ConfigLayer)>, ConfigError> {
-        let (_, stack) = self.stacked(name, code, section)?;
+        let (_, stack) = self.stacked(name, code, &[section])?;
         Ok(FIELDS
             .iter()
             .map(|f| (f.name, stack.origin(f.name)))
@@ -245,7 +257,7 @@ impl<'a> Defaults<'a> {
         &self,
         name: &str,
         code: &CodeLayer,
-        section: Option<&'a Section>,
+        sections: &[Option<&'a Section>],
     ) -> Result<(Layered, Stack<'a>), ConfigError> {
         let mut stack = match code {
             CodeLayer::Defaults => self.stack.clone(),
@@ -264,7 +276,9 @@ impl<'a> Defaults<'a> {
             }
         };
         if let Some(file) = self.file {
-            stack.push_section(file, section);
+            for section in sections {
+                stack.push_section(file, *section);
+            }
         }
         let CodeLayer::Manifest(compiled, _) = code else {
             let layered = Layered {

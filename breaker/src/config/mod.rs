@@ -5,6 +5,7 @@
 //!
 //! [`GlobalCircuitBreaker::reload`]: crate::GlobalCircuitBreaker::reload
 
+mod family;
 mod fields;
 mod file;
 mod fleet;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use family::FamilyFields;
+pub use family::{FamilyConfig, MAX_FAMILY_KEYS};
 pub(crate) use fields::Fields;
 pub(crate) use file::FileLayer;
 pub use file::{FileError, FileReport};

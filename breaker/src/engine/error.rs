@@ -73,6 +73,15 @@ pub enum CircuitError {
         /// The name that was asked for.
         component: ComponentName,
     },
+    /// A keyed family refused the key (longer than the documented limit): the call is not
+    /// made, since no breaker can judge it.
+    #[error("keyed family `{component}` refused a key: {reason}")]
+    InvalidKey {
+        /// The family.
+        component: ComponentName,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl CircuitError {
@@ -85,7 +94,8 @@ impl CircuitError {
             | Self::GlobalOpen { component, .. }
             | Self::FleetOpen { component, .. }
             | Self::ForcedOpen { component }
-            | Self::ComponentMissing { component } => component,
+            | Self::ComponentMissing { component }
+            | Self::InvalidKey { component, .. } => component,
         }
     }
 
@@ -100,7 +110,7 @@ impl CircuitError {
     }
 
     /// The label used for rejection metrics: `open`, `half_open_exhausted`, `global_open`,
-    /// `fleet_open`, `forced_open` or `component_missing`.
+    /// `fleet_open`, `forced_open`, `component_missing` or `invalid_key`.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Open { .. } => "open",
@@ -109,6 +119,7 @@ impl CircuitError {
             Self::FleetOpen { .. } => "fleet_open",
             Self::ForcedOpen { .. } => "forced_open",
             Self::ComponentMissing { .. } => "component_missing",
+            Self::InvalidKey { .. } => "invalid_key",
         }
     }
 }
@@ -119,6 +130,7 @@ impl From<CircuitError> for io::Error {
     fn from(e: CircuitError) -> Self {
         let kind = match e {
             CircuitError::ComponentMissing { .. } => io::ErrorKind::NotFound,
+            CircuitError::InvalidKey { .. } => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::ConnectionRefused,
         };
         io::Error::new(kind, e)
@@ -229,7 +241,9 @@ impl RejectReason {
             CircuitError::HalfOpenExhausted { .. } => Some(Self::HalfOpenExhausted),
             CircuitError::GlobalOpen { .. } => Some(Self::GlobalOpen),
             CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
-            CircuitError::ComponentMissing { .. } | CircuitError::FleetOpen { .. } => None,
+            CircuitError::ComponentMissing { .. }
+            | CircuitError::FleetOpen { .. }
+            | CircuitError::InvalidKey { .. } => None,
         }
     }
 

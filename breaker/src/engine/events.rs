@@ -141,6 +141,21 @@ pub(crate) trait Owner: Send + Sync {
         let _ = (from, to);
     }
 
+    /// Under the transition lock, once the transition is certain to happen unless this says
+    /// no: whether the owner lets `from -> to` happen. A keyed family caps how many of its keys
+    /// may be unhealthy at once (it reserves the slot here, atomically, so two keys tripping
+    /// together cannot both take the last one). A refused transition leaves the state as it
+    /// is; [`vetoed`](Self::vetoed) then runs outside the lock. Cold: transitions only.
+    fn permit(&self, from: CircuitState, to: CircuitState) -> bool {
+        let _ = (from, to);
+        true
+    }
+
+    /// After [`permit`](Self::permit) refused `from -> to`, outside every lock.
+    fn vetoed(&self, component: &ComponentName, from: CircuitState, to: CircuitState, now: u64) {
+        let _ = (component, from, to, now);
+    }
+
     /// After the transition, outside every lock: tell the world (hooks, logs), derive what
     /// depends on it. `now` is when it happened, in the breaker's nanoseconds.
     fn transitioned(&self, transition: Transition, now: u64);

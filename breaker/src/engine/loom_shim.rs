@@ -4,10 +4,10 @@
 #[cfg(breaker_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(breaker_loom)]
-pub(crate) use loom::sync::Mutex;
+pub(crate) use loom::sync::{Mutex, RwLock};
 
 #[cfg(not(breaker_loom))]
-pub(crate) use parking_lot::Mutex;
+pub(crate) use parking_lot::{Mutex, RwLock};
 #[cfg(not(breaker_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -28,6 +28,34 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> parking_lot::MutexGuard<'_, T> {
 #[cfg(breaker_loom)]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
     match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A read lock, whichever implementation backs it (see [`lock`] on poisoning).
+#[cfg(not(breaker_loom))]
+pub(crate) fn read<T>(m: &RwLock<T>) -> parking_lot::RwLockReadGuard<'_, T> {
+    m.read()
+}
+
+/// A write lock, whichever implementation backs it.
+#[cfg(not(breaker_loom))]
+pub(crate) fn write<T>(m: &RwLock<T>) -> parking_lot::RwLockWriteGuard<'_, T> {
+    m.write()
+}
+
+#[cfg(breaker_loom)]
+pub(crate) fn read<T>(m: &RwLock<T>) -> loom::sync::RwLockReadGuard<'_, T> {
+    match m.read() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(breaker_loom)]
+pub(crate) fn write<T>(m: &RwLock<T>) -> loom::sync::RwLockWriteGuard<'_, T> {
+    match m.write() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }

@@ -192,6 +192,13 @@ impl ComponentBreaker {
             .calls
     }
 
+    /// Failures in the current episode's window at `now` (a keyed family evicts only keys
+    /// with none). Folds the window: not for the call path.
+    pub(crate) fn window_failures(&self, now: u64) -> u64 {
+        self.window_stats(&self.config.load(), now, self.word().generation())
+            .failures
+    }
+
     /// Returns a probe's token and closes or re-opens once the episode has decided.
     fn finish_probe(&self, word: StateWord, result: ProbeResult, now: u64) {
         let mut current = ProbeWord(self.probe.load(Ordering::Acquire));

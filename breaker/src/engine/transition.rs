@@ -27,11 +27,15 @@ impl ComponentBreaker {
         now: u64,
     ) -> bool {
         match self.transition_quiet(expected, to, reason, now) {
-            Some(transition) => {
+            Ok(transition) => {
                 self.owner.transitioned(transition, now);
                 true
             }
-            None => false,
+            Err(Skipped::Vetoed(from)) => {
+                self.owner.vetoed(&self.name, from, to, now);
+                false
+            }
+            Err(Skipped::Stale) => false,
         }
     }
 
@@ -47,7 +51,7 @@ impl ComponentBreaker {
         if self.role != Role::Derived {
             return None;
         }
-        self.transition_quiet(expected, to, reason, now)
+        self.transition_quiet(expected, to, reason, now).ok()
     }
 
     /// The transition itself: under the transition lock, with the owner's `publishing` and
@@ -58,13 +62,18 @@ impl ComponentBreaker {
         to: CircuitState,
         reason: TransitionReason,
         now: u64,
-    ) -> Option<Transition> {
+    ) -> Result<Transition, Skipped> {
         let _guard = lock(&self.transition_lock);
         let current = self.word();
         if current != expected {
-            return None;
+            return Err(Skipped::Stale);
         }
         let from = current.state();
+        // From here the transition happens unless the owner refuses it, so a slot the owner
+        // reserves in `permit` is always used.
+        if !self.owner.permit(from, to) {
+            return Err(Skipped::Vetoed(from));
+        }
         let next = current.next(to);
         match to {
             CircuitState::Open => {
@@ -105,7 +114,7 @@ impl ComponentBreaker {
         self.words.state.store(next.bits(), Ordering::Release);
         self.owner.published(from, to);
         self.transitions[from as usize * 5 + to as usize].fetch_add(1, Ordering::Relaxed);
-        Some(Transition {
+        Ok(Transition {
             component: self.name.clone(),
             from,
             to,
@@ -209,6 +218,16 @@ impl ComponentBreaker {
             (now < until).then(|| Duration::from_nanos(until - now))
         }
     }
+}
+
+/// Why a transition did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Skipped {
+    /// Someone else changed the state first.
+    Stale,
+    /// The owner refused it ([`Owner::permit`](super::events::Owner::permit)); the breaker
+    /// stays in the state given.
+    Vetoed(CircuitState),
 }
 
 /// `open_until` for a cooldown that ends at or past the end of the clock's range.

@@ -9,8 +9,8 @@ use crate::config::{describe_violation, Violation};
 
 pub use crate::config::Message;
 pub use crate::{
-    CallGuard, CircuitConfig, CircuitError, ComponentHandle, GlobalCircuitBreaker, Outcome,
-    RegistryError,
+    CallGuard, CircuitConfig, CircuitError, ComponentHandle, FamilyConfig, FamilyHandle,
+    GlobalCircuitBreaker, IntoKey, Outcome, RegistryError,
 };
 
 /// The base of every manifest entry's config: its fields are assigned on top.
@@ -89,6 +89,85 @@ const fn same(a: &str, b: &str) -> bool {
     true
 }
 
+/// What `component = "name"` without `key` may name: a plain component's handle. A keyed
+/// family's handle does not implement it, so using a family without a key fails to compile
+/// with this message.
+#[diagnostic::on_unimplemented(
+    message = "this component is a keyed family: add `key = ...` to `#[circuit_breaker]`",
+    label = "a keyed family needs a key to pick its breaker",
+    note = "e.g. `#[circuit_breaker(component = \"upstream_host\", key = url.host_str().unwrap_or_default())]`"
+)]
+pub trait PlainComponent: Sync + 'static {
+    /// The component's handle.
+    fn handle(&self) -> &ComponentHandle;
+}
+
+impl PlainComponent for ComponentHandle {
+    #[inline(always)]
+    fn handle(&self) -> &ComponentHandle {
+        self
+    }
+}
+
+/// What `component = "name", key = expr` may name: a keyed family's handle. A plain
+/// component's handle does not implement it, so `key` on a plain component fails to compile
+/// with this message.
+#[diagnostic::on_unimplemented(
+    message = "this component is not a keyed family: `key = ...` applies to families only",
+    label = "a plain component has one breaker; remove `key = ...`",
+    note = "declare a family with `name[]` in `breakers!` (e.g. `upstream_host[] {{ max_keys: 1_000 }}`) to get a breaker per key"
+)]
+pub trait KeyedFamily: Sync + 'static {
+    /// The family's handle.
+    fn handle(&self) -> &FamilyHandle;
+}
+
+impl KeyedFamily for FamilyHandle {
+    #[inline(always)]
+    fn handle(&self) -> &FamilyHandle {
+        self
+    }
+}
+
+/// The `static` for a `breakers!` family entry. `config` is `CircuitConfig::DEFAULT` with the
+/// entry's breaker `fields`, `family` is `FamilyConfig::DEFAULT` with its `family_fields`
+/// (`None` when it sets none); check both in `const` items (`CircuitConfig::check`,
+/// `FamilyConfig::check`) before calling this.
+pub const fn family_handle(
+    name: &'static str,
+    config: Option<CircuitConfig>,
+    fields: &'static [&'static str],
+    family: Option<FamilyConfig>,
+    family_fields: &'static [&'static str],
+) -> FamilyHandle {
+    FamilyHandle::new(name, config, fields, family, family_fields)
+}
+
+/// Acquires `key`'s breaker of a family handle in the process-wide registry (the key
+/// expression is evaluated before the call; a key longer than `MAX_KEY_LEN` is refused with
+/// `CircuitError::InvalidKey`).
+#[inline]
+pub fn acquire_keyed<H: KeyedFamily + ?Sized, K: IntoKey>(
+    handle: &'static H,
+    key: K,
+) -> Result<CallGuard<'static>, CircuitError> {
+    handle.handle().family().acquire(key.as_key()).into_result()
+}
+
+/// Acquires `key`'s breaker of a family handle's family in another registry.
+#[inline]
+pub fn acquire_keyed_in<H: KeyedFamily + ?Sized, K: IntoKey>(
+    registry: &GlobalCircuitBreaker,
+    handle: &H,
+    key: K,
+) -> Result<CallGuard<'static>, CircuitError> {
+    handle
+        .handle()
+        .family_in(registry)
+        .acquire(key.as_key())
+        .into_result()
+}
+
 /// The value a protected function returns, seen as success or failure.
 #[diagnostic::on_unimplemented(
     message = "#[circuit_breaker] cannot classify a return value of type `{Self}`",
@@ -145,17 +224,23 @@ pub fn typed_future<R, F: Future<Output = R>>(f: F) -> F {
 
 /// Acquires from a manifest handle in the process-wide registry.
 #[inline]
-pub fn acquire(handle: &'static ComponentHandle) -> Result<CallGuard<'static>, CircuitError> {
-    handle.breaker().acquire().into_result()
+pub fn acquire<H: PlainComponent + ?Sized>(
+    handle: &'static H,
+) -> Result<CallGuard<'static>, CircuitError> {
+    handle.handle().breaker().acquire().into_result()
 }
 
 /// Acquires from a manifest handle's component in another registry.
 #[inline]
-pub fn acquire_in(
+pub fn acquire_in<H: PlainComponent + ?Sized>(
     registry: &GlobalCircuitBreaker,
-    handle: &ComponentHandle,
+    handle: &H,
 ) -> Result<CallGuard<'static>, CircuitError> {
-    handle.in_registry(registry).acquire_owned().into_result()
+    handle
+        .handle()
+        .in_registry(registry)
+        .acquire_owned()
+        .into_result()
 }
 
 /// The error of a protected call's value (functions with a `fallback`).

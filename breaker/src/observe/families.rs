@@ -8,7 +8,7 @@
 //! there, and family aggregates are one more function in [`families`].
 
 use crate::engine::CircuitState;
-use crate::observe::{ComponentSnapshot, RegistrySnapshot};
+use crate::observe::{ComponentSnapshot, FamilySnapshot, RegistrySnapshot};
 
 /// What kind of metric a family is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,20 +69,52 @@ pub(crate) fn families(snapshot: &RegistrySnapshot) -> Vec<Family<'_>> {
         failure_rate(snapshot),
         window_calls(snapshot),
         unhealthy(snapshot),
+        family_keys(snapshot),
+        family_counter(
+            snapshot,
+            "breaker_family_evictions",
+            "Idle keys a keyed family evicted.",
+            |f| f.evictions,
+        ),
+        family_counter(
+            snapshot,
+            "breaker_family_overflow_calls",
+            "Calls a full keyed family sent to its overflow breaker.",
+            |f| f.overflow_calls,
+        ),
+        family_counter(
+            snapshot,
+            "breaker_family_capped_trips",
+            "Trips a keyed family's ejection cap (max_open_ratio) kept closed.",
+            |f| f.capped_trips,
+        ),
     ];
     all.extend(fleet(snapshot));
     all
 }
 
-/// The fuse first, then the components by name.
+/// The fuse first, then the components by name, then each keyed family's keys and its
+/// overflow breaker (unless the family turned per-key series off): at most `max_keys + 1`
+/// series sets per family.
 fn breakers(snapshot: &RegistrySnapshot) -> impl Iterator<Item = &ComponentSnapshot> {
-    std::iter::once(&snapshot.global).chain(&snapshot.components)
+    let keys = snapshot
+        .families
+        .iter()
+        .filter(|f| f.per_key_metrics)
+        .flat_map(|f| f.keys.iter().chain(std::iter::once(&f.overflow)));
+    std::iter::once(&snapshot.global)
+        .chain(&snapshot.components)
+        .chain(keys)
 }
 
-/// The labels that name one breaker's series, before the family's own. A family key goes
-/// here (`("key", ..)` after `component`), so that every family gains it at once.
+/// The labels that name one breaker's series, before the metric's own: `component`, and for
+/// a key of a family, `component` = the family and `key` (the overflow breaker's key is
+/// `__overflow__`).
 fn breaker_labels(c: &ComponentSnapshot) -> Vec<(&'static str, &str)> {
-    vec![("component", c.component.as_str())]
+    match (c.component.family(), c.component.key()) {
+        (Some(family), Some(key)) => vec![("component", family), ("key", key)],
+        _ => vec![("component", c.component.as_str())],
+    }
 }
 
 /// One series of `c`: its breaker labels, then `extra`.
@@ -228,12 +260,56 @@ fn window_calls(snapshot: &RegistrySnapshot) -> Family<'_> {
 fn unhealthy(snapshot: &RegistrySnapshot) -> Family<'_> {
     Family {
         name: "breaker_unhealthy_components",
-        help: "Components that are open or half-open, as the global fuse counts them.",
+        help: "Members of the global fuse (components, keyed families) that are unhealthy.",
         kind: Kind::Gauge,
         samples: vec![Sample {
             labels: Vec::new(),
             value: Value::Count(u64::from(snapshot.unhealthy)),
         }],
+    }
+}
+
+/// Live keys of each keyed family, by state (every state present, at zero when none).
+fn family_keys(snapshot: &RegistrySnapshot) -> Family<'_> {
+    Family {
+        name: "breaker_family_keys",
+        help: "Live keys of a keyed family, by state.",
+        kind: Kind::Gauge,
+        samples: snapshot
+            .families
+            .iter()
+            .flat_map(|f| {
+                CircuitState::ALL.map(|s| {
+                    let n = f.keys.iter().filter(|k| k.state == s).count();
+                    Sample {
+                        labels: vec![("family", f.family.as_str()), ("state", s.as_str())],
+                        value: Value::Count(u64::try_from(n).unwrap_or(u64::MAX)),
+                    }
+                })
+            })
+            .collect(),
+    }
+}
+
+/// One counter per keyed family.
+fn family_counter<'a>(
+    snapshot: &'a RegistrySnapshot,
+    name: &'static str,
+    help: &'static str,
+    value: fn(&FamilySnapshot) -> u64,
+) -> Family<'a> {
+    Family {
+        name,
+        help,
+        kind: Kind::Counter,
+        samples: snapshot
+            .families
+            .iter()
+            .map(|f| Sample {
+                labels: vec![("family", f.family.as_str())],
+                value: Value::Count(value(f)),
+            })
+            .collect(),
     }
 }
 

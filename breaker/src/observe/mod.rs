@@ -13,4 +13,6 @@ mod report;
 mod snapshot;
 
 pub use report::{MetricKind, MetricsReport, Series};
-pub use snapshot::{ComponentSnapshot, FleetStatus, RegistrySnapshot, Rejections, TransitionCount};
+pub use snapshot::{
+    ComponentSnapshot, FamilySnapshot, FleetStatus, RegistrySnapshot, Rejections, TransitionCount,
+};

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::engine::{CircuitState, ComponentBreaker, Reading, RejectReason, WindowStats};
 use crate::names::ComponentName;
-use crate::registry::GlobalCircuitBreaker;
+use crate::registry::{Family, FamilyHandle, GlobalCircuitBreaker};
 
 /// Rejections by reason, over the breaker's lifetime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -90,18 +90,58 @@ pub struct ComponentSnapshot {
     pub stripes: usize,
 }
 
+/// A keyed family at one instant: its keys, its overflow breaker and its counters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct FamilySnapshot {
+    /// The family's name.
+    pub family: ComponentName,
+    /// Live keys.
+    pub live: u32,
+    /// Live keys `Open` or `HalfOpen`.
+    pub unhealthy: u32,
+    /// Whether the family counts as unhealthy in the global fuse.
+    pub family_unhealthy: bool,
+    /// `max_keys` in force.
+    pub max_keys: u32,
+    /// Keys evicted so far.
+    pub evictions: u64,
+    /// Whether new keys share the overflow breaker now (the family is full).
+    pub overflowing: bool,
+    /// Calls sent to the overflow breaker so far.
+    pub overflow_calls: u64,
+    /// Trips the ejection cap (`max_open_ratio`) kept closed so far.
+    pub capped_trips: u64,
+    /// Whether per-key Prometheus series are exported.
+    pub per_key_metrics: bool,
+    /// Every live key's breaker, sorted by key; each `component` is `family[key]`, and
+    /// [`ComponentName::key`] gives the key.
+    pub keys: Vec<ComponentSnapshot>,
+    /// The overflow breaker (`family[__overflow__]`).
+    pub overflow: ComponentSnapshot,
+}
+
+impl FamilySnapshot {
+    /// The snapshot of `key`'s breaker, if the key is live.
+    pub fn key(&self, key: &str) -> Option<&ComponentSnapshot> {
+        self.keys.iter().find(|k| k.component.key() == Some(key))
+    }
+}
+
 /// The registry at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct RegistrySnapshot {
     /// The derived global fuse.
     pub global: ComponentSnapshot,
-    /// Components that are `Open` or `HalfOpen`.
+    /// Members of the fuse (components and families) that are unhealthy.
     pub unhealthy: u32,
     /// Every registered component, sorted by name.
     pub components: Vec<ComponentSnapshot>,
     /// The fleet quorum's status, once a fleet is attached (feature `fleet`).
     pub fleet: Option<FleetStatus>,
+    /// Every keyed family, sorted by name, with its keys.
+    pub families: Vec<FamilySnapshot>,
 }
 
 /// A fleet quorum's health, as the registry it gates sees it (see `breaker::fleet`).
@@ -122,6 +162,40 @@ impl RegistrySnapshot {
     /// The component called `name`, if registered.
     pub fn component(&self, name: &str) -> Option<&ComponentSnapshot> {
         self.components.iter().find(|c| c.component == name)
+    }
+
+    /// The keyed family called `name`, if registered.
+    pub fn family(&self, name: &str) -> Option<&FamilySnapshot> {
+        self.families.iter().find(|f| f.family == name)
+    }
+}
+
+// The family's adapter, like `ComponentBreaker`'s below.
+impl Family {
+    /// The family, its keys and its overflow breaker now.
+    pub fn snapshot(&self) -> FamilySnapshot {
+        let config = self.config();
+        FamilySnapshot {
+            family: self.name().clone(),
+            live: self.live(),
+            unhealthy: self.unhealthy_keys(),
+            family_unhealthy: self.is_unhealthy(),
+            max_keys: config.max_keys,
+            evictions: self.evictions(),
+            overflowing: self.is_overflowing(),
+            overflow_calls: self.overflow_calls(),
+            capped_trips: self.capped_trips(),
+            per_key_metrics: config.per_key_metrics,
+            keys: self.keys().iter().map(|k| k.snapshot()).collect(),
+            overflow: self.overflow().snapshot(),
+        }
+    }
+}
+
+impl FamilyHandle {
+    /// The family in the process-wide registry now (see [`Family::snapshot`]).
+    pub fn snapshot(&self) -> FamilySnapshot {
+        self.family().snapshot()
     }
 }
 
@@ -194,6 +268,7 @@ impl GlobalCircuitBreaker {
             unhealthy: self.unhealthy(),
             components,
             fleet: self.fleet_status(),
+            families: self.family_list().iter().map(|f| f.snapshot()).collect(),
         }
     }
 }

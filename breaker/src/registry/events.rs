@@ -60,6 +60,28 @@ pub enum Event {
         /// The [`FileError`](crate::FileError), rendered: file, line, field and rule.
         error: String,
     },
+    /// A keyed family's overflow episode started (`active: true`: the family is full, no key
+    /// could be evicted, and new keys now share its one overflow breaker) or ended (`active:
+    /// false`: a new key got a breaker of its own again). Once per change, not per call.
+    FamilyOverflow {
+        /// The family.
+        family: ComponentName,
+        /// Whether new keys go to the overflow breaker from now on.
+        active: bool,
+        /// Calls sent to the overflow breaker so far (over the family's lifetime).
+        calls: u64,
+    },
+    /// A keyed family's ejection cap (`max_open_ratio`) kept a key `Closed` whose trip rule
+    /// fired: once per capped episode (until the share of unhealthy keys falls below the cap
+    /// again); every capped trip is counted in the family's snapshot.
+    FamilyCapped {
+        /// The key's breaker that stayed closed (its name knows family and key).
+        component: ComponentName,
+        /// Keys `Open` or `HalfOpen`.
+        unhealthy: u32,
+        /// Live keys.
+        live: u32,
+    },
     /// The fleet quorum (feature `fleet`) saw something: Redis lost or regained, a quorum
     /// verdict reached or lifted, an operator's fleet-wide force or release.
     Fleet(FleetEvent),
@@ -172,6 +194,27 @@ fn trace(event: &Event) {
         }
         Event::ManifestEntryIgnored { component } => {
             tracing::warn!(target: "breaker", component = component.as_str(), "a breakers! entry was declared for a component with its own config in code, which is kept; the entry's fields do not apply")
+        }
+        Event::FamilyOverflow {
+            family,
+            active: true,
+            calls,
+        } => {
+            tracing::warn!(target: "breaker", family = family.as_str(), calls, "keyed family full with nothing evictable: new keys share the overflow breaker")
+        }
+        Event::FamilyOverflow {
+            family,
+            active: false,
+            calls,
+        } => {
+            tracing::info!(target: "breaker", family = family.as_str(), calls, "keyed family overflow over: new keys get their own breaker")
+        }
+        Event::FamilyCapped {
+            component,
+            unhealthy,
+            live,
+        } => {
+            tracing::warn!(target: "breaker", component = component.as_str(), unhealthy, live, "keyed family ejection cap reached: the key stays closed")
         }
         Event::Fleet(event) => trace_fleet(event),
         Event::ConfigRefused { component, error } => {

@@ -49,9 +49,23 @@ pub(crate) struct Fuse {
     window_reads: std::sync::atomic::AtomicU64,
 }
 
+/// A member of the fuse that is not one breaker: a keyed family, one member however many keys
+/// it has. It counts itself in and out of the fuse's tally ([`Fuse::count_unhealthy`]) and
+/// holds the fuse's gate over each of its breakers when told to.
+pub(crate) trait FuseMember: Send + Sync {
+    /// Holds (`true`) or releases the fuse's gate over every breaker of the member. Called
+    /// under the fuse's members lock, which the member takes before adding a breaker.
+    fn set_fuse_gate(&self, holding: bool);
+
+    /// Calls in its breakers' current windows at `now`, for the fuse's `min_calls`.
+    fn window_calls(&self, now: u64) -> u64;
+}
+
 /// The components the fuse derives from, and whether it holds their gates.
 struct Members {
     list: Vec<Weak<ComponentBreaker>>,
+    /// Keyed families: each one member.
+    groups: Vec<Weak<dyn FuseMember>>,
     /// Every member's gate is held: the fuse refuses calls to `Closed` components. Changed
     /// only under this lock, which adding a member takes too.
     holding: bool,
@@ -85,6 +99,7 @@ impl Fuse {
             unhealthy: AtomicU32::new(0),
             members: Mutex::new(Members {
                 list: Vec::new(),
+                groups: Vec::new(),
                 holding: false,
             }),
             conditions: ArcSwap::from_pointee(config.global_trip_conditions),
@@ -127,6 +142,25 @@ impl Fuse {
         }
     }
 
+    /// Adds a keyed family as one member (it holds its own breakers' gates).
+    pub(crate) fn add_group(&self, group: Weak<dyn FuseMember>) {
+        let mut members = lock(&self.members);
+        if members.holding {
+            if let Some(group) = group.upgrade() {
+                group.set_fuse_gate(true);
+            }
+        }
+        members.groups.push(group);
+    }
+
+    /// Runs `add` under the members lock with whether the fuse refuses now, so a breaker a
+    /// family adds has the fuse's gate held (if it must) before anyone can see it, and no
+    /// sweep of the gates misses it.
+    pub(crate) fn with_gate<R>(&self, add: impl FnOnce(bool) -> R) -> R {
+        let members = lock(&self.members);
+        add(members.holding)
+    }
+
     /// Holds (`true`) or releases every member's gate.
     fn set_gates(&self, holding: bool) {
         let mut members = lock(&self.members);
@@ -138,10 +172,13 @@ impl Fuse {
                 member.gate().release(FUSE_GATE);
             }
         }
+        for group in members.groups.iter().filter_map(Weak::upgrade) {
+            group.set_fuse_gate(holding);
+        }
     }
 
-    /// Called inside a component's transition lock.
-    fn count_unhealthy(&self, was: bool, is: bool) {
+    /// Called inside a component's transition lock, or a family's derivation lock.
+    pub(crate) fn count_unhealthy(&self, was: bool, is: bool) {
         match (was, is) {
             (false, true) => {
                 self.unhealthy.fetch_add(1, Ordering::AcqRel);
@@ -168,7 +205,10 @@ impl Fuse {
         let transition = {
             let _guard = lock(&self.derive_lock);
             let conditions = **self.conditions.load();
-            let components = u32::try_from(lock(&self.members).list.len()).unwrap_or(u32::MAX);
+            let components = {
+                let members = lock(&self.members);
+                u32::try_from(members.list.len() + members.groups.len()).unwrap_or(u32::MAX)
+            };
             let unhealthy = self.unhealthy();
             let ratio_met = components >= conditions.min_components
                 && components > 0
@@ -215,12 +255,20 @@ impl Fuse {
                 return true;
             }
         }
+        for group in members.groups.iter().filter_map(Weak::upgrade) {
+            self.window_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            calls = calls.saturating_add(group.window_calls(now));
+            if calls >= needed {
+                return true;
+            }
+        }
         false
     }
 }
 
 /// The fuse's refusal of a call to `component` (a member, or the fuse's own breaker).
-fn global_open(component: &ComponentName, config: &CircuitConfig) -> CircuitError {
+pub(crate) fn global_open(component: &ComponentName, config: &CircuitConfig) -> CircuitError {
     CircuitError::GlobalOpen {
         component: component.clone(),
         // A hint only: the fuse closes as soon as enough components recover.

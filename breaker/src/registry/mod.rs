@@ -6,6 +6,9 @@ mod change;
 mod default;
 pub(crate) mod events;
 pub(crate) mod extensions;
+pub(crate) mod families;
+pub(crate) mod family;
+mod family_handle;
 pub(crate) mod fleet_gate;
 mod fuse;
 mod handle;
@@ -18,6 +21,8 @@ mod watch;
 pub use call::Breaker;
 pub use default::{install, registry, AlreadyInstalled};
 pub use events::{Event, FleetEvent};
+pub use family::{Family, KeyError, KeyRef, EVICTION_BUDGET, MAX_KEY_LEN, OVERFLOW_KEY};
+pub use family_handle::{FamilyHandle, IntoKey};
 pub use handle::ComponentHandle;
 #[cfg(feature = "watch")]
 pub use watch::{watch, watch_with};
@@ -35,12 +40,13 @@ use rustc_hash::FxHashMap;
 use crate::config::{CodeLayer, Defaults, FileLayer};
 use crate::engine::clock::Timeline;
 use crate::engine::events::Transition;
-use crate::engine::loom_shim::{lock, Mutex};
+use crate::engine::loom_shim::{lock, Mutex, RwLock};
 use crate::engine::ComponentBreaker;
 use crate::names::ComponentName;
 use crate::{CircuitConfig, Clock, ConfigError, ConfigLayer, SystemClock};
 use events::{Hook, Hooks};
 use extensions::Extensions;
+use family::FamilyLayer;
 use fuse::Fuse;
 use strict::Strictness;
 
@@ -95,6 +101,9 @@ pub struct GlobalCircuitBreaker {
     hooks: Arc<Hooks>,
     /// What the layers above keep on the registry (the `on_metrics` hooks).
     extensions: Extensions,
+    /// Keyed families, by name (looked up by name on the cold path only: handles and
+    /// layers keep their family).
+    families: RwLock<std::collections::BTreeMap<ComponentName, Arc<Family>>>,
     /// Every layer. Its lock serialises registration and reloads (calls never take it).
     layers: Mutex<Layers>,
     /// Strict mode, as set or as a declared manifest turned it on.
@@ -116,6 +125,8 @@ pub(super) struct Layers {
     /// Layer 4 of each component that has one (a component absent here follows the
     /// defaults), with what the registry decided about it.
     pub(super) own: FxHashMap<ComponentName, Own>,
+    /// Each keyed family's layers from code.
+    pub(super) families: std::collections::BTreeMap<ComponentName, FamilyLayer>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,10 +237,12 @@ impl GlobalCircuitBreaker {
             fuse,
             hooks,
             extensions: Extensions::default(),
+            families: RwLock::new(std::collections::BTreeMap::new()),
             layers: Mutex::new(Layers {
                 base: config,
                 file: None,
                 own: FxHashMap::default(),
+                families: std::collections::BTreeMap::new(),
             }),
             strict: Strictness::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),

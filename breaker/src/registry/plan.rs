@@ -13,6 +13,7 @@ use crate::names::{self, ComponentName};
 
 use super::change::{refuse_file, Change, Refusal, Refused};
 use super::events::Event;
+use super::families::FamilyPlan;
 use super::{GlobalCircuitBreaker, Layers, RegistryError};
 
 /// Everything a change would do, computed and validated before anything is committed.
@@ -27,6 +28,8 @@ pub(super) struct Plan {
     pub(super) report: FileReport,
     /// The events that announce the change (none for a registration, which is not a reload).
     pub(super) announce: Vec<Event>,
+    /// Every keyed family laid out again (new defaults or a new file).
+    pub(super) families: Vec<FamilyPlan>,
 }
 
 /// One component the change lays out (again).
@@ -66,6 +69,7 @@ impl GlobalCircuitBreaker {
             declared: false,
             report: FileReport::default(),
             announce: Vec::new(),
+            families: Vec::new(),
         };
         // Which layer changes, and how a refusal of it is reported.
         let (scope, path) = match change {
@@ -141,6 +145,23 @@ impl GlobalCircuitBreaker {
         match &scope {
             Scope::All { new_file } => {
                 self.plan_all(layers, &defaults, *new_file, path, &refuse, &mut plan)?;
+                let (families, unknown) = self
+                    .plan_families(&layers.families, &defaults)
+                    .map_err(&refuse)?;
+                plan.families = families;
+                if *new_file {
+                    if self.is_strict() {
+                        if let Some(error) = file.and_then(|f| {
+                            f.unknown_family(
+                                |name| layers.families.contains_key(name),
+                                layers.families.keys().map(ComponentName::as_str),
+                            )
+                        }) {
+                            return Err(Box::new(refuse_file(error, path)));
+                        }
+                    }
+                    plan.report.unknown_families = unknown;
+                }
             }
             Scope::One {
                 name,

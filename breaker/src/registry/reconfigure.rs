@@ -283,6 +283,10 @@ impl GlobalCircuitBreaker {
                 );
             }
         }
+        for planned in plan.families {
+            planned.family.apply(planned.config, planned.keys);
+            pending.derive = true;
+        }
         if plan.declared {
             self.strict.manifest_declared();
         }

@@ -111,6 +111,30 @@ impl Record {
                 record.component = Some(component.to_string());
             }
             Event::Fleet(event) => fleet(&mut record, event),
+            Event::FamilyOverflow {
+                family,
+                active,
+                calls,
+            } => {
+                record.kind = if *active {
+                    "family_overflow_started"
+                } else {
+                    "family_overflow_ended"
+                };
+                record.component = Some(family.to_string());
+                record.reason = Some(format!("{calls} calls sent to the overflow breaker so far"));
+            }
+            Event::FamilyCapped {
+                component,
+                unhealthy,
+                live,
+            } => {
+                record.kind = "family_capped";
+                record.component = Some(component.to_string());
+                record.reason = Some(format!(
+                    "{unhealthy} of {live} live keys unhealthy: the ejection cap kept it closed"
+                ));
+            }
         }
         record
     }

@@ -12,7 +12,7 @@ use super::duration::{human, millis};
 use super::feed::{Feed, Record, RecordView};
 use crate::TransitionCount;
 use crate::{CircuitState, ComponentSnapshot, ConfigLayer, GlobalCircuitBreaker, Rejections};
-use crate::{RegistrySnapshot, WindowStats};
+use crate::{FamilySnapshot, FleetStatus, RegistrySnapshot, WindowStats};
 
 /// `GET /breakers`.
 #[derive(Debug, Serialize)]
@@ -21,7 +21,27 @@ pub(crate) struct BreakersView<'a> {
     pub(crate) unhealthy: u32,
     pub(crate) config_file: ConfigFileView<'a>,
     pub(crate) components: Vec<ComponentView<'a>>,
+    /// Each keyed family with its live keys (and its overflow breaker) as breakers.
+    pub(crate) families: Vec<FamilyView<'a>>,
+    /// The fleet quorum's link to Redis and its counters, once a fleet is attached.
+    pub(crate) fleet: Option<FleetStatus>,
     pub(crate) debug: RouterDebug,
+}
+
+/// One keyed family: its roll-up and its keys, each a breaker like a component.
+#[derive(Debug, Serialize)]
+pub(crate) struct FamilyView<'a> {
+    family: &'a str,
+    live: u32,
+    unhealthy: u32,
+    family_unhealthy: bool,
+    max_keys: u32,
+    evictions: u64,
+    overflowing: bool,
+    overflow_calls: u64,
+    capped_trips: u64,
+    keys: Vec<ComponentView<'a>>,
+    overflow: ComponentView<'a>,
 }
 
 /// The routers' own counters, under `debug` of `GET /breakers`.
@@ -143,6 +163,8 @@ struct Debug {
 pub(crate) struct Owned {
     pub(crate) snapshot: RegistrySnapshot,
     last: Vec<Option<Arc<Record>>>,
+    /// Per family: the last transition of each key, then of the overflow breaker.
+    family_last: Vec<Vec<Option<Arc<Record>>>>,
     configs: Vec<Option<BTreeMap<&'static str, FieldView>>>,
     global_last: Option<Arc<Record>>,
     reload: Option<Arc<Record>>,
@@ -169,9 +191,21 @@ impl Owned {
             .iter()
             .map(|c| feed.last_transition(&c.component))
             .collect();
+        let family_last = snapshot
+            .families
+            .iter()
+            .map(|f| {
+                f.keys
+                    .iter()
+                    .chain(std::iter::once(&f.overflow))
+                    .map(|k| feed.last_transition(&k.component))
+                    .collect()
+            })
+            .collect();
         Self {
             global_last: feed.last_transition(&snapshot.global.component),
             last,
+            family_last,
             configs,
             reload: feed.last_reload(),
             path: registry.config_file().map(|p| p.display().to_string()),
@@ -196,6 +230,14 @@ impl Owned {
                 .zip(&self.configs)
                 .map(|((c, last), config)| component(c, last, config.clone(), self.now))
                 .collect(),
+            families: self
+                .snapshot
+                .families
+                .iter()
+                .zip(&self.family_last)
+                .map(|(f, last)| family(f, last, self.now))
+                .collect(),
+            fleet: self.snapshot.fleet,
             debug,
         }
     }
@@ -214,6 +256,33 @@ impl Owned {
             config,
             self.now,
         ))
+    }
+}
+
+fn family<'a>(
+    f: &'a FamilySnapshot,
+    last: &'a [Option<Arc<Record>>],
+    now: Instant,
+) -> FamilyView<'a> {
+    let none = &None;
+    let last_of = |i: usize| last.get(i).unwrap_or(none);
+    FamilyView {
+        family: &f.family,
+        live: f.live,
+        unhealthy: f.unhealthy,
+        family_unhealthy: f.family_unhealthy,
+        max_keys: f.max_keys,
+        evictions: f.evictions,
+        overflowing: f.overflowing,
+        overflow_calls: f.overflow_calls,
+        capped_trips: f.capped_trips,
+        keys: f
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| component(k, last_of(i), None, now))
+            .collect(),
+        overflow: component(&f.overflow, last_of(f.keys.len()), None, now),
     }
 }
 

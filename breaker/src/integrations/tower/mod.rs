@@ -35,6 +35,7 @@
 
 mod classify;
 mod future;
+mod key;
 mod reject;
 mod service;
 
@@ -45,6 +46,7 @@ use tower_layer::Layer;
 
 pub use classify::{Classify, ErrorsAsFailures, ServerErrorsAsFailures};
 pub use future::ResponseFuture;
+pub use key::{Authority, Header, KeyFn, RequestKey, Unkeyed};
 pub use reject::{
     service_unavailable, Format, Negotiate, RefusalBody, Reject, RejectAsError, RespondWith,
     ServiceUnavailable,
@@ -52,15 +54,22 @@ pub use reject::{
 pub use service::CircuitBreaker;
 use service::Target;
 
-use crate::{CircuitError, ComponentBreaker, ComponentHandle, GlobalCircuitBreaker, RegistryError};
+use std::borrow::Cow;
 
-/// Wraps services in a [`CircuitBreaker`] for one component. `C` classifies responses, `R`
-/// answers refusals.
+use crate::{
+    CircuitError, ComponentBreaker, ComponentHandle, FamilyConfig, FamilyHandle,
+    GlobalCircuitBreaker, RegistryError,
+};
+
+/// Wraps services in a [`CircuitBreaker`] for one component, or for a keyed family (a breaker
+/// per upstream host, tenant or route, picked from each request). `C` classifies responses,
+/// `R` answers refusals, `K` picks a family's key ([`Unkeyed`] for a component).
 #[derive(Clone)]
-pub struct CircuitBreakerLayer<C = ServerErrorsAsFailures, R = RejectAsError> {
+pub struct CircuitBreakerLayer<C = ServerErrorsAsFailures, R = RejectAsError, K = Unkeyed> {
     target: Target,
     classify: C,
     reject: R,
+    key: K,
 }
 
 impl CircuitBreakerLayer {
@@ -88,37 +97,98 @@ impl CircuitBreakerLayer {
             target,
             classify: ServerErrorsAsFailures,
             reject: RejectAsError,
+            key: Unkeyed,
         }
     }
 }
 
-impl<C, R> CircuitBreakerLayer<C, R> {
+impl CircuitBreakerLayer<ServerErrorsAsFailures, RejectAsError, Unkeyed> {
+    /// Guards with `registry`'s keyed family `name` (registered with the default
+    /// [`FamilyConfig`] if it is new), the key of each request picked by `key`:
+    ///
+    /// - for a client, the upstream's authority: `|req: &http::Request<B>|
+    ///   Cow::Borrowed(req.uri().authority().map_or("", |a| a.as_str()))`, or
+    ///   [`for_family_by`](Self::for_family_by) with [`Authority`];
+    /// - for a server, a route or a tenant header: [`Header`]`(HeaderName::from_static("x-tenant-id"))`.
+    ///
+    /// Keys are untrusted input: longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes is
+    /// refused ([`CircuitError::InvalidKey`]), and a family full of live keys serves new ones
+    /// with its overflow breaker.
+    pub fn for_family<Req, F>(
+        registry: &GlobalCircuitBreaker,
+        name: &str,
+        key: F,
+    ) -> Result<CircuitBreakerLayer<ServerErrorsAsFailures, RejectAsError, KeyFn<F>>, RegistryError>
+    where
+        F: Fn(&Req) -> Cow<'_, str>,
+    {
+        Self::for_family_by(registry, name, KeyFn(key))
+    }
+
+    /// [`for_family`](Self::for_family) with a [`RequestKey`] picker ([`Authority`],
+    /// [`Header`], your own).
+    pub fn for_family_by<K>(
+        registry: &GlobalCircuitBreaker,
+        name: &str,
+        key: K,
+    ) -> Result<CircuitBreakerLayer<ServerErrorsAsFailures, RejectAsError, K>, RegistryError> {
+        let family = registry.register_family(name, FamilyConfig::DEFAULT)?;
+        Ok(Self::with_target(Target::Family(family)).key_by(key))
+    }
+
+    /// Guards with a `breakers!` family in the process-wide registry, resolved at the first
+    /// request (like [`for_handle`](Self::for_handle)); `key` as for
+    /// [`for_family`](Self::for_family).
+    pub fn for_family_handle<Req, F>(
+        handle: &'static FamilyHandle,
+        key: F,
+    ) -> CircuitBreakerLayer<ServerErrorsAsFailures, RejectAsError, KeyFn<F>>
+    where
+        F: Fn(&Req) -> Cow<'_, str>,
+    {
+        Self::with_target(Target::FamilyHandle(handle)).key_by(KeyFn(key))
+    }
+}
+
+impl<C, R, K> CircuitBreakerLayer<C, R, K> {
     /// Classifies responses with `classify` (a [`Classify`] or a closure).
-    pub fn classify<C2>(self, classify: C2) -> CircuitBreakerLayer<C2, R> {
+    pub fn classify<C2>(self, classify: C2) -> CircuitBreakerLayer<C2, R, K> {
         CircuitBreakerLayer {
             target: self.target,
             classify,
             reject: self.reject,
+            key: self.key,
         }
     }
 
     /// Answers refusals with `reject`.
-    pub fn reject_with<R2>(self, reject: R2) -> CircuitBreakerLayer<C, R2> {
+    pub fn reject_with<R2>(self, reject: R2) -> CircuitBreakerLayer<C, R2, K> {
         CircuitBreakerLayer {
             target: self.target,
             classify: self.classify,
             reject,
+            key: self.key,
+        }
+    }
+
+    /// Picks a keyed family's key with `key` (a [`RequestKey`]).
+    fn key_by<K2>(self, key: K2) -> CircuitBreakerLayer<C, R, K2> {
+        CircuitBreakerLayer {
+            target: self.target,
+            classify: self.classify,
+            reject: self.reject,
+            key,
         }
     }
 
     /// Answers refusals with [`service_unavailable`]: `503`, `Retry-After`, and a small body
     /// in JSON or text as the request's `Accept` asks (the requests are `http::Request`s).
-    pub fn http(self) -> CircuitBreakerLayer<C, ServiceUnavailable> {
+    pub fn http(self) -> CircuitBreakerLayer<C, ServiceUnavailable, K> {
         self.reject_with(ServiceUnavailable::default())
     }
 
     /// Answers refusals with the response `respond` makes from the [`CircuitError`].
-    pub fn respond_with<F, B>(self, respond: F) -> CircuitBreakerLayer<C, RespondWith<F>>
+    pub fn respond_with<F, B>(self, respond: F) -> CircuitBreakerLayer<C, RespondWith<F>, K>
     where
         F: Fn(&CircuitError) -> http::Response<B>,
     {
@@ -126,8 +196,8 @@ impl<C, R> CircuitBreakerLayer<C, R> {
     }
 }
 
-impl<S, C: Clone, R: Clone> Layer<S> for CircuitBreakerLayer<C, R> {
-    type Service = CircuitBreaker<S, C, R>;
+impl<S, C: Clone, R: Clone, K: Clone> Layer<S> for CircuitBreakerLayer<C, R, K> {
+    type Service = CircuitBreaker<S, C, R, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CircuitBreaker::new(
@@ -135,11 +205,12 @@ impl<S, C: Clone, R: Clone> Layer<S> for CircuitBreakerLayer<C, R> {
             self.target.clone(),
             self.classify.clone(),
             self.reject.clone(),
+            self.key.clone(),
         )
     }
 }
 
-impl<C, R> fmt::Debug for CircuitBreakerLayer<C, R> {
+impl<C, R, K> fmt::Debug for CircuitBreakerLayer<C, R, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")
             .field("component", &self.target.name())

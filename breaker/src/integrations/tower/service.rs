@@ -6,26 +6,29 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::key::{RequestKey, Unkeyed};
 use super::{Classify, Negotiate, Reject, RejectAsError, ResponseFuture, ServerErrorsAsFailures};
-use crate::{ComponentBreaker, ComponentHandle, Permit};
+use crate::{ComponentBreaker, ComponentHandle, Family, FamilyHandle, Permit};
 
 /// Calls the inner service only when the component's breaker lets the request through, and
 /// records how the call went. Built by [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
 #[derive(Clone)]
-pub struct CircuitBreaker<S, C = ServerErrorsAsFailures, R = RejectAsError> {
+pub struct CircuitBreaker<S, C = ServerErrorsAsFailures, R = RejectAsError, K = Unkeyed> {
     inner: S,
     target: Target,
     classify: C,
     reject: R,
+    key: K,
 }
 
-impl<S, C, R> CircuitBreaker<S, C, R> {
-    pub(crate) fn new(inner: S, target: Target, classify: C, reject: R) -> Self {
+impl<S, C, R, K> CircuitBreaker<S, C, R, K> {
+    pub(crate) fn new(inner: S, target: Target, classify: C, reject: R, key: K) -> Self {
         Self {
             inner,
             target,
             classify,
             reject,
+            key,
         }
     }
 
@@ -40,11 +43,12 @@ impl<S, C, R> CircuitBreaker<S, C, R> {
     }
 }
 
-impl<S, C, R, Req, T, E> Service<Req> for CircuitBreaker<S, C, R>
+impl<S, C, R, K, Req, T, E> Service<Req> for CircuitBreaker<S, C, R, K>
 where
     S: Service<Req, Response = T, Error = E>,
     C: Classify<T, E> + Clone,
     R: Reject<T, E> + Negotiate<Req>,
+    K: RequestKey<Req>,
 {
     type Response = T;
     type Error = R::Error;
@@ -58,7 +62,10 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         // Admission happens here, not in `poll_ready`: a permit taken there would hold a
         // half-open slot for a request that may never be sent.
-        match self.target.acquire() {
+        let permit = self
+            .target
+            .acquire(self.key.key(&request).as_deref().unwrap_or_default());
+        match permit {
             Permit::Allowed(guard) => {
                 ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
             }
@@ -69,7 +76,7 @@ where
     }
 }
 
-impl<S: fmt::Debug, C, R> fmt::Debug for CircuitBreaker<S, C, R> {
+impl<S: fmt::Debug, C, R, K> fmt::Debug for CircuitBreaker<S, C, R, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
             .field("inner", &self.inner)
@@ -85,13 +92,21 @@ pub(crate) enum Target {
     /// registry (which would make a later [`install`](crate::install) fail).
     Handle(&'static ComponentHandle),
     Shared(Arc<ComponentBreaker>),
+    /// A keyed family: the request's key picks the breaker.
+    Family(Arc<Family>),
+    /// A `breakers!` family, resolved on each call like `Handle`.
+    FamilyHandle(&'static FamilyHandle),
 }
 
 impl Target {
-    fn acquire(&self) -> Permit<'static> {
+    /// `key` is ignored by a plain component's target.
+    #[inline]
+    fn acquire(&self, key: &str) -> Permit<'static> {
         match self {
             Self::Handle(handle) => handle.breaker().acquire(),
             Self::Shared(breaker) => breaker.acquire_owned(),
+            Self::Family(family) => family.acquire(key),
+            Self::FamilyHandle(handle) => handle.family().acquire(key),
         }
     }
 
@@ -99,6 +114,8 @@ impl Target {
         match self {
             Self::Handle(handle) => handle.name(),
             Self::Shared(breaker) => breaker.name(),
+            Self::Family(family) => family.name(),
+            Self::FamilyHandle(handle) => handle.name(),
         }
     }
 }

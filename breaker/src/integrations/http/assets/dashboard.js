@@ -139,7 +139,19 @@ document.addEventListener("DOMContentLoaded", function () {
     var rows = document.getElementById("rows");
     var fresh = document.createDocumentFragment();
     data.components.forEach(function (c) { fresh.appendChild(row(c, now)); });
+    // A keyed family's keys are breakers too: one row each, named family[key].
+    (data.families || []).forEach(function (f) {
+      f.keys.forEach(function (k) { fresh.appendChild(row(k, now)); });
+      if (f.overflowing) { fresh.appendChild(row(f.overflow, now)); }
+    });
     rows.replaceChildren(fresh);
+    var fleet = document.getElementById("fleet");
+    if (data.fleet) {
+      fleet.textContent = "fleet: " + (data.fleet.connected ? "connected" : "local mode") +
+        ", " + data.fleet.refused_calls + " calls refused by quorum";
+    } else {
+      fleet.textContent = "";
+    }
     var fuse = document.getElementById("fuse");
     fuse.textContent = "fuse: " + data.global.state;
     fuse.className = "pill state-" + data.global.state;
