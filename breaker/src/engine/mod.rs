@@ -76,16 +76,16 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
-use crate::config::CircuitConfig;
+use crate::config::{CircuitConfig, SampleWeighting};
 use crate::names::{self, ComponentName};
 use clock::{nanos, Timeline};
 use events::{Owner, Unowned};
 use failure_run::FailureRun;
 use gate::Gate;
-use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, OnceBox, Ordering};
 use probe::ProbeWord;
 use state::StateWord;
-use window::Window;
+use window::{CountWindow, Window};
 
 /// One breaker: the state machine for one component. Usually owned by a
 /// [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) and reached through a manifest handle
@@ -104,8 +104,9 @@ pub struct ComponentBreaker {
     config: ArcSwap<CircuitConfig>,
     /// The half-open episode's tally ([`ProbeWord`]).
     probe: AtomicU64,
-    /// Failures in a row ([`FailureRun`]), on a line of its own: failures write it.
-    failure_run: CachePadded<AtomicU64>,
+    /// Failures in a row and what the trip check needs, on a line of its own: failures
+    /// write it.
+    failure: CachePadded<FailureLine>,
     /// When the current state was entered (nanoseconds on the timeline).
     since: AtomicU64,
     /// When the current `Open` state ends.
@@ -129,6 +130,16 @@ struct Words {
     gate: Gate,
 }
 
+/// The line failures write: the failure run, and the count window (whose pointer rides in
+/// the line's padding, so a breaker without one pays nothing for it).
+struct FailureLine {
+    /// Failures in a row ([`FailureRun`]).
+    run: AtomicU64,
+    /// The count window, for `sample_weighting = count` (allocated by the config that first
+    /// asks for it, never by a call).
+    count: OnceBox<CountWindow>,
+}
+
 /// What drives a breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -148,6 +159,15 @@ impl fmt::Debug for ComponentBreaker {
             .field("window", &self.window)
             .finish_non_exhaustive()
     }
+}
+
+/// A count window for a config that judges by one (in the first episode), else none yet.
+fn count_window(config: &CircuitConfig) -> OnceBox<CountWindow> {
+    let slot = OnceBox::new();
+    if config.sample_weighting == SampleWeighting::Count {
+        let _ = slot.set(Box::new(CountWindow::new(config.window_calls, 0)));
+    }
+    slot
 }
 
 /// The width of one window bucket in nanoseconds (valid configs only divide evenly).
@@ -203,7 +223,10 @@ impl ComponentBreaker {
             role,
             config: ArcSwap::from_pointee(config),
             probe: AtomicU64::new(ProbeWord::fresh(0).0),
-            failure_run: CachePadded::new(AtomicU64::new(FailureRun::NONE.0)),
+            failure: CachePadded::new(FailureLine {
+                run: AtomicU64::new(FailureRun::NONE.0),
+                count: count_window(&config),
+            }),
             since: AtomicU64::new(now),
             open_until: AtomicU64::new(0),
             reopens: AtomicU32::new(0),
@@ -257,6 +280,16 @@ impl ComponentBreaker {
                 self.word().generation(),
                 self.since.load(Ordering::Acquire),
             );
+            let generation = self.word().generation();
+            if config.sample_weighting == SampleWeighting::Count {
+                let count = self
+                    .failure
+                    .count
+                    .get_or_init(|| Box::new(CountWindow::new(config.window_calls, generation)));
+                count.relayout(Some(config.window_calls), generation);
+            } else if let Some(count) = self.failure.count.get() {
+                count.relayout(None, generation);
+            }
         }
         self.config.store(Arc::new(config));
     }

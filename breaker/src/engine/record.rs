@@ -10,17 +10,21 @@ use super::guard::{Admission, Finish, Recorded, Ticket};
 use super::loom_shim::Ordering;
 use super::probe::{ProbeResult, ProbeWord};
 use super::state::{CircuitState, StateWord};
-use super::window::{Exponential, Kind, Sliding, WindowStats, WindowStrategy};
+use super::window::{outcome, Added, Exponential, Kind, Sliding, WindowStats, WindowStrategy};
 use super::{ComponentBreaker, Role};
 
 impl ComponentBreaker {
     /// Records how an admitted call ended (called by the guard, exactly once).
     #[inline]
     pub(super) fn finish(&self, ticket: &Ticket, how: Finish) -> Recorded {
-        let now = self.timeline.now_nanos();
+        // The clock is read only when something needs it: slow-call detection, the time
+        // window's bucket, or a trip check. A count window's success needs none of them.
         let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
+        let mut clock = Clock(None);
         let slow = match ticket.started {
-            Some(started) if slow_nanos != 0 => now.saturating_sub(started) >= slow_nanos,
+            Some(started) if slow_nanos != 0 => {
+                clock.now(self).saturating_sub(started) >= slow_nanos
+            }
             _ => false,
         };
         let kind = match how {
@@ -37,15 +41,18 @@ impl ComponentBreaker {
         let word = self.word();
         let generation = ticket.generation;
         if word.generation() != generation {
-            self.window.add_retired(kind);
-            if slow {
-                self.window.add_retired(Kind::Slow);
-            }
-            return Recorded::Stale;
+            return self.stale(kind, slow);
         }
-        self.window.add(now, generation, kind);
-        if slow {
-            self.window.add(now, generation, Kind::Slow);
+        match self.failure.count.get() {
+            Some(count) if kind != Kind::Ignored => {
+                match count.add(generation, outcome(kind == Kind::Failure, slow)) {
+                    Added::Counted => {}
+                    Added::Stale => return self.stale(kind, slow),
+                    Added::Inactive => self.add_timed(clock.now(self), generation, kind, slow),
+                }
+            }
+            Some(count) if count.is_active() => self.window.add_retired(kind),
+            _ => self.add_timed(clock.now(self), generation, kind, slow),
         }
         match ticket.admission {
             Admission::Unmetered => {}
@@ -53,12 +60,12 @@ impl ComponentBreaker {
                 Kind::Success => {
                     self.end_failure_run(generation);
                     if slow {
-                        self.evaluate(word, now, 0);
+                        self.evaluate(word, clock.now(self), 0);
                     }
                 }
                 Kind::Failure => {
                     let run = self.extend_failure_run(generation);
-                    self.evaluate(word, now, run);
+                    self.evaluate(word, clock.now(self), run);
                 }
                 Kind::Ignored | Kind::Slow => {}
             },
@@ -70,19 +77,38 @@ impl ComponentBreaker {
                     Kind::Failure => ProbeResult::Failure,
                     Kind::Ignored | Kind::Slow => ProbeResult::Neutral,
                 };
-                self.finish_probe(word, result, now);
+                self.finish_probe(word, result, clock.now(self));
             }
         }
         Recorded::Counted
+    }
+
+    /// Counts an outcome in the time window's bucket for `now`.
+    #[inline]
+    fn add_timed(&self, now: u64, generation: u64, kind: Kind, slow: bool) {
+        self.window.add(now, generation, kind);
+        if slow {
+            self.window.add(now, generation, Kind::Slow);
+        }
+    }
+
+    /// An outcome of a finished episode: in the totals only.
+    #[cold]
+    fn stale(&self, kind: Kind, slow: bool) -> Recorded {
+        self.window.add_retired(kind);
+        if slow {
+            self.window.add_retired(Kind::Slow);
+        }
+        Recorded::Stale
     }
 
     /// A success ends the failure run. Load first: a success must not write a shared line
     /// when nothing failed.
     #[inline]
     fn end_failure_run(&self, generation: u64) {
-        let run = FailureRun(self.failure_run.load(Ordering::Relaxed));
+        let run = FailureRun(self.failure.run.load(Ordering::Relaxed));
         if run.is_running_in(generation) {
-            let _ = self.failure_run.compare_exchange(
+            let _ = self.failure.run.compare_exchange(
                 run.0,
                 FailureRun::empty(generation).0,
                 Ordering::Relaxed,
@@ -93,10 +119,10 @@ impl ComponentBreaker {
 
     /// One more failure in episode `generation`'s run; returns the run's length.
     fn extend_failure_run(&self, generation: u64) -> u32 {
-        let mut run = FailureRun(self.failure_run.load(Ordering::Relaxed));
+        let mut run = FailureRun(self.failure.run.load(Ordering::Relaxed));
         loop {
             let next = run.extended(generation);
-            match self.failure_run.compare_exchange_weak(
+            match self.failure.run.compare_exchange_weak(
                 run.0,
                 next.0,
                 Ordering::Relaxed,
@@ -110,7 +136,7 @@ impl ComponentBreaker {
 
     /// Failures in a row in the current episode.
     pub(super) fn failures_in_a_row(&self) -> u32 {
-        FailureRun(self.failure_run.load(Ordering::Relaxed)).in_episode(self.word().generation())
+        FailureRun(self.failure.run.load(Ordering::Relaxed)).in_episode(self.word().generation())
     }
 
     /// The trip check: consecutive failures first, then the window's rates.
@@ -140,7 +166,7 @@ impl ComponentBreaker {
             }
         }
         let stats = self.window_stats(&config, now, word.generation());
-        if stats.calls < u64::from(config.min_calls) {
+        if stats.calls < self.min_calls(&config) {
             return;
         }
         let reason = if stats.error_rate >= config.error_rate_threshold {
@@ -173,6 +199,13 @@ impl ComponentBreaker {
         let strategy: &dyn WindowStrategy = match config.sample_weighting {
             SampleWeighting::Sliding => &Sliding,
             SampleWeighting::Exponential => &Exponential,
+            SampleWeighting::Count => {
+                // The window is whichever one the breaker writes (a reload may be switching).
+                if let Some(stats) = self.failure.count.get().and_then(|c| c.stats()) {
+                    return stats;
+                }
+                &Sliding
+            }
         };
         // The window measures the half-life in its own bucket width, which a reload may be
         // changing while `config` is still the old one.
@@ -183,6 +216,16 @@ impl ComponentBreaker {
             strategy,
             nanos(config.exponential_half_life),
         )
+    }
+
+    /// The `min_calls` gate: a count window holds at most `window_calls` calls (one stripe),
+    /// so it asks for no more than that.
+    fn min_calls(&self, config: &CircuitConfig) -> u64 {
+        let min = u64::from(config.min_calls);
+        match self.failure.count.get().and_then(|c| c.calls()) {
+            Some(calls) if config.sample_weighting == SampleWeighting::Count => min.min(calls),
+            _ => min,
+        }
     }
 
     /// Calls in the current episode's window at `now` (what the global fuse's `min_calls`
@@ -244,5 +287,15 @@ impl ComponentBreaker {
             }
             None => {}
         }
+    }
+}
+
+/// The clock reading of one record, taken the first time something needs it.
+struct Clock(Option<u64>);
+
+impl Clock {
+    #[inline]
+    fn now(&mut self, breaker: &ComponentBreaker) -> u64 {
+        *self.0.get_or_insert_with(|| breaker.timeline.now_nanos())
     }
 }

@@ -62,6 +62,7 @@
 //! touched by one thread at a time keeps one stripe. A geometry change adds, on the level it
 //! moves to, a carried set of `capacity × 40 B` (once), and a new level if the ring grows.
 
+mod count;
 mod stripe;
 mod weighting;
 
@@ -71,6 +72,7 @@ use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
 use crate::engine::loom_shim::{AtomicU64, OnceBox, Ordering};
+pub(crate) use count::{outcome, Added, CountWindow};
 use stripe::{era, Bucket, Stripe, Tag};
 pub(crate) use stripe::{Kind, Tally};
 use weighting::Fold;
@@ -477,8 +479,21 @@ impl Window {
 
     /// Lifetime totals over every stripe of every level, never below what an earlier call
     /// returned (see the module docs).
+    #[cfg(test)]
     pub(crate) fn totals(&self) -> Tally {
+        self.totals_with(|_| {})
+    }
+
+    /// [`totals`](Self::totals) with `more` (the count window's) added before the high-water
+    /// mark is applied, so the sum never goes down either.
+    pub(crate) fn totals_with(&self, more: impl FnOnce(&mut Tally)) -> Tally {
         let mut t = Tally::default();
+        more(&mut t);
+        if t != Tally::default() {
+            // Counts from elsewhere need the high-water mark even if this window never
+            // counted: allocate its home (a snapshot's cost, never a call's).
+            let _ = self.base.stripe(0);
+        }
         for level in self.levels() {
             for stripe in level.live_stripes() {
                 stripe.total_into(&mut t);
