@@ -85,7 +85,7 @@ use gate::Gate;
 use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, OnceBox, Ordering};
 use probe::ProbeWord;
 use state::StateWord;
-use window::{CountWindow, Window};
+use window::{CountWindow, FoldCache, Window};
 
 /// One breaker: the state machine for one component. Usually owned by a
 /// [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) and reached through a manifest handle
@@ -138,6 +138,87 @@ struct FailureLine {
     /// The count window, for `sample_weighting = count` (allocated by the config that first
     /// asks for it, never by a call).
     count: OnceBox<CountWindow>,
+    /// The config's trip rules, so the trip check needs no `ArcSwap` load.
+    trip: TripRules,
+    /// The fold of the window's earlier buckets, for the trip check.
+    fold: FoldCache,
+}
+
+/// The trip rules of the config in force, in three words a reload writes (a trip check
+/// racing a reload may read some old and some new, as it may read either config).
+#[derive(Debug, Default)]
+struct TripRules {
+    /// `min_calls:32 | consecutive_failures_threshold:32` (0: off).
+    counts: AtomicU64,
+    /// `error_rate_threshold` bits `:32 | slow_call_rate_threshold` bits `:32` (infinity when
+    /// slow-call detection is off, so no rate reaches it).
+    rates: AtomicU64,
+    /// `weighting:2 | exponential_half_life` in nanoseconds (at most a year: 55 bits).
+    weighting: AtomicU64,
+}
+
+/// The trip rules as plain values.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    min_calls: u32,
+    consecutive: Option<u32>,
+    error_rate: f32,
+    slow_rate: Option<f32>,
+    weighting: SampleWeighting,
+    half_life_nanos: u64,
+}
+
+impl TripRules {
+    fn new(config: &CircuitConfig) -> Self {
+        let rules = Self::default();
+        rules.set(config);
+        rules
+    }
+
+    fn set(&self, c: &CircuitConfig) {
+        let consecutive = c.consecutive_failures_threshold.unwrap_or(0);
+        self.counts.store(
+            u64::from(c.min_calls) << 32 | u64::from(consecutive),
+            Ordering::Relaxed,
+        );
+        let slow = if c.slow_call_threshold.is_some() {
+            c.slow_call_rate_threshold
+        } else {
+            f32::INFINITY
+        };
+        self.rates.store(
+            u64::from(c.error_rate_threshold.to_bits()) << 32 | u64::from(slow.to_bits()),
+            Ordering::Relaxed,
+        );
+        let kind: u64 = match c.sample_weighting {
+            SampleWeighting::Sliding => 0,
+            SampleWeighting::Exponential => 1,
+            SampleWeighting::Count => 2,
+        };
+        let half_life = nanos(c.exponential_half_life).min((1 << 62) - 1);
+        self.weighting
+            .store(kind << 62 | half_life, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn get(&self) -> Rules {
+        let counts = self.counts.load(Ordering::Relaxed);
+        let rates = self.rates.load(Ordering::Relaxed);
+        let weighting = self.weighting.load(Ordering::Relaxed);
+        let slow = f32::from_bits(rates as u32);
+        Rules {
+            min_calls: (counts >> 32) as u32,
+            consecutive: Some(counts as u32).filter(|c| *c != 0),
+            error_rate: f32::from_bits((rates >> 32) as u32),
+            slow_rate: slow.is_finite().then_some(slow),
+            weighting: match weighting >> 62 {
+                0 => SampleWeighting::Sliding,
+                1 => SampleWeighting::Exponential,
+                _ => SampleWeighting::Count,
+            },
+            half_life_nanos: weighting & ((1 << 62) - 1),
+        }
+    }
 }
 
 /// What drives a breaker's state.
@@ -226,6 +307,8 @@ impl ComponentBreaker {
             failure: CachePadded::new(FailureLine {
                 run: AtomicU64::new(FailureRun::NONE.0),
                 count: count_window(&config),
+                trip: TripRules::new(&config),
+                fold: FoldCache::default(),
             }),
             since: AtomicU64::new(now),
             open_until: AtomicU64::new(0),
@@ -290,6 +373,7 @@ impl ComponentBreaker {
             } else if let Some(count) = self.failure.count.get() {
                 count.relayout(None, generation);
             }
+            self.failure.trip.set(&config);
         }
         self.config.store(Arc::new(config));
     }
@@ -309,6 +393,12 @@ mod tests {
     /// The breaker is four 128-byte lines (README, "Cost and memory"); the window's levels
     /// beyond the first, its carried sets and its high-water mark live outside it for that,
     /// and the timeline's origin lives behind its shared pointer.
+    /// The failure line's padding holds the trip rules and the fold cache.
+    #[test]
+    fn the_failure_line_is_one_cache_line() {
+        assert!(std::mem::size_of::<FailureLine>() <= 128);
+    }
+
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_breaker_fits_four_cache_lines() {

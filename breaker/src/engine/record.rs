@@ -11,7 +11,7 @@ use super::loom_shim::Ordering;
 use super::probe::{ProbeResult, ProbeWord};
 use super::state::{CircuitState, StateWord};
 use super::window::{outcome, Added, Exponential, Kind, Sliding, WindowStats, WindowStrategy};
-use super::{ComponentBreaker, Role};
+use super::{ComponentBreaker, Role, Rules};
 
 impl ComponentBreaker {
     /// Records how an admitted call ended (called by the guard, exactly once).
@@ -153,8 +153,8 @@ impl ComponentBreaker {
             // A derived breaker's state comes from its owner, never from its own calls.
             return;
         }
-        let config = self.config.load();
-        if let Some(threshold) = config.consecutive_failures_threshold {
+        let rules = self.failure.trip.get();
+        if let Some(threshold) = rules.consecutive {
             if run >= threshold {
                 self.transition(
                     word,
@@ -165,22 +165,20 @@ impl ComponentBreaker {
                 return;
             }
         }
-        let stats = self.window_stats(&config, now, word.generation());
-        if stats.calls < self.min_calls(&config) {
+        let (stats, min_calls) = self.trip_stats(&rules, now, word.generation());
+        if stats.calls < min_calls {
             return;
         }
-        let reason = if stats.error_rate >= config.error_rate_threshold {
+        let reason = if stats.error_rate >= rules.error_rate {
             TransitionReason::ErrorRate {
                 rate: stats.error_rate,
-                threshold: config.error_rate_threshold,
+                threshold: rules.error_rate,
                 calls: stats.calls,
             }
-        } else if config.slow_call_threshold.is_some()
-            && stats.slow_call_rate >= config.slow_call_rate_threshold
-        {
+        } else if let Some(threshold) = rules.slow_rate.filter(|t| stats.slow_call_rate >= *t) {
             TransitionReason::SlowCallRate {
                 rate: stats.slow_call_rate,
-                threshold: config.slow_call_rate_threshold,
+                threshold,
                 calls: stats.calls,
             }
         } else {
@@ -218,14 +216,37 @@ impl ComponentBreaker {
         )
     }
 
-    /// The `min_calls` gate: a count window holds at most `window_calls` calls (one stripe),
-    /// so it asks for no more than that.
-    fn min_calls(&self, config: &CircuitConfig) -> u64 {
-        let min = u64::from(config.min_calls);
-        match self.failure.count.get().and_then(|c| c.calls()) {
-            Some(calls) if config.sample_weighting == SampleWeighting::Count => min.min(calls),
-            _ => min,
+    /// The window as the trip check sees it, and the calls the `min_calls` gate asks for (a
+    /// count window holds at most `window_calls` calls on one stripe, so no more than that).
+    /// O(stripes): the count window keeps running counts, the sliding window's earlier
+    /// buckets are cached; only an exponential window is folded in full.
+    fn trip_stats(&self, rules: &Rules, now: u64, generation: u64) -> (WindowStats, u64) {
+        let min_calls = u64::from(rules.min_calls);
+        let since = || self.since.load(Ordering::Acquire);
+        match rules.weighting {
+            SampleWeighting::Count => {
+                if let Some(count) = self.failure.count.get() {
+                    if let (Some(stats), Some(calls)) = (count.stats(), count.calls()) {
+                        return (stats, min_calls.min(calls));
+                    }
+                }
+            }
+            SampleWeighting::Exponential => {
+                let stats = self.window.stats(
+                    now,
+                    generation,
+                    since(),
+                    &Exponential,
+                    rules.half_life_nanos,
+                );
+                return (stats, min_calls);
+            }
+            SampleWeighting::Sliding => {}
         }
+        let stats = self
+            .window
+            .sliding_stats(now, generation, since(), &self.failure.fold);
+        (stats, min_calls)
     }
 
     /// Calls in the current episode's window at `now` (what the global fuse's `min_calls`

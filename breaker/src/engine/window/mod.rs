@@ -62,6 +62,7 @@
 //! touched by one thread at a time keeps one stripe. A geometry change adds, on the level it
 //! moves to, a carried set of `capacity × 40 B` (once), and a new level if the ring grows.
 
+mod cache;
 mod count;
 mod stripe;
 mod weighting;
@@ -72,6 +73,7 @@ use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
 use crate::engine::loom_shim::{AtomicU64, OnceBox, Ordering};
+pub(crate) use cache::FoldCache;
 pub(crate) use count::{outcome, Added, CountWindow};
 use stripe::{era, Bucket, Stripe, Tag};
 pub(crate) use stripe::{Kind, Tally};
@@ -446,6 +448,79 @@ impl Window {
         fold.finish()
     }
 
+    /// [`stats`](Self::stats) with every weight 1, for the trip check: the buckets before the
+    /// current one are folded once per bucket width (and per episode, geometry and stripe
+    /// count) into `cache`, so a recorded failure folds only the current bucket of each
+    /// stripe. A writer that read the clock before the bucket turned and writes after the
+    /// cache was filled is missed until the next turn: at most the calls in flight at that
+    /// moment, for at most one bucket width.
+    pub(crate) fn sliding_stats(
+        &self,
+        now_nanos: u64,
+        generation: u64,
+        since_nanos: u64,
+        cache: &FoldCache,
+    ) -> WindowStats {
+        let geometry = Geometry(self.geometry.load(Ordering::Acquire));
+        let level = self.level(geometry.level());
+        let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
+            return self.stats(now_nanos, generation, since_nanos, &Sliding, 0);
+        };
+        let span = Span::new(
+            width,
+            geometry.buckets(),
+            era(generation, geometry.layout()),
+            now_nanos,
+            since_nanos,
+        );
+        let key = [Tag::new(span.era, span.now).bits(), geometry.0];
+        let mut fold = match cache.get(key) {
+            Some(older) => Fold::from_parts(older),
+            None => self.fill(level, geometry, &span, cache, key),
+        };
+        // The current bucket: one per stripe, and a carried one if a reload made it.
+        let index = usize::try_from(span.now % geometry.buckets()).unwrap_or(0);
+        let mut current = |tag: Tag, [s, f, _, slow]: [u64; 4]| {
+            if span.age(tag) == Some(0) {
+                fold.add(1.0, s, f, slow);
+            }
+        };
+        for stripe in level.live_stripes() {
+            if let Some(bucket) = stripe.buckets().get(index) {
+                let (tag, counts) = bucket.read();
+                current(tag, counts);
+            }
+        }
+        if geometry.carried() {
+            if let Some(entry) = level.carried.get().and_then(|c| c.0.first()) {
+                if let Some((tag, counts)) = entry.read_published() {
+                    current(tag, counts);
+                }
+            }
+        }
+        fold.finish()
+    }
+
+    /// Folds the buckets before the current one and leaves them in `cache`.
+    #[cold]
+    fn fill(
+        &self,
+        level: &Level,
+        geometry: Geometry,
+        span: &Span,
+        cache: &FoldCache,
+        key: [u64; 2],
+    ) -> Fold {
+        let mut older = Fold::default();
+        self.fold_level(level, geometry, span, &mut |age, [s, f, _, slow]| {
+            if age > 0 {
+                older.add(1.0, s, f, slow);
+            }
+        });
+        cache.put(key, older.parts());
+        older
+    }
+
     /// Hands every bucket of `level` (the first `geometry.buckets()` of each stripe and of the
     /// layout's carried set) that `span` counts to `visit`, with its age.
     fn fold_level(
@@ -693,6 +768,42 @@ mod tests {
             2,
             "level 0's first stripe and level 1's"
         );
+    }
+
+    /// The trip check's cached fold agrees with a full fold through bucket turns, episodes,
+    /// stripe growth and geometry changes (one thread: no writer is late).
+    #[test]
+    fn the_cached_fold_equals_the_full_fold() {
+        let w = Window::new(4, 1_000);
+        let cache = FoldCache::default();
+        let mut x = 0x2545_F491u64;
+        let (mut now, mut generation, mut since) = (0u64, 0u64, 0u64);
+        for step in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 100 {
+                0..=59 => w.add(now, generation, Kind::Success),
+                60..=84 => w.add(now, generation, Kind::Failure),
+                85..=89 => w.add(now, generation, Kind::Slow),
+                90..=96 => now += x % 1_500,
+                97 => {
+                    generation += 1;
+                    since = now;
+                }
+                98 => w.on_contention(),
+                _ => w.relayout(
+                    500 + (x >> 8) % 2_000,
+                    1 + (x >> 20) as u32 % 8,
+                    now,
+                    generation,
+                    since,
+                ),
+            }
+            let full = w.stats(now, generation, since, &Sliding, 0);
+            let cached = w.sliding_stats(now, generation, since, &cache);
+            assert_eq!(full, cached, "step {step}");
+        }
     }
 
     /// The window's share of the breaker's four cache lines (see the engine's

@@ -69,6 +69,11 @@ impl Tag {
         self.0 & EPOCH_MASK
     }
 
+    /// The tag as one word (the trip check's cache key).
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
+
     /// Whether `self` belongs to an era that began after `other`'s (see [`NEWER_WINDOW`]).
     fn later_era_than(self, other: Tag) -> bool {
         let ahead = self.era().wrapping_sub(other.era()) & ERA_MASK;

@@ -52,7 +52,7 @@ impl WindowStrategy for Exponential {
 }
 
 /// Accumulates weighted bucket counts into [`WindowStats`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Fold {
     stats: WindowStats,
     calls: f64,
@@ -69,6 +69,34 @@ impl Fold {
         self.calls += weight * calls as f64;
         self.failures += weight * failures as f64;
         self.slow += weight * slow as f64;
+    }
+
+    /// The sums, for the trip check's cache: `[calls, failures, slow]` and their weighted
+    /// twins' bits.
+    pub(crate) fn parts(&self) -> [u64; 6] {
+        [
+            self.stats.calls,
+            self.stats.failures,
+            self.stats.slow_calls,
+            self.calls.to_bits(),
+            self.failures.to_bits(),
+            self.slow.to_bits(),
+        ]
+    }
+
+    /// The fold [`parts`](Self::parts) came from.
+    pub(crate) fn from_parts(p: [u64; 6]) -> Self {
+        Self {
+            stats: WindowStats {
+                calls: p[0],
+                failures: p[1],
+                slow_calls: p[2],
+                ..WindowStats::default()
+            },
+            calls: f64::from_bits(p[3]),
+            failures: f64::from_bits(p[4]),
+            slow: f64::from_bits(p[5]),
+        }
     }
 
     pub(crate) fn finish(mut self) -> WindowStats {
