@@ -66,8 +66,10 @@ impl ComponentBreaker {
         self.admit_by_state(word, held)
     }
 
-    /// Every other case, one look at the state word at a time.
-    #[inline]
+    /// Every other case, one look at the state word at a time. Out of line, so that the
+    /// `Closed` test above is all a caller inlines.
+    #[cold]
+    #[inline(never)]
     fn admit_by_state(&self, mut word: StateWord, held: Held) -> Result<Ticket, CircuitError> {
         // Each arm admits, refuses (`?` returns the refusal), or falls through to look again
         // because the state moved: this caller moved it, or an episode had decided.
@@ -151,11 +153,11 @@ impl ComponentBreaker {
             }
         }
         match self.take_probe(word.generation(), &config) {
-            Probe::Admitted => Ok(Some(Ticket {
-                generation: word.generation(),
-                admission: Admission::Probe,
-                started: (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
-            })),
+            Probe::Admitted => Ok(Some(Ticket::new(
+                word.generation(),
+                Admission::Probe,
+                (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
+            ))),
             Probe::Full => {
                 self.count_rejection(RejectReason::HalfOpenExhausted);
                 Err(CircuitError::HalfOpenExhausted {
@@ -174,11 +176,7 @@ impl ComponentBreaker {
     /// A ticket for `word`'s episode, timed if slow-call detection is on.
     #[inline]
     fn ticket(&self, word: StateWord, admission: Admission) -> Ticket {
-        Ticket {
-            generation: word.generation(),
-            admission,
-            started: self.start_timer(),
-        }
+        Ticket::new(word.generation(), admission, self.start_timer())
     }
 
     /// Reads the clock only when slow-call detection is on.

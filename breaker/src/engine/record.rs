@@ -21,7 +21,7 @@ impl ComponentBreaker {
         // window's bucket, or a trip check. A count window's success needs none of them.
         let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
         let mut clock = Clock(None);
-        let slow = match ticket.started {
+        let slow = match ticket.started() {
             Some(started) if slow_nanos != 0 => {
                 clock.now(self).saturating_sub(started) >= slow_nanos
             }
@@ -39,7 +39,7 @@ impl ComponentBreaker {
         let slow = slow && kind != Kind::Ignored;
 
         let word = self.word();
-        let generation = ticket.generation;
+        let generation = ticket.generation();
         if word.generation() != generation {
             return self.stale(kind, slow);
         }
@@ -54,7 +54,7 @@ impl ComponentBreaker {
             Some(count) if count.is_active() => self.window.add_retired(kind),
             _ => self.add_timed(clock.now(self), generation, kind, slow),
         }
-        match ticket.admission {
+        match ticket.admission() {
             Admission::Unmetered => {}
             Admission::Counted => match kind {
                 Kind::Success => {

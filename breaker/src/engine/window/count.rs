@@ -212,6 +212,15 @@ impl Level {
     #[inline]
     fn ring(&self, index: usize) -> &Ring {
         let slot = &self.slots[index & (self.slots.len() - 1)];
+        match slot.get() {
+            Some(ring) => ring,
+            None => self.new_ring(slot),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_ring<'a>(&self, slot: &'a OnceBox<CachePadded<Ring>>) -> &'a Ring {
         slot.get_or_init(|| Box::new(CachePadded::new(Ring::new(self.capacity))))
     }
 

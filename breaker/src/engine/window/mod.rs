@@ -135,6 +135,13 @@ fn rehash() {
     });
 }
 
+/// An outcome that raced a reload: in the totals only (rare, so out of line).
+#[cold]
+#[inline(never)]
+fn retire(stripe: &Stripe, kind: Kind) {
+    stripe.add_retired(kind);
+}
+
 /// Everything a writer needs to find its bucket, in one atomic word:
 /// `carried:1 | stripes_log2:3 | level:3 | buckets-1:10 | layout:32` (low to high: layout
 /// first).
@@ -256,6 +263,16 @@ impl Level {
     fn stripe(&self, index: usize) -> &Stripe {
         // `slots` holds MAX_STRIPES (a power of two) slots.
         let slot = &self.slots[index & (self.slots.len() - 1)];
+        match slot.get() {
+            Some(stripe) => stripe,
+            None => self.new_stripe(slot),
+        }
+    }
+
+    /// A stripe's first use allocates it (once per stripe, ever).
+    #[cold]
+    #[inline(never)]
+    fn new_stripe<'a>(&self, slot: &'a OnceBox<CachePadded<Stripe>>) -> &'a Stripe {
         slot.get_or_init(|| Box::new(CachePadded::new(Stripe::new(self.capacity))))
     }
 
@@ -362,8 +379,7 @@ impl Window {
         let stripe = level.stripe(probe() as usize & (geometry.stripes() - 1));
         let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
             // A reload is changing the geometry under us: totals only.
-            stripe.add_retired(kind);
-            return;
+            return retire(stripe, kind);
         };
         let epoch = now_nanos / width;
         let tag = Tag::new(era(generation, geometry.layout()), epoch);

@@ -221,6 +221,18 @@ impl Stripe {
             self.add_retired(kind);
             return true;
         };
+        // The common case, inlined: the bucket is already this slot's.
+        if Tag(bucket.tag.load(Ordering::Acquire)) == tag {
+            return bump(bucket.counts.get(kind));
+        }
+        self.claim(bucket, tag, kind, relaid)
+    }
+
+    /// The bucket holds another slot's tag: claim it (the first writer of a new slot), or
+    /// count in the totals if this writer is late. Once per bucket width per stripe.
+    #[cold]
+    #[inline(never)]
+    fn claim(&self, bucket: &Bucket, tag: Tag, kind: Kind, relaid: impl Fn() -> bool) -> bool {
         loop {
             let seen = Tag(bucket.tag.load(Ordering::Acquire));
             if seen == tag {
