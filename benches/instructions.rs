@@ -39,12 +39,12 @@ breaker::breakers! {
 }
 
 #[circuit_breaker(component = "macro_sync")]
-fn protected_sync(i: u64) -> Result<u64, ()> {
+fn protected_sync(i: u64) -> Result<u64, breaker::CircuitError> {
     Ok(black_box(i))
 }
 
 #[circuit_breaker(component = "macro_async")]
-async fn protected_async(i: u64) -> Result<u64, ()> {
+async fn protected_async(i: u64) -> Result<u64, breaker::CircuitError> {
     Ok(black_box(i))
 }
 

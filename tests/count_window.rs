@@ -126,8 +126,12 @@ fn a_success_reads_no_clock_while_slow_calls_are_off() {
         before,
         "no reading for 110 calls"
     );
-    // A failure's trip check may read it (a transition is timed).
+    // Nor does a failure's trip check, until it trips (a transition is timed).
+    times(&b, Outcome::Failure, 4);
+    assert_eq!(b.state(), CircuitState::Closed, "4/10 < 0.5");
+    assert_eq!(clock.reads.load(Ordering::Relaxed), before);
     call(&b, Outcome::Failure);
+    assert_eq!(b.state(), CircuitState::Open);
     assert!(clock.reads.load(Ordering::Relaxed) > before);
 
     // The time window needs its bucket: one reading per success.

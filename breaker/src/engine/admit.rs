@@ -29,7 +29,7 @@ enum Probe {
 impl ComponentBreaker {
     /// Lets a call through or refuses it. Never blocks; see the engine's module docs for its
     /// cost and the order in which it looks at the manual states, the state and the gates.
-    #[inline]
+    #[inline(always)]
     pub fn acquire(&self) -> Permit<'_> {
         match self.admit() {
             Ok(ticket) => Permit::Allowed(CallGuard::new(BreakerRef::Borrowed(self), ticket)),
@@ -52,7 +52,7 @@ impl ComponentBreaker {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn admit(&self) -> Result<Ticket, CircuitError> {
         // The gates first, once, then the state word: one verdict per admission, whatever
         // transitions this admission makes on the way (a decided half-open episode closing,
@@ -174,13 +174,13 @@ impl ComponentBreaker {
     }
 
     /// A ticket for `word`'s episode, timed if slow-call detection is on.
-    #[inline]
+    #[inline(always)]
     fn ticket(&self, word: StateWord, admission: Admission) -> Ticket {
         Ticket::new(word.generation(), admission, self.start_timer())
     }
 
     /// Reads the clock only when slow-call detection is on.
-    #[inline]
+    #[inline(always)]
     fn start_timer(&self) -> Option<u64> {
         if self.slow_nanos.load(Ordering::Relaxed) == 0 {
             None

@@ -20,6 +20,7 @@ pub enum Permit<'a> {
 
 impl<'a> Permit<'a> {
     /// `Ok(guard)` or `Err(rejection)`, for `?`.
+    #[inline(always)]
     pub fn into_result(self) -> Result<CallGuard<'a>, CircuitError> {
         match self {
             Self::Allowed(guard) => Ok(guard),
@@ -64,7 +65,7 @@ pub(super) enum BreakerRef<'a> {
 }
 
 impl BreakerRef<'_> {
-    #[inline]
+    #[inline(always)]
     fn get(&self) -> &ComponentBreaker {
         match self {
             Self::Borrowed(b) => b,
@@ -97,13 +98,13 @@ pub struct CallGuard<'a> {
 }
 
 impl<'a> CallGuard<'a> {
-    #[inline]
+    #[inline(always)]
     pub(super) fn new(breaker: BreakerRef<'a>, ticket: Ticket) -> Self {
         Self { breaker, ticket }
     }
 
     /// Records how the call went and releases the guard.
-    #[inline]
+    #[inline(always)]
     pub fn record(mut self, outcome: Outcome) -> Recorded {
         self.ticket.disarm();
         let finish = match outcome {
@@ -115,7 +116,7 @@ impl<'a> CallGuard<'a> {
     }
 
     /// `record(Success)` for `Ok`, `record(Failure)` for `Err`.
-    #[inline]
+    #[inline(always)]
     pub fn record_result<T, E>(self, result: &Result<T, E>) -> Recorded {
         self.record(if result.is_ok() {
             Outcome::Success
@@ -136,7 +137,7 @@ impl<'a> CallGuard<'a> {
 }
 
 impl Drop for CallGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         if self.ticket.is_armed() {
             self.unrecorded();
@@ -184,7 +185,7 @@ impl Ticket {
     const ARMED: u64 = 1 << 2;
 
     /// The ticket of a call admitted in episode `generation`, started at `started` if timed.
-    #[inline]
+    #[inline(always)]
     pub(super) fn new(generation: u64, admission: Admission, started: Option<u64>) -> Self {
         let admission = match admission {
             Admission::Counted => 0,
@@ -199,12 +200,12 @@ impl Ticket {
     }
 
     /// The episode the call was admitted in: an outcome of another one is stale.
-    #[inline]
+    #[inline(always)]
     pub(super) fn generation(&self) -> u64 {
         self.bits >> 8
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn admission(&self) -> Admission {
         match self.bits & 3 {
             0 => Admission::Counted,
@@ -214,17 +215,17 @@ impl Ticket {
     }
 
     /// When the call started, if slow-call detection was on.
-    #[inline]
+    #[inline(always)]
     pub(super) fn started(&self) -> Option<u64> {
         (self.started != Self::UNTIMED).then_some(self.started)
     }
 
-    #[inline]
+    #[inline(always)]
     fn is_armed(&self) -> bool {
         self.bits & Self::ARMED != 0
     }
 
-    #[inline]
+    #[inline(always)]
     fn disarm(&mut self) {
         self.bits &= !Self::ARMED;
     }

@@ -335,13 +335,13 @@ impl ComponentBreaker {
     }
 
     /// The state word: state and generation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn word(&self) -> StateWord {
         StateWord(self.words.state.load(Ordering::Acquire))
     }
 
     /// The gates its owners hold over this breaker.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn gate(&self) -> &Gate {
         &self.words.gate
     }

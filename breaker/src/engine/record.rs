@@ -15,7 +15,7 @@ use super::{ComponentBreaker, Role, Rules};
 
 impl ComponentBreaker {
     /// Records how an admitted call ended (called by the guard, exactly once).
-    #[inline]
+    #[inline(always)]
     pub(super) fn finish(&self, ticket: &Ticket, how: Finish) -> Recorded {
         // The clock is read only when something needs it: slow-call detection, the time
         // window's bucket, or a trip check. A count window's success needs none of them.
@@ -60,12 +60,12 @@ impl ComponentBreaker {
                 Kind::Success => {
                     self.end_failure_run(generation);
                     if slow {
-                        self.evaluate(word, clock.now(self), 0);
+                        self.evaluate(word, &mut clock, 0);
                     }
                 }
                 Kind::Failure => {
                     let run = self.extend_failure_run(generation);
-                    self.evaluate(word, clock.now(self), run);
+                    self.evaluate(word, &mut clock, run);
                 }
                 Kind::Ignored | Kind::Slow => {}
             },
@@ -84,12 +84,20 @@ impl ComponentBreaker {
     }
 
     /// Counts an outcome in the time window's bucket for `now`.
-    #[inline]
+    #[inline(always)]
     fn add_timed(&self, now: u64, generation: u64, kind: Kind, slow: bool) {
         self.window.add(now, generation, kind);
         if slow {
-            self.window.add(now, generation, Kind::Slow);
+            self.add_slow(now, generation);
         }
+    }
+
+    /// The slow-call count beside the outcome: out of line, so the common case carries one
+    /// copy of the window's write.
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, now: u64, generation: u64) {
+        self.window.add(now, generation, Kind::Slow);
     }
 
     /// An outcome of a finished episode: in the totals only.
@@ -104,7 +112,7 @@ impl ComponentBreaker {
 
     /// A success ends the failure run. Load first: a success must not write a shared line
     /// when nothing failed.
-    #[inline]
+    #[inline(always)]
     fn end_failure_run(&self, generation: u64) {
         let run = FailureRun(self.failure.run.load(Ordering::Relaxed));
         if run.is_running_in(generation) {
@@ -141,7 +149,7 @@ impl ComponentBreaker {
 
     /// The trip check: consecutive failures first, then the window's rates.
     #[cold]
-    fn evaluate(&self, word: StateWord, now: u64, run: u32) {
+    fn evaluate(&self, word: StateWord, clock: &mut Clock, run: u32) {
         tracing::trace!(
             target: "breaker",
             component = self.name.as_str(),
@@ -160,12 +168,12 @@ impl ComponentBreaker {
                     word,
                     CircuitState::Open,
                     TransitionReason::ConsecutiveFailures { count: run },
-                    now,
+                    clock.now(self),
                 );
                 return;
             }
         }
-        let (stats, min_calls) = self.trip_stats(&rules, now, word.generation());
+        let (stats, min_calls) = self.trip_stats(&rules, clock, word.generation());
         if stats.calls < min_calls {
             return;
         }
@@ -184,7 +192,7 @@ impl ComponentBreaker {
         } else {
             return;
         };
-        self.transition(word, CircuitState::Open, reason, now);
+        self.transition(word, CircuitState::Open, reason, clock.now(self));
     }
 
     /// The window as the trip check sees it at `now`, for episode `generation`.
@@ -220,20 +228,18 @@ impl ComponentBreaker {
     /// count window holds at most `window_calls` calls on one stripe, so no more than that).
     /// O(stripes): the count window keeps running counts, the sliding window's earlier
     /// buckets are cached; only an exponential window is folded in full.
-    fn trip_stats(&self, rules: &Rules, now: u64, generation: u64) -> (WindowStats, u64) {
+    fn trip_stats(&self, rules: &Rules, clock: &mut Clock, generation: u64) -> (WindowStats, u64) {
         let min_calls = u64::from(rules.min_calls);
         let since = || self.since.load(Ordering::Acquire);
         match rules.weighting {
             SampleWeighting::Count => {
-                if let Some(count) = self.failure.count.get() {
-                    if let (Some(stats), Some(calls)) = (count.stats(), count.calls()) {
-                        return (stats, min_calls.min(calls));
-                    }
+                if let Some((stats, calls)) = self.failure.count.get().and_then(|c| c.trip()) {
+                    return (stats, min_calls.min(calls));
                 }
             }
             SampleWeighting::Exponential => {
                 let stats = self.window.stats(
-                    now,
+                    clock.now(self),
                     generation,
                     since(),
                     &Exponential,
@@ -243,9 +249,9 @@ impl ComponentBreaker {
             }
             SampleWeighting::Sliding => {}
         }
-        let stats = self
-            .window
-            .sliding_stats(now, generation, since(), &self.failure.fold);
+        let stats =
+            self.window
+                .sliding_stats(clock.now(self), generation, since(), &self.failure.fold);
         (stats, min_calls)
     }
 
@@ -315,8 +321,11 @@ impl ComponentBreaker {
 struct Clock(Option<u64>);
 
 impl Clock {
-    #[inline]
+    #[inline(always)]
     fn now(&mut self, breaker: &ComponentBreaker) -> u64 {
-        *self.0.get_or_insert_with(|| breaker.timeline.now_nanos())
+        match self.0 {
+            Some(now) => now,
+            None => *self.0.insert(breaker.timeline.now_nanos()),
+        }
     }
 }

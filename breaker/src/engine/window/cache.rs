@@ -5,19 +5,20 @@
 
 use crate::engine::loom_shim::{fence, AtomicU64, Ordering};
 
-/// See the module docs. 72 bytes, in the padding of the breaker's failure line.
+/// See the module docs: `[calls, failures, slow]` of the earlier buckets under their key.
+/// 48 bytes, in the padding of the breaker's failure line.
 #[derive(Debug, Default)]
 pub(crate) struct FoldCache {
     /// Even: stable; odd: being written.
     seq: AtomicU64,
     key: [AtomicU64; 2],
-    parts: [AtomicU64; 6],
+    parts: [AtomicU64; 3],
 }
 
 impl FoldCache {
     /// The cached parts for `key`, if they are there and were read whole.
     #[inline]
-    pub(crate) fn get(&self, key: [u64; 2]) -> Option<[u64; 6]> {
+    pub(crate) fn get(&self, key: [u64; 2]) -> Option<[u64; 3]> {
         let before = self.seq.load(Ordering::Acquire);
         if before & 1 == 1 {
             return None;
@@ -29,7 +30,7 @@ impl FoldCache {
     }
 
     /// Leaves `parts` under `key`, unless another writer is at it (then it is theirs).
-    pub(crate) fn put(&self, key: [u64; 2], parts: [u64; 6]) {
+    pub(crate) fn put(&self, key: [u64; 2], parts: [u64; 3]) {
         let before = self.seq.load(Ordering::Relaxed);
         if before & 1 == 1
             || self

@@ -61,7 +61,6 @@ use crate::engine::loom_shim::{AtomicU64, AtomicU8, OnceBox, Ordering};
 use crate::engine::state::episode_tag;
 
 use super::stripe::Tally;
-use super::weighting::Fold;
 use super::{probe, rehash, WindowStats, MAX_STRIPES};
 
 const SUCCESS: u8 = 1;
@@ -209,7 +208,7 @@ impl Level {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn ring(&self, index: usize) -> &Ring {
         let slot = &self.slots[index & (self.slots.len() - 1)];
         match slot.get() {
@@ -267,6 +266,7 @@ impl CountWindow {
         }
     }
 
+    #[inline(always)]
     fn level(&self, index: usize) -> &Level {
         let mut level = &self.base;
         for _ in 0..index {
@@ -289,7 +289,7 @@ impl CountWindow {
     }
 
     /// Puts one outcome (see [`outcome`]) of episode `generation` in this thread's ring.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, generation: u64, value: u8) -> Added {
         let geometry = Geometry(self.geometry.load(Ordering::Acquire));
         if !geometry.active() {
@@ -463,27 +463,33 @@ impl CountWindow {
     }
 
     /// The window now, if active (O(stripes): the rings keep running counts).
+    #[inline]
     pub(crate) fn stats(&self) -> Option<WindowStats> {
+        self.trip().map(|(stats, _)| stats)
+    }
+
+    /// The window now and its length (`window_calls`), if active: what the trip check needs.
+    #[inline]
+    pub(crate) fn trip(&self) -> Option<(WindowStats, u64)> {
         let geometry = Geometry(self.geometry.load(Ordering::Acquire));
         if !geometry.active() {
             return None;
         }
         let mut held = [0u64; 3];
-        for ring in self.level(geometry.level()).live() {
+        // Rings exist only below the stripe count, which never shrinks.
+        let level = self.level(geometry.level());
+        let stripes = 1usize << geometry.stripes_log2();
+        for ring in level.slots.iter().take(stripes).filter_map(|s| s.get()) {
             for (h, r) in held.iter_mut().zip(ring.held()) {
                 *h += r;
             }
         }
         let [calls, failures, slow] = held;
-        let mut fold = Fold::default();
-        fold.add(1.0, calls.saturating_sub(failures), failures, slow);
-        Some(fold.finish())
-    }
-
-    /// The window's length now (`window_calls`), if active.
-    pub(crate) fn calls(&self) -> Option<u64> {
-        let geometry = Geometry(self.geometry.load(Ordering::Relaxed));
-        geometry.active().then(|| geometry.calls())
+        // Counts read while a writer adjusts them may disagree by one: keep them consistent.
+        Some((
+            WindowStats::unweighted(calls, failures.min(calls), slow.min(calls)),
+            geometry.calls(),
+        ))
     }
 
     /// Adds the lifetime counts of every ring to `t` (never above what was recorded: see the

@@ -120,7 +120,7 @@ fn nonzero(x: u32) -> u32 {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn probe() -> u32 {
     PROBE.with(Cell::get)
 }
@@ -219,7 +219,7 @@ impl Width {
     }
 
     /// The width in nanoseconds, if it belongs to `geometry`'s layout.
-    #[inline]
+    #[inline(always)]
     fn for_layout(self, geometry: Geometry) -> Option<u64> {
         (self.0 & Self::CHECK_MASK == geometry.layout() & Self::CHECK_MASK)
             .then(|| (self.0 >> Self::CHECK_BITS).max(1))
@@ -259,7 +259,7 @@ impl Level {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn stripe(&self, index: usize) -> &Stripe {
         // `slots` holds MAX_STRIPES (a power of two) slots.
         let slot = &self.slots[index & (self.slots.len() - 1)];
@@ -351,7 +351,7 @@ impl Window {
     }
 
     /// Level `index` of the chain: level 0 costs nothing, each further level one pointer.
-    #[inline]
+    #[inline(always)]
     fn level(&self, index: usize) -> &Level {
         let mut level = &self.base;
         for _ in 0..index {
@@ -372,7 +372,7 @@ impl Window {
     /// Counts one outcome of episode `generation` in the bucket for `now_nanos`. Lock-free;
     /// the common case is a load of the geometry, of the width, of the bucket's tag and one
     /// CAS on this thread's stripe.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, now_nanos: u64, generation: u64, kind: Kind) {
         let geometry = Geometry(self.geometry.load(Ordering::Acquire));
         let level = self.level(geometry.level());
@@ -466,10 +466,12 @@ impl Window {
 
     /// [`stats`](Self::stats) with every weight 1, for the trip check: the buckets before the
     /// current one are folded once per bucket width (and per episode, geometry and stripe
-    /// count) into `cache`, so a recorded failure folds only the current bucket of each
-    /// stripe. A writer that read the clock before the bucket turned and writes after the
-    /// cache was filled is missed until the next turn: at most the calls in flight at that
-    /// moment, for at most one bucket width.
+    /// count) into `cache`, so a recorded failure reads only the current bucket of each
+    /// stripe. Integer sums throughout, so the rates are those of the full fold to the bit. A
+    /// writer that read the clock before the bucket turned and writes after the cache was
+    /// filled is missed until the next turn: at most the calls in flight at that moment, for
+    /// at most one bucket width.
+    #[inline]
     pub(crate) fn sliding_stats(
         &self,
         now_nanos: u64,
@@ -482,6 +484,65 @@ impl Window {
         let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
             return self.stats(now_nanos, generation, since_nanos, &Sliding, 0);
         };
+        let now = now_nanos / width;
+        // The current bucket is never older than the episode, so its tag alone says whether
+        // it counts.
+        let current = Tag::new(era(generation, geometry.layout()), now);
+        let key = [current.bits(), geometry.0];
+        let mut sums = match cache.get(key) {
+            Some(older) => older,
+            None => self.fill(
+                level,
+                geometry,
+                width,
+                now_nanos,
+                generation,
+                since_nanos,
+                cache,
+            ),
+        };
+        let mut add = |tag: Tag, [s, f, _, slow]: [u64; 4]| {
+            if tag == current {
+                sums[0] += s + f;
+                sums[1] += f;
+                sums[2] += slow;
+            }
+        };
+        let index = usize::try_from(now % geometry.buckets()).unwrap_or(0);
+        // Stripes exist only below the stripe count, which never shrinks.
+        let stripes = level.slots.iter().take(geometry.stripes());
+        for stripe in stripes.filter_map(|s| s.get()) {
+            if let Some(bucket) = stripe.buckets().get(index) {
+                let (tag, counts) = bucket.read();
+                add(tag, counts);
+            }
+        }
+        // A reload's carried set holds a current bucket only in its first entry.
+        if geometry.carried() {
+            if let Some(entry) = level.carried.get().and_then(|c| c.0.first()) {
+                if let Some((tag, counts)) = entry.read_published() {
+                    add(tag, counts);
+                }
+            }
+        }
+        let [calls, failures, slow] = sums;
+        WindowStats::unweighted(calls, failures, slow)
+    }
+
+    /// Sums the buckets before the current one and leaves them in `cache`.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn fill(
+        &self,
+        level: &Level,
+        geometry: Geometry,
+        width: u64,
+        now_nanos: u64,
+        generation: u64,
+        since_nanos: u64,
+        cache: &FoldCache,
+    ) -> [u64; 3] {
         let span = Span::new(
             width,
             geometry.buckets(),
@@ -489,52 +550,16 @@ impl Window {
             now_nanos,
             since_nanos,
         );
-        let key = [Tag::new(span.era, span.now).bits(), geometry.0];
-        let mut fold = match cache.get(key) {
-            Some(older) => Fold::from_parts(older),
-            None => self.fill(level, geometry, &span, cache, key),
-        };
-        // The current bucket: one per stripe, and a carried one if a reload made it.
-        let index = usize::try_from(span.now % geometry.buckets()).unwrap_or(0);
-        let mut current = |tag: Tag, [s, f, _, slow]: [u64; 4]| {
-            if span.age(tag) == Some(0) {
-                fold.add(1.0, s, f, slow);
-            }
-        };
-        for stripe in level.live_stripes() {
-            if let Some(bucket) = stripe.buckets().get(index) {
-                let (tag, counts) = bucket.read();
-                current(tag, counts);
-            }
-        }
-        if geometry.carried() {
-            if let Some(entry) = level.carried.get().and_then(|c| c.0.first()) {
-                if let Some((tag, counts)) = entry.read_published() {
-                    current(tag, counts);
-                }
-            }
-        }
-        fold.finish()
-    }
-
-    /// Folds the buckets before the current one and leaves them in `cache`.
-    #[cold]
-    fn fill(
-        &self,
-        level: &Level,
-        geometry: Geometry,
-        span: &Span,
-        cache: &FoldCache,
-        key: [u64; 2],
-    ) -> Fold {
-        let mut older = Fold::default();
-        self.fold_level(level, geometry, span, &mut |age, [s, f, _, slow]| {
+        let mut sums = [0u64; 3];
+        self.fold_level(level, geometry, &span, &mut |age, [s, f, _, slow]| {
             if age > 0 {
-                older.add(1.0, s, f, slow);
+                sums[0] += s + f;
+                sums[1] += f;
+                sums[2] += slow;
             }
         });
-        cache.put(key, older.parts());
-        older
+        cache.put([Tag::new(span.era, span.now).bits(), geometry.0], sums);
+        sums
     }
 
     /// Hands every bucket of `level` (the first `geometry.buckets()` of each stripe and of the

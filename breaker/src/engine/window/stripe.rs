@@ -208,7 +208,7 @@ impl Stripe {
     /// the same counter (the count still landed; the caller may spread out). `relaid` says
     /// whether the geometry changed since `tag` was made; it is asked only about a bucket of a
     /// later era with an earlier epoch, which is rare.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(
         &self,
         tag: Tag,
@@ -326,7 +326,7 @@ impl Stripe {
 
 /// Increments with a load + CAS instead of `fetch_add`, so that a collision with another
 /// thread is *seen* (the CAS fails) and the window can add stripes. The count always lands.
-#[inline]
+#[inline(always)]
 fn bump(counter: &AtomicU64) -> bool {
     let v = counter.load(Ordering::Relaxed);
     if counter

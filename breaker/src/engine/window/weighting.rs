@@ -18,6 +18,31 @@ pub struct WindowStats {
     pub slow_call_rate: f32,
 }
 
+impl WindowStats {
+    /// The stats of `calls` calls with every weight 1: the rates as [`Fold`] computes them
+    /// (the same `f64` division), so both give the same bits.
+    #[inline]
+    pub(crate) fn unweighted(calls: u64, failures: u64, slow_calls: u64) -> Self {
+        // Below 2^63 a signed conversion rounds exactly as the unsigned one (one instruction
+        // instead of several); no count gets near 2^63.
+        let float = |n: u64| i64::try_from(n).map_or(n as f64, |n| n as f64);
+        let rate = |part: u64| {
+            if part == 0 || calls == 0 {
+                0.0
+            } else {
+                ((float(part) / float(calls)) as f32).clamp(0.0, 1.0)
+            }
+        };
+        Self {
+            calls,
+            failures,
+            slow_calls,
+            error_rate: rate(failures),
+            slow_call_rate: rate(slow_calls),
+        }
+    }
+}
+
 /// Weighs a bucket by its age when the window is folded into rates. The buckets themselves
 /// are the same for every strategy, so switching strategy (even on reload) loses nothing.
 pub trait WindowStrategy: Send + Sync {
@@ -52,7 +77,7 @@ impl WindowStrategy for Exponential {
 }
 
 /// Accumulates weighted bucket counts into [`WindowStats`].
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub(crate) struct Fold {
     stats: WindowStats,
     calls: f64,
@@ -69,34 +94,6 @@ impl Fold {
         self.calls += weight * calls as f64;
         self.failures += weight * failures as f64;
         self.slow += weight * slow as f64;
-    }
-
-    /// The sums, for the trip check's cache: `[calls, failures, slow]` and their weighted
-    /// twins' bits.
-    pub(crate) fn parts(&self) -> [u64; 6] {
-        [
-            self.stats.calls,
-            self.stats.failures,
-            self.stats.slow_calls,
-            self.calls.to_bits(),
-            self.failures.to_bits(),
-            self.slow.to_bits(),
-        ]
-    }
-
-    /// The fold [`parts`](Self::parts) came from.
-    pub(crate) fn from_parts(p: [u64; 6]) -> Self {
-        Self {
-            stats: WindowStats {
-                calls: p[0],
-                failures: p[1],
-                slow_calls: p[2],
-                ..WindowStats::default()
-            },
-            calls: f64::from_bits(p[3]),
-            failures: f64::from_bits(p[4]),
-            slow: f64::from_bits(p[5]),
-        }
     }
 
     pub(crate) fn finish(mut self) -> WindowStats {
