@@ -14,6 +14,7 @@
 //! | `failure` | `acquire` + `record(Failure)`; `min_calls` out of reach, so the trip check runs in full and never trips |
 //! | `mixed` | one call in ten fails (`i % 10 == 9`) |
 //! | `call` | `call(\|\| Ok(..))` |
+//! | `by_hand` | `acquire`, the same body, `record_result`: `call`'s loop written out by hand |
 //! | `count` | `acquire` + `record(Success)`, `sample_weighting = count` |
 //! | `count_half` | count window, every other call fails (`error_rate_threshold` 1, so it never trips): a failure costs `2 × count_half − count` |
 //! | `macro_sync`, `macro_async` | a `#[circuit_breaker]` function, sync and async (polled once with a no-op waker) |
@@ -120,6 +121,19 @@ fn main() {
             let b = standalone(CircuitConfig::DEFAULT);
             (0..calls)
                 .filter(|i| black_box(&b).call(|| Ok::<_, ()>(black_box(*i))).is_ok())
+                .count() as u64
+        }
+        "by_hand" => {
+            let b = standalone(CircuitConfig::DEFAULT);
+            (0..calls)
+                .filter(|i| match black_box(&b).acquire() {
+                    Permit::Allowed(guard) => {
+                        let out = Ok::<_, ()>(black_box(*i));
+                        guard.record_result(&out);
+                        out.is_ok()
+                    }
+                    Permit::Rejected(_) => false,
+                })
                 .count() as u64
         }
         "count" => run(&standalone(count(0.5)), calls, success),

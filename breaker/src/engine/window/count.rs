@@ -34,13 +34,18 @@
 //! allocated by the reload): the window starts empty, the totals and the failure run are
 //! kept. A reload that keeps `window_calls` keeps the window.
 //!
-//! A writer whose byte changed loads the geometry word again after its swap (both `SeqCst`,
-//! as are the reset's store of the word and its loads and swaps of the bytes). If the word
-//! changed, the writer takes its byte back out; if not, its swap came before the reset's
-//! look at that byte in the single total order, so the reset empties it. Either way no
-//! outcome of a finished episode or layout stays in the window (bar one racing writer of the
-//! new layout that landed on the same byte with the same outcome, which then counts once
-//! less). On x86 a `SeqCst` swap and load cost what `AcqRel` and `Acquire` do.
+//! A writer whose byte changed reads the geometry word again after its swap, with a
+//! read-modify-write that changes nothing (`fetch_add(0)`, `AcqRel`); the reset writes the word
+//! with a compare-and-swap before it looks at the bytes. Both are read-modify-writes of one
+//! word, so one comes first in its modification order: if the writer's, the reset reads from it
+//! and so sees the writer's byte, which it empties; if the reset's, the writer sees the new word
+//! and takes its byte back out. Either way no outcome of a finished episode or layout stays in
+//! the window (bar one racing writer of the new layout that landed on the same byte with the
+//! same outcome, which then counts once less). This holds without a single total order of
+//! `SeqCst` operations, which loom does not model (the loom model
+//! `count_window_reset_races_a_record` found a plain `SeqCst` re-load insufficient there). Only
+//! an outcome that changes its byte pays the read-modify-write: a success over a success does
+//! not.
 //!
 //! # Totals
 //!
@@ -175,11 +180,11 @@ impl Ring {
         }
     }
 
-    /// Empties every byte (each one looked at with `SeqCst`; see the module docs).
+    /// Empties every byte (after the geometry word's compare-and-swap; see the module docs).
     fn clear(&self) {
         for byte in self.bytes.iter() {
-            if byte.load(Ordering::SeqCst) != 0 {
-                let old = byte.swap(0, Ordering::SeqCst);
+            if byte.load(Ordering::Acquire) != 0 {
+                let old = byte.swap(0, Ordering::AcqRel);
                 self.adjust(old, 0);
             }
         }
@@ -333,9 +338,9 @@ impl CountWindow {
     /// The byte changes: swap it in, then make sure no reset or reload ran meanwhile.
     #[inline]
     fn replace(&self, ring: &Ring, byte: &AtomicU8, value: u8, seen: Geometry) {
-        let old = byte.swap(value, Ordering::SeqCst);
+        let old = byte.swap(value, Ordering::AcqRel);
         ring.adjust(old, value);
-        if Geometry(self.geometry.load(Ordering::SeqCst)).layout() != seen.layout() {
+        if Geometry(self.geometry.fetch_add(0, Ordering::AcqRel)).layout() != seen.layout() {
             self.take_back(ring, byte, value);
         }
     }
@@ -344,7 +349,7 @@ impl CountWindow {
     #[cold]
     fn take_back(&self, ring: &Ring, byte: &AtomicU8, value: u8) {
         if byte
-            .compare_exchange(value, 0, Ordering::SeqCst, Ordering::Relaxed)
+            .compare_exchange(value, 0, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             ring.adjust(value, 0);
@@ -415,7 +420,8 @@ impl CountWindow {
         self.clear_level(level);
     }
 
-    /// Stores `next(current)` (`SeqCst`: see the module docs) and returns what it replaced.
+    /// Stores `next(current)` with a compare-and-swap (a read-modify-write: see the module
+    /// docs) and returns what it replaced.
     fn publish(&self, next: impl Fn(Geometry) -> Geometry) -> Geometry {
         let mut current = Geometry(self.geometry.load(Ordering::SeqCst));
         loop {
