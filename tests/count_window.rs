@@ -13,7 +13,7 @@ use breaker::{
 };
 use breaker_suite::{call, registry};
 
-fn count(window_calls: u32, min_calls: u32) -> CircuitConfig {
+fn count(window_calls: u16, min_calls: u32) -> CircuitConfig {
     CircuitConfig {
         sample_weighting: SampleWeighting::Count,
         window_calls,

@@ -452,7 +452,7 @@ impl Model {
         }
         let w = self.window(c);
         let min_calls = if self.counting() {
-            config.min_calls.min(config.window_calls)
+            config.min_calls.min(u32::from(config.window_calls))
         } else {
             config.min_calls
         };
@@ -565,7 +565,7 @@ fn config_strategy() -> impl Strategy<Value = CircuitConfig> {
     let buckets = prop_oneof![2 => Just(BUCKETS), 1 => Just(2u32), 1 => Just(8)];
     // A third of the configs judge by the last 3, 5 or 8 calls instead.
     let counting =
-        prop_oneof![6 => Just(None), 1 => Just(Some(3u32)), 1 => Just(Some(5)), 1 => Just(Some(8))];
+        prop_oneof![6 => Just(None), 1 => Just(Some(3u16)), 1 => Just(Some(5)), 1 => Just(Some(8))];
     (thresholds, timers, half_open, fuse, buckets, counting).prop_map(
         |(
             (window, min_calls, error_rate, consecutive, slow, slow_rate),

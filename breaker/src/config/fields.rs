@@ -30,6 +30,12 @@ impl Shown for u32 {
     }
 }
 
+impl Shown for u16 {
+    fn shown(&self) -> Option<ConfigValue> {
+        Some(ConfigValue::Count(u64::from(*self)))
+    }
+}
+
 impl Shown for f32 {
     fn shown(&self) -> Option<ConfigValue> {
         Some(ConfigValue::Ratio(*self))

@@ -148,8 +148,9 @@ pub struct CircuitConfig {
     #[serde(with = "humantime_serde")]
     pub exponential_half_life: Duration,
     /// How many of the latest outcomes [`SampleWeighting::Count`] judges: between 1 and
-    /// 10,000. Ignored by the time-based weightings.
-    pub window_calls: u32,
+    /// 10,000. Ignored by the time-based weightings. A `u16`, so that the field fits in the
+    /// config's padding and a component's config stays 152 bytes.
+    pub window_calls: u16,
     /// When the derived global fuse opens. Read from the registry's default config only.
     pub global_trip_conditions: GlobalTripConditions,
 }

@@ -21,7 +21,7 @@ pub(crate) const MAX_BUCKETS: u32 = 1000;
 
 /// The most outcomes a count window judges; each stripe of the window keeps one byte per
 /// outcome.
-pub(crate) const MAX_WINDOW_CALLS: u32 = 10_000;
+pub(crate) const MAX_WINDOW_CALLS: u16 = 10_000;
 
 /// The most half-open probes, successes or failures; the half-open word packs them in 10 and
 /// 11 bits.

@@ -246,7 +246,7 @@ impl fmt::Debug for ComponentBreaker {
 fn count_window(config: &CircuitConfig) -> OnceBox<CountWindow> {
     let slot = OnceBox::new();
     if config.sample_weighting == SampleWeighting::Count {
-        let _ = slot.set(Box::new(CountWindow::new(config.window_calls, 0)));
+        let _ = slot.set(Box::new(CountWindow::new(config.window_calls.into(), 0)));
     }
     slot
 }
@@ -365,11 +365,10 @@ impl ComponentBreaker {
             );
             let generation = self.word().generation();
             if config.sample_weighting == SampleWeighting::Count {
-                let count = self
-                    .failure
-                    .count
-                    .get_or_init(|| Box::new(CountWindow::new(config.window_calls, generation)));
-                count.relayout(Some(config.window_calls), generation);
+                let count = self.failure.count.get_or_init(|| {
+                    Box::new(CountWindow::new(config.window_calls.into(), generation))
+                });
+                count.relayout(Some(config.window_calls.into()), generation);
             } else if let Some(count) = self.failure.count.get() {
                 count.relayout(None, generation);
             }

@@ -75,7 +75,7 @@ const SLOW: u8 = 4;
 /// Ring levels: level 0 plus grown ones, each at least twice the one before.
 const LEVELS: usize = 16;
 /// The most a ring holds (the config's maximum of `window_calls`).
-const MAX_CAPACITY: u32 = crate::config::MAX_WINDOW_CALLS;
+const MAX_CAPACITY: u32 = crate::config::MAX_WINDOW_CALLS as u32;
 
 /// How one outcome is kept in a ring byte.
 #[inline]
