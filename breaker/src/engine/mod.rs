@@ -35,7 +35,7 @@
 //! | acquire, `Closed`, no gate held | the state word and the gate word (one cache line), the slow-call threshold | none | no clock read |
 //! | record, `Closed`, success | the state word (generation check), the slow-call threshold, the failure run (written only when non-zero), this thread's stripe | one uncontended CAS on this thread's stripe | one clock read (the bucket) |
 //! | record, `Closed`, success, `sample_weighting = count` | the state word, the slow-call threshold, the failure run, this thread's ring cursor and one ring byte | one uncontended CAS on the cursor (and the byte only when it changes) | no clock read |
-| record, `Closed`, failure | the same, then the trip check: its rules (three words of the failure line, no `ArcSwap` load), the cached sum of the window's earlier buckets and the current bucket of each stripe in use (a count window: each ring's running counts) | the failure run; once per bucket width the cache | |
+//! | record, `Closed`, failure | the same, then the trip check: its rules (three words of the failure line, no `ArcSwap` load), the cached sum of the window's earlier buckets and the current bucket of each stripe in use (a count window: each ring's running counts) | the failure run; once per bucket width the cache | |
 //! | acquire, refused | as above | one counter on this thread's stripe | an `ArcSwap` load of the config for a refusal that carries a retry hint |
 //!
 //! No allocation, no lock, no hashing on any of them. With slow-call detection on, acquire
