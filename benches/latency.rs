@@ -9,7 +9,10 @@
 //! Subjects are measured in interleaved rounds (every subject gets a slice of its samples in
 //! each round), so drift on a shared machine hits them all alike. Batching hides what happens
 //! inside one batch, so the tails here are tails of 256-call averages: they catch stalls,
-//! preemption and slow paths that recur, not a single slow call.
+//! preemption and slow paths that recur, not a single slow call. The "warm p99.9" column
+//! leaves out the first `WARM_UP` batches of each round (the ones that follow a switch of
+//! subject, with cold caches and branch predictors): where it is much lower than p99.9, the
+//! tail is the harness's subject switches, not the subject.
 //!
 //! ```text
 //! cargo bench --bench latency                         # 50,000 samples per subject
@@ -60,12 +63,17 @@ fn options() -> Options {
 /// Runs `samples` timed batches of `batch` calls, appending each batch's nanoseconds.
 type Measure = Box<dyn FnMut(usize, u64, &mut Vec<u64>)>;
 
+/// Batches at the start of each round that the warm tail leaves out.
+const WARM_UP: usize = 8;
+
 /// One subject: its measuring loop (monomorphised per subject) and the samples so far.
 struct Subject {
     scenario: &'static str,
     name: &'static str,
     run: Measure,
     samples: Vec<u64>,
+    /// The samples without each round's first [`WARM_UP`].
+    warm: Vec<u64>,
 }
 
 fn subject<O>(
@@ -88,6 +96,7 @@ fn subject<O>(
             }
         }),
         samples: Vec::new(),
+        warm: Vec::new(),
     }
 }
 
@@ -98,6 +107,7 @@ struct Stats {
     p99: f64,
     p999: f64,
     mean: f64,
+    warm_p999: f64,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -105,8 +115,9 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn stats(samples: &mut [u64], overhead: u64, batch: u64) -> Stats {
+fn stats(samples: &mut [u64], warm: &mut [u64], overhead: u64, batch: u64) -> Stats {
     samples.sort_unstable();
+    warm.sort_unstable();
     let per_call = |ns: u64| ns.saturating_sub(overhead) as f64 / batch as f64;
     let sum: u64 = samples.iter().map(|&s| s.saturating_sub(overhead)).sum();
     Stats {
@@ -114,6 +125,11 @@ fn stats(samples: &mut [u64], overhead: u64, batch: u64) -> Stats {
         p99: per_call(percentile(samples, 0.99)),
         p999: per_call(percentile(samples, 0.999)),
         mean: sum as f64 / (samples.len() as u64 * batch) as f64,
+        warm_p999: if warm.is_empty() {
+            f64::NAN
+        } else {
+            per_call(percentile(warm, 0.999))
+        },
     }
 }
 
@@ -187,6 +203,26 @@ fn subjects() -> Vec<Subject> {
         breaker::Permit::Rejected(e) => Err(e.into()),
     };
 
+    // The count window (`sample_weighting = count`), standalone on the system clock, and a
+    // standalone time window beside it for a like-for-like comparison.
+    let standalone = |name: &str, sample_weighting| {
+        &*Box::leak(Box::new(
+            breaker::ComponentBreaker::new(
+                name,
+                breaker::CircuitConfig {
+                    sample_weighting,
+                    ..breaker::CircuitConfig::DEFAULT
+                },
+                std::sync::Arc::new(breaker::SystemClock),
+            )
+            .unwrap(),
+        ))
+    };
+    let sliding_ok = standalone("sliding_ok", breaker::SampleWeighting::Sliding);
+    let count_ok = standalone("count_ok", breaker::SampleWeighting::Count);
+    let sliding_mixed = standalone("sliding_mixed", breaker::SampleWeighting::Sliding);
+    let count_mixed = standalone("count_mixed", breaker::SampleWeighting::Count);
+
     let fd_open = failsafe_default();
     trip_failsafe(&fd_open, 5);
     let fc_open = failsafe_consecutive(1, LONG);
@@ -213,6 +249,12 @@ fn subjects() -> Vec<Subject> {
         subject(CS, "(diagnostic) engine by hand on a FakeClock", move |i| {
             on_fake(&diag_ok, i, succeed)
         }),
+        subject(CS, "engine by hand, standalone", move |i| {
+            on_fake(sliding_ok, i, succeed)
+        }),
+        subject(CS, "engine by hand, standalone, count window", move |i| {
+            on_fake(count_ok, i, succeed)
+        }),
         subject(CS, "failsafe default", move |i| {
             failsafe_call(&fd, i, succeed)
         }),
@@ -233,6 +275,12 @@ fn subjects() -> Vec<Subject> {
         subject(CF, "engine #[circuit_breaker]", macro_mixed),
         subject(CF, "engine #[circuit_breaker] async", |i| {
             ready(macro_mixed_async(i))
+        }),
+        subject(CF, "engine by hand, standalone", move |i| {
+            on_fake(sliding_mixed, i, one_in_ten)
+        }),
+        subject(CF, "engine by hand, standalone, count window", move |i| {
+            on_fake(count_mixed, i, one_in_ten)
         }),
         subject(CF, "failsafe default", move |i| {
             failsafe_call(&fd_mixed, i, one_in_ten)
@@ -371,7 +419,10 @@ fn main() {
     for round in 0..o.rounds {
         let n = o.samples / o.rounds + usize::from(round < o.samples % o.rounds);
         for s in &mut subjects {
+            let first = s.samples.len();
             (s.run)(n, o.batch, &mut s.samples);
+            let warm = s.samples[first..].iter().skip(WARM_UP);
+            s.warm.extend(warm);
         }
     }
     assert_closed(&[
@@ -384,7 +435,7 @@ fn main() {
     ]);
     let all: Vec<(Stats, &Subject)> = subjects
         .iter_mut()
-        .map(|s| (stats(&mut s.samples, overhead, o.batch), &*s))
+        .map(|s| (stats(&mut s.samples, &mut s.warm, overhead, o.batch), &*s))
         .collect();
 
     let mut scenario = "";
@@ -395,18 +446,22 @@ fn main() {
             floor_p50 = st.p50;
             println!("\n### {scenario}\n");
             println!(
-                "| subject | p50 ns | p99 ns | p99.9 ns | mean ns | p99 / p50 | p50 / floor |"
+                "| subject | p50 ns | p99 ns | p99.9 ns | warm p99.9 ns | mean ns | p99 / p50 | p99.9 / p50 | warm p99.9 / p50 | p50 / floor |"
             );
-            println!("|---|---:|---:|---:|---:|---:|---:|");
+            println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         }
+        let p50 = st.p50.max(f64::MIN_POSITIVE);
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}x |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1}x |",
             s.name,
             st.p50,
             st.p99,
             st.p999,
+            st.warm_p999,
             st.mean,
-            st.p99 / st.p50.max(f64::MIN_POSITIVE),
+            st.p99 / p50,
+            st.p999 / p50,
+            st.warm_p999 / p50,
             st.p50 / floor_p50.max(f64::MIN_POSITIVE)
         );
     }
@@ -555,56 +610,61 @@ fn main() {
         .iter()
         .map(|p| (find(&all, "1.", p).mean, *p))
         .fold((f64::INFINITY, ""), |a, b| if b.0 < a.0 { b } else { a });
-    println!("\n### Targets (this run)\n");
-    println!("| target | measured | verdict |");
+    let recloser = find(&all, "1.", "recloser");
+    let count = find(&all, "1.", "engine by hand, standalone, count window");
+    let standalone = find(&all, "1.", "engine by hand, standalone");
+    let mixed = find(&all, "2.", "engine by hand, standalone");
+    // A failure's cost over a success's, from one failure in ten: mixed = 0.9 s + 0.1 f.
+    let failure = (mixed.mean - 0.9 * standalone.mean) / 0.1;
+    let run_protected = find(&all, "1.", "engine run_protected (async)");
+    let _ = (best_peer, run_protected, open_floor);
+    println!("\n### Targets of issue 14 (this run; ratios of means unless said)\n");
+    println!("| goal | measured | verdict |");
     println!("|---|---|---|");
     println!(
-        "| closed success, 1 thread: faster than every peer | engine {:.1} ns vs fastest peer ({}) {:.1} ns (mean) | {} |",
+        "| closed success, 1 thread, default config: no slower than recloser | by hand {:.1} ns vs recloser {:.1} ns: {:.2}x | {} |",
         hand.mean,
-        best_peer.1,
-        best_peer.0,
-        verdict(hand.mean < best_peer.0)
+        recloser.mean,
+        hand.mean / recloser.mean,
+        verdict(hand.mean <= recloser.mean)
     );
     println!(
-        "| closed success within 3x of the floor | {:.1}x (p50 {:.1} / {:.1} ns) | {} |",
-        hand.p50 / floor.p50,
-        hand.p50,
-        floor.p50,
-        verdict(hand.p50 <= 3.0 * floor.p50)
+        "| the count window faster than recloser | {:.1} ns vs {:.1} ns: {:.2}x | {} |",
+        count.mean,
+        recloser.mean,
+        count.mean / recloser.mean,
+        verdict(count.mean < recloser.mean)
     );
     println!(
-        "| rejection within 2x of the floor | {:.1}x (p50 {:.1} / {:.1} ns) | {} |",
-        open.p50 / open_floor.p50,
-        open.p50,
-        open_floor.p50,
-        verdict(open.p50 <= 2.0 * open_floor.p50)
-    );
-    println!(
-        "| rejection cheaper than success | {:.2}x of the success path (p50) | {} |",
-        open.p50 / hand.p50,
-        verdict(open.p50 < hand.p50)
+        "| a failure at most 2x a success (Closed) | failure {:.1} ns (from 10 % failures) vs success {:.1} ns: {:.2}x | {} |",
+        failure,
+        standalone.mean,
+        failure / standalone.mean,
+        verdict(failure <= 2.0 * standalone.mean)
     );
     let worst_tail = [hand, mac, mac_async, open]
         .iter()
-        .map(|s| s.p99 / s.p50)
+        .map(|s| s.p999 / s.p50)
+        .fold(0.0, f64::max);
+    let worst_warm = [hand, mac, mac_async, open]
+        .iter()
+        .map(|s| s.warm_p999 / s.p50)
         .fold(0.0, f64::max);
     println!(
-        "| p99 (batched) within 2x of the median, engine subjects of scenarios 1 and 3 | worst p99 / p50 = {:.2} | {} |",
+        "| p99.9 (batched) at most 3x p50, engine subjects of scenarios 1 and 3 | worst p99.9 / p50 = {:.2} (warm: {:.2}) | {} |",
         worst_tail,
-        verdict(worst_tail <= 2.0)
+        worst_warm,
+        verdict(worst_tail <= 3.0)
     );
-    let macro_delta = mac.mean / hand.mean - 1.0;
+    let async_ratio = mac_async.mean / mac.mean;
     println!(
-        "| `#[circuit_breaker]` within 5 % of by hand (sync, mean) | {:+.1} % | {} |",
-        macro_delta * 100.0,
-        verdict(macro_delta <= 0.05)
+        "| `#[circuit_breaker]` async within 1.25x of sync | {:.2}x ({:.1} vs {:.1} ns) | {} |",
+        async_ratio,
+        mac_async.mean,
+        mac.mean,
+        verdict(async_ratio <= 1.25)
     );
-    let async_delta = mac_async.mean / hand.mean - 1.0;
-    println!(
-        "| `#[circuit_breaker]` async within 5 % of by hand (mean) | {:+.1} % | {} |",
-        async_delta * 100.0,
-        verdict(async_delta <= 0.05)
-    );
+    let _ = floor;
     if let Some((counts, per)) = scaling {
         let at = |t: usize| counts.iter().position(|&c| c == t).map(|i| per[i]);
         if let (Some(one), Some(two)) = (at(1), at(2)) {

@@ -521,6 +521,7 @@ fn toml_round_trip_is_lossless() {
             half_open_max_wait: Some(SECS(20)),
             sample_weighting: SampleWeighting::Exponential,
             exponential_half_life: SECS(15),
+            window_calls: 40,
             global_trip_conditions: GlobalTripConditions {
                 component_open_ratio: 0.75,
                 min_components: 4,

@@ -26,6 +26,11 @@
 //!   bucket's midpoint, or to the current bucket if that midpoint is still ahead, never to one
 //!   before the episode began; those that land outside the new window leave it. Lifetime
 //!   totals keep everything.
+//! - `sample_weighting = count` (README, "The count window"): the window is the last
+//!   `window_calls` outcomes of the episode, whatever their age, and `min_calls` asks for at
+//!   most `window_calls` of them. The time window is not written meanwhile. A reload that
+//!   switches to a count window or changes `window_calls` starts it empty; one that keeps
+//!   `window_calls` keeps it; one that switches back finds the time window as it was.
 //! - A call's start is read only when slow-call detection is on at admission (README: "off
 //!   means one clock read per call instead of two"); it is slow if it took at least the
 //!   threshold in force when it ends.
@@ -137,6 +142,8 @@ struct MComponent {
     open_until: u64,
     reopens: u32,
     window: Vec<Sample>,
+    /// The count window's outcomes, oldest first.
+    recent: Vec<Sample>,
     run: u32,
     probes_in_flight: u32,
     probe_successes: u32,
@@ -154,6 +161,7 @@ impl MComponent {
             open_until: 0,
             reopens: 0,
             window: Vec::new(),
+            recent: Vec::new(),
             run: 0,
             probes_in_flight: 0,
             probe_successes: 0,
@@ -219,9 +227,25 @@ impl Model {
         self.now / bucket_nanos(&self.config)
     }
 
+    fn counting(&self) -> bool {
+        self.config.sample_weighting == SampleWeighting::Count
+    }
+
     fn window(&self, c: usize) -> WindowCounts {
-        let now = self.epoch();
         let mut w = WindowCounts::default();
+        if self.counting() {
+            let recent = &self.components[c].recent;
+            let last = recent
+                .len()
+                .saturating_sub(self.config.window_calls as usize);
+            for s in &recent[last..] {
+                w.calls += 1;
+                w.failures += u64::from(s.failure);
+                w.slow += u64::from(s.slow);
+            }
+            return w;
+        }
+        let now = self.epoch();
         for s in &self.components[c].window {
             if now - s.epoch < u64::from(self.config.window_buckets) {
                 w.calls += 1;
@@ -257,6 +281,7 @@ impl Model {
         m.generation += 1;
         m.since = now;
         m.window.clear();
+        m.recent.clear();
         m.run = 0;
         *m.transitions.entry((from as u8, to as u8)).or_default() += 1;
         if from.is_unhealthy() != to.is_unhealthy() {
@@ -372,11 +397,16 @@ impl Model {
             return Recorded::Stale;
         }
         if kind != Kind::Ignored {
-            m.window.push(Sample {
+            let sample = Sample {
                 epoch,
                 failure: kind == Kind::Failure,
                 slow,
-            });
+            };
+            if self.config.sample_weighting == SampleWeighting::Count {
+                m.recent.push(sample);
+            } else {
+                m.window.push(sample);
+            }
         }
         match g.admission {
             Admission::Unmetered => {}
@@ -421,7 +451,12 @@ impl Model {
             return self.transition(c, Open);
         }
         let w = self.window(c);
-        if w.calls < u64::from(config.min_calls) {
+        let min_calls = if self.counting() {
+            config.min_calls.min(u32::from(config.window_calls))
+        } else {
+            config.min_calls
+        };
+        if w.calls < u64::from(min_calls) {
             return;
         }
         if rate(w.failures, w.calls) >= config.error_rate_threshold
@@ -447,6 +482,15 @@ impl Model {
                     s.epoch = (midpoint / w2).clamp(m.since / w2, now / w2);
                 }
                 m.window.retain(|s| now / w2 - s.epoch < n2);
+            }
+        }
+        let count = SampleWeighting::Count;
+        if config.sample_weighting == count
+            && (self.config.sample_weighting != count
+                || self.config.window_calls != config.window_calls)
+        {
+            for m in &mut self.components {
+                m.recent.clear();
             }
         }
         self.config = config;
@@ -480,6 +524,7 @@ enum Bad {
     MinCallsZero,
     NanThreshold,
     ZeroBuckets,
+    ZeroWindowCalls,
 }
 
 #[derive(Debug, Clone)]
@@ -518,13 +563,17 @@ fn config_strategy() -> impl Strategy<Value = CircuitConfig> {
     );
     // Reloads change the bucket count as well as the width: the window is re-bucketed.
     let buckets = prop_oneof![2 => Just(BUCKETS), 1 => Just(2u32), 1 => Just(8)];
-    (thresholds, timers, half_open, fuse, buckets).prop_map(
+    // A third of the configs judge by the last 3, 5 or 8 calls instead.
+    let counting =
+        prop_oneof![6 => Just(None), 1 => Just(Some(3u16)), 1 => Just(Some(5)), 1 => Just(Some(8))];
+    (thresholds, timers, half_open, fuse, buckets, counting).prop_map(
         |(
             (window, min_calls, error_rate, consecutive, slow, slow_rate),
             (cooldown, multiplier, cooldown_max, max_wait),
             (max_concurrent, required, allowed),
             (ratio, min_components, fuse_calls),
             buckets,
+            counting,
         )| CircuitConfig {
             rolling_window: Duration::from_secs(window),
             window_buckets: buckets,
@@ -540,8 +589,13 @@ fn config_strategy() -> impl Strategy<Value = CircuitConfig> {
             half_open_required_successes: required.min(max_concurrent),
             half_open_allowed_failures: allowed,
             half_open_max_wait: max_wait.map(Duration::from_secs),
-            sample_weighting: SampleWeighting::Sliding,
+            sample_weighting: if counting.is_some() {
+                SampleWeighting::Count
+            } else {
+                SampleWeighting::Sliding
+            },
             exponential_half_life: Duration::from_secs(5),
+            window_calls: counting.unwrap_or(100),
             global_trip_conditions: GlobalTripConditions {
                 component_open_ratio: ratio,
                 min_components,
@@ -566,7 +620,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     let invalid = prop_oneof![
         Just(Bad::MinCallsZero),
         Just(Bad::NanThreshold),
-        Just(Bad::ZeroBuckets)
+        Just(Bad::ZeroBuckets),
+        Just(Bad::ZeroWindowCalls)
     ];
     prop_oneof![
         24 => component.clone().prop_map(Op::Acquire),
@@ -814,6 +869,10 @@ fn run_case(config: &CircuitConfig, ops: &[Op]) -> Result<(), TestCaseError> {
                     Bad::ZeroBuckets => {
                         config.window_buckets = 0;
                         "window_buckets"
+                    }
+                    Bad::ZeroWindowCalls => {
+                        config.window_calls = 0;
+                        "window_calls"
                     }
                 };
                 let refused = engine.registry.reload(config);

@@ -908,3 +908,35 @@ fn family_evict_vs_acquire() {
         }
     });
 }
+
+/// The count window (issue 14): a failure of the first episode races the `reset` that starts
+/// the next. Whichever order loom picks (the record before the reset's new state word, between
+/// its store of the ring's episode and its emptying of the ring, or after), the new episode's
+/// window is empty and the totals hold both outcomes.
+#[test]
+fn count_window_reset_races_a_record() {
+    model("count_window_reset_races_a_record", 3, || {
+        let b = Arc::new(
+            ComponentBreaker::new(
+                "loom_count",
+                CircuitConfig {
+                    sample_weighting: breaker::SampleWeighting::Count,
+                    window_calls: 2,
+                    error_rate_threshold: 1.0,
+                    ..CircuitConfig::DEFAULT
+                },
+                Arc::new(FakeClock::new()),
+            )
+            .unwrap(),
+        );
+        // Allocates the ring (OnceBox is not loom's) before any thread runs.
+        b.acquire().into_result().unwrap().record(Outcome::Success);
+        let guard = b.acquire_owned().into_result().unwrap();
+        let writer = thread::spawn(move || guard.record(Outcome::Failure));
+        b.reset();
+        let recorded = writer.join().unwrap();
+        let snap = b.snapshot();
+        assert_eq!(snap.window.calls, 0, "{recorded:?} left {:?}", snap.window);
+        assert_eq!((snap.successes, snap.failures), (1, 1), "{recorded:?}");
+    });
+}

@@ -30,6 +30,12 @@ impl Shown for u32 {
     }
 }
 
+impl Shown for u16 {
+    fn shown(&self) -> Option<ConfigValue> {
+        Some(ConfigValue::Count(u64::from(*self)))
+    }
+}
+
 impl Shown for f32 {
     fn shown(&self) -> Option<ConfigValue> {
         Some(ConfigValue::Ratio(*self))
@@ -59,7 +65,7 @@ macro_rules! field {
 }
 
 /// Every field, in declaration order; a [`Fields`] set is indexed by position here.
-pub(crate) static FIELDS: [Field; 19] = [
+pub(crate) static FIELDS: [Field; 20] = [
     field!("rolling_window", rolling_window),
     field!("window_buckets", window_buckets),
     field!("min_calls", min_calls),
@@ -79,6 +85,7 @@ pub(crate) static FIELDS: [Field; 19] = [
     field!("half_open_max_wait", half_open_max_wait),
     field!("sample_weighting", sample_weighting),
     field!("exponential_half_life", exponential_half_life),
+    field!("window_calls", window_calls),
     field!(
         "global_trip_conditions.component_open_ratio",
         global_trip_conditions.component_open_ratio
@@ -94,7 +101,7 @@ pub(crate) static FIELDS: [Field; 19] = [
 ];
 
 /// The first of the `global_trip_conditions.*` fields in [`FIELDS`].
-const FIRST_GLOBAL: usize = 16;
+const FIRST_GLOBAL: usize = 17;
 
 /// A set of fields (bit `i`: `FIELDS[i]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -29,7 +29,7 @@ pub use file::{FileError, FileReport};
 pub(crate) use fleet::mask_password;
 pub use fleet::{FleetConfig, FleetConfigError};
 pub(crate) use layering::{CodeLayer, Defaults, Layered, Resolved};
-pub(crate) use validate::{check_exact, describe_violation, source_name};
+pub(crate) use validate::{check_exact, describe_violation, source_name, MAX_WINDOW_CALLS};
 pub use validate::{ConfigError, ConfigLayer, ConfigValue, Message, Violation, MAX_DURATION};
 #[cfg(feature = "watch")]
 pub use watch::{ConfigWatcher, WatchOptions};
@@ -47,6 +47,13 @@ pub enum SampleWeighting {
     /// Each bucket counts `0.5^(age / exponential_half_life)`, so recent outcomes dominate the
     /// rates. `min_calls` still compares against the unweighted count.
     Exponential,
+    /// The window is the outcomes of the last `window_calls` calls, whatever their age
+    /// (resilience4j's `COUNT_BASED`); `rolling_window` and `window_buckets` are not used.
+    /// Recording a success reads no clock while slow-call detection is off. A window holds at
+    /// most `window_calls` calls, so the `min_calls` gate asks for `min(min_calls,
+    /// window_calls)` of them. See the README ("The count window") for what "last" means
+    /// when many threads record at once.
+    Count,
 }
 
 /// When the derived global fuse opens. It is evaluated each time a component changes state.
@@ -147,6 +154,10 @@ pub struct CircuitConfig {
     /// The half-life of [`SampleWeighting::Exponential`].
     #[serde(with = "humantime_serde")]
     pub exponential_half_life: Duration,
+    /// How many of the latest outcomes [`SampleWeighting::Count`] judges: between 1 and
+    /// 10,000. Ignored by the time-based weightings. A `u16`, so that the field fits in the
+    /// config's padding and a component's config stays 152 bytes.
+    pub window_calls: u16,
     /// When the derived global fuse opens. Read from the registry's default config only.
     pub global_trip_conditions: GlobalTripConditions,
 }
@@ -172,6 +183,7 @@ impl CircuitConfig {
     /// | `half_open_max_wait` | 60 s |
     /// | `sample_weighting` | `Sliding` |
     /// | `exponential_half_life` | 5 s |
+    /// | `window_calls` | 100 |
     /// | `global_trip_conditions` | ratio 0.5, min 3 components, min 0 calls |
     pub const DEFAULT: Self = Self {
         rolling_window: Duration::from_secs(10),
@@ -190,6 +202,7 @@ impl CircuitConfig {
         half_open_max_wait: Some(Duration::from_secs(60)),
         sample_weighting: SampleWeighting::Sliding,
         exponential_half_life: Duration::from_secs(5),
+        window_calls: 100,
         global_trip_conditions: GlobalTripConditions::DEFAULT,
     };
 

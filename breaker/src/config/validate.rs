@@ -19,6 +19,10 @@ pub(crate) const MIN_BUCKET: Duration = Duration::from_millis(1);
 /// The most buckets a window may have; memory per component grows with it.
 pub(crate) const MAX_BUCKETS: u32 = 1000;
 
+/// The most outcomes a count window judges; each stripe of the window keeps one byte per
+/// outcome.
+pub(crate) const MAX_WINDOW_CALLS: u16 = 10_000;
+
 /// The most half-open probes, successes or failures; the half-open word packs them in 10 and
 /// 11 bits.
 pub(crate) const MAX_HALF_OPEN: u32 = 1000;
@@ -617,6 +621,13 @@ const fn check(c: &CircuitConfig) -> Result<(), Violation> {
             "exponential_half_life",
             Dur(c.exponential_half_life),
             "must be greater than 0 and at most 1 year"
+        );
+    }
+    if c.window_calls == 0 || c.window_calls > MAX_WINDOW_CALLS {
+        refuse!(
+            "window_calls",
+            Count(c.window_calls as u64),
+            "must be between 1 and 10000"
         );
     }
     let g = &c.global_trip_conditions;

@@ -29,7 +29,7 @@ enum Probe {
 impl ComponentBreaker {
     /// Lets a call through or refuses it. Never blocks; see the engine's module docs for its
     /// cost and the order in which it looks at the manual states, the state and the gates.
-    #[inline]
+    #[inline(always)]
     pub fn acquire(&self) -> Permit<'_> {
         match self.admit() {
             Ok(ticket) => Permit::Allowed(CallGuard::new(BreakerRef::Borrowed(self), ticket)),
@@ -52,7 +52,7 @@ impl ComponentBreaker {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn admit(&self) -> Result<Ticket, CircuitError> {
         // The gates first, once, then the state word: one verdict per admission, whatever
         // transitions this admission makes on the way (a decided half-open episode closing,
@@ -66,8 +66,10 @@ impl ComponentBreaker {
         self.admit_by_state(word, held)
     }
 
-    /// Every other case, one look at the state word at a time.
-    #[inline]
+    /// Every other case, one look at the state word at a time. Out of line, so that the
+    /// `Closed` test above is all a caller inlines.
+    #[cold]
+    #[inline(never)]
     fn admit_by_state(&self, mut word: StateWord, held: Held) -> Result<Ticket, CircuitError> {
         // Each arm admits, refuses (`?` returns the refusal), or falls through to look again
         // because the state moved: this caller moved it, or an episode had decided.
@@ -151,11 +153,11 @@ impl ComponentBreaker {
             }
         }
         match self.take_probe(word.generation(), &config) {
-            Probe::Admitted => Ok(Some(Ticket {
-                generation: word.generation(),
-                admission: Admission::Probe,
-                started: (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
-            })),
+            Probe::Admitted => Ok(Some(Ticket::new(
+                word.generation(),
+                Admission::Probe,
+                (self.slow_nanos.load(Ordering::Relaxed) != 0).then_some(now),
+            ))),
             Probe::Full => {
                 self.count_rejection(RejectReason::HalfOpenExhausted);
                 Err(CircuitError::HalfOpenExhausted {
@@ -172,17 +174,13 @@ impl ComponentBreaker {
     }
 
     /// A ticket for `word`'s episode, timed if slow-call detection is on.
-    #[inline]
+    #[inline(always)]
     fn ticket(&self, word: StateWord, admission: Admission) -> Ticket {
-        Ticket {
-            generation: word.generation(),
-            admission,
-            started: self.start_timer(),
-        }
+        Ticket::new(word.generation(), admission, self.start_timer())
     }
 
     /// Reads the clock only when slow-call detection is on.
-    #[inline]
+    #[inline(always)]
     fn start_timer(&self) -> Option<u64> {
         if self.slow_nanos.load(Ordering::Relaxed) == 0 {
             None

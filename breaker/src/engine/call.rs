@@ -19,6 +19,7 @@ impl ComponentBreaker {
     /// assert_eq!(rows.ok(), Some(42));
     /// # Ok::<(), breaker::BuildError>(())
     /// ```
+    #[inline]
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
         run(self.acquire(), f)
     }
@@ -37,6 +38,7 @@ impl ComponentBreaker {
 
 /// Runs `f` if `permit` lets it, and records its result (for the registry's by-name versions
 /// too).
+#[inline(always)]
 pub(crate) fn run<T, E>(
     permit: Permit<'_>,
     f: impl FnOnce() -> Result<T, E>,

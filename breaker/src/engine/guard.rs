@@ -20,6 +20,7 @@ pub enum Permit<'a> {
 
 impl<'a> Permit<'a> {
     /// `Ok(guard)` or `Err(rejection)`, for `?`.
+    #[inline(always)]
     pub fn into_result(self) -> Result<CallGuard<'a>, CircuitError> {
         match self {
             Self::Allowed(guard) => Ok(guard),
@@ -64,7 +65,7 @@ pub(super) enum BreakerRef<'a> {
 }
 
 impl BreakerRef<'_> {
-    #[inline]
+    #[inline(always)]
     fn get(&self) -> &ComponentBreaker {
         match self {
             Self::Borrowed(b) => b,
@@ -91,23 +92,21 @@ impl BreakerRef<'_> {
 #[must_use = "a dropped CallGuard records the call as cancelled (ignored, or a failure if the thread is panicking or the call had already been slow); record its outcome with `record`"]
 pub struct CallGuard<'a> {
     breaker: BreakerRef<'a>,
+    /// What the admission said, and whether the guard still has to record on drop: 16 bytes,
+    /// so the guard is 32 and an async call's future carries little.
     ticket: Ticket,
-    armed: bool,
 }
 
 impl<'a> CallGuard<'a> {
+    #[inline(always)]
     pub(super) fn new(breaker: BreakerRef<'a>, ticket: Ticket) -> Self {
-        Self {
-            breaker,
-            ticket,
-            armed: true,
-        }
+        Self { breaker, ticket }
     }
 
     /// Records how the call went and releases the guard.
-    #[inline]
+    #[inline(always)]
     pub fn record(mut self, outcome: Outcome) -> Recorded {
-        self.armed = false;
+        self.ticket.disarm();
         let finish = match outcome {
             Outcome::Success => Finish::Success,
             Outcome::Failure => Finish::Failure,
@@ -117,7 +116,7 @@ impl<'a> CallGuard<'a> {
     }
 
     /// `record(Success)` for `Ok`, `record(Failure)` for `Err`.
-    #[inline]
+    #[inline(always)]
     pub fn record_result<T, E>(self, result: &Result<T, E>) -> Recorded {
         self.record(if result.is_ok() {
             Outcome::Success
@@ -138,15 +137,26 @@ impl<'a> CallGuard<'a> {
 }
 
 impl Drop for CallGuard<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
-        if self.armed {
-            let how = if std::thread::panicking() {
-                Finish::Panicked
-            } else {
-                Finish::Dropped
-            };
-            self.breaker.get().finish(&self.ticket, how);
+        if self.ticket.is_armed() {
+            self.unrecorded();
         }
+    }
+}
+
+impl CallGuard<'_> {
+    /// Dropped without an outcome: kept out of line, so that `record` (after which the drop
+    /// has nothing to do) inlines into the caller with one copy of the recording path.
+    #[cold]
+    #[inline(never)]
+    fn unrecorded(&self) {
+        let how = if std::thread::panicking() {
+            Finish::Panicked
+        } else {
+            Finish::Dropped
+        };
+        self.breaker.get().finish(&self.ticket, how);
     }
 }
 
@@ -160,19 +170,95 @@ pub(super) enum Finish {
     Dropped,
 }
 
-/// What a guard remembers about its admission.
+/// What a guard remembers about its admission, in two words: `generation:56 | armed:1 |
+/// admission:2` (the generation is 56 bits, as in the state word) and the start time
+/// ([`Ticket::UNTIMED`] when slow-call detection was off).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ticket {
-    /// The episode the call was admitted in: an outcome of another one is stale.
-    pub(super) generation: u64,
-    pub(super) admission: Admission,
-    /// When the call started, if slow-call detection was on.
-    pub(super) started: Option<u64>,
+    bits: u64,
+    started: u64,
 }
 
 impl Ticket {
+    /// No start time: the call is not timed.
+    const UNTIMED: u64 = u64::MAX;
+    const ARMED: u64 = 1 << 2;
+
+    /// The ticket of a call admitted in episode `generation`, started at `started` if timed.
+    #[inline(always)]
+    pub(super) fn new(generation: u64, admission: Admission, started: Option<u64>) -> Self {
+        let admission = match admission {
+            Admission::Counted => 0,
+            Admission::Probe => 1,
+            Admission::Unmetered => 2,
+        };
+        Self {
+            bits: generation << 8 | Self::ARMED | admission,
+            // A reading of u64::MAX nanoseconds is 584 years after the timeline began.
+            started: started.map_or(Self::UNTIMED, |s| s.min(Self::UNTIMED - 1)),
+        }
+    }
+
+    /// The episode the call was admitted in: an outcome of another one is stale.
+    #[inline(always)]
+    pub(super) fn generation(&self) -> u64 {
+        self.bits >> 8
+    }
+
+    #[inline(always)]
+    pub(super) fn admission(&self) -> Admission {
+        match self.bits & 3 {
+            0 => Admission::Counted,
+            1 => Admission::Probe,
+            _ => Admission::Unmetered,
+        }
+    }
+
+    /// When the call started, if slow-call detection was on.
+    #[inline(always)]
+    pub(super) fn started(&self) -> Option<u64> {
+        (self.started != Self::UNTIMED).then_some(self.started)
+    }
+
+    #[inline(always)]
+    fn is_armed(&self) -> bool {
+        self.bits & Self::ARMED != 0
+    }
+
+    #[inline(always)]
+    fn disarm(&mut self) {
+        self.bits &= !Self::ARMED;
+    }
+
     fn is_probe(&self) -> bool {
-        self.admission == Admission::Probe
+        self.admission() == Admission::Probe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guard_is_four_words() {
+        assert_eq!(std::mem::size_of::<CallGuard<'_>>(), 32);
+    }
+
+    #[test]
+    fn a_ticket_round_trips() {
+        let top = (1 << 56) - 1;
+        for admission in [Admission::Counted, Admission::Probe, Admission::Unmetered] {
+            for (generation, started) in [(0, None), (top, Some(0)), (7, Some(u64::MAX - 1))] {
+                let mut t = Ticket::new(generation, admission, started);
+                assert_eq!(
+                    (t.generation(), t.admission(), t.started(), t.is_armed()),
+                    (generation, admission, started, true)
+                );
+                t.disarm();
+                assert!(!t.is_armed());
+                assert_eq!((t.generation(), t.admission()), (generation, admission));
+            }
+        }
     }
 }
 

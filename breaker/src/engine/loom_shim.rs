@@ -2,14 +2,14 @@
 //! for loom's instrumented versions with `RUSTFLAGS="--cfg breaker_loom"` (not plain `loom`, which would also switch tokio into its own loom mode).
 
 #[cfg(breaker_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
 #[cfg(breaker_loom)]
 pub(crate) use loom::sync::{Mutex, RwLock};
 
 #[cfg(not(breaker_loom))]
 pub(crate) use parking_lot::{Mutex, RwLock};
 #[cfg(not(breaker_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 // The thread-probe seed (window/mod.rs) and `FakeClock` stay on std atomics on purpose: the
 // first is a per-thread hint whose value never affects correctness, the second is a test aid.

@@ -34,7 +34,8 @@
 //! |---|---|---|---|
 //! | acquire, `Closed`, no gate held | the state word and the gate word (one cache line), the slow-call threshold | none | no clock read |
 //! | record, `Closed`, success | the state word (generation check), the slow-call threshold, the failure run (written only when non-zero), this thread's stripe | one uncontended CAS on this thread's stripe | one clock read (the bucket) |
-//! | record, `Closed`, failure | the same, then the trip check folds the window | the failure run | |
+//! | record, `Closed`, success, `sample_weighting = count` | the state word, the slow-call threshold, the failure run, this thread's ring cursor and one ring byte | one uncontended CAS on the cursor (and the byte only when it changes) | no clock read |
+//! | record, `Closed`, failure | the same, then the trip check: its rules (three words of the failure line, no `ArcSwap` load), the cached sum of the window's earlier buckets and the current bucket of each stripe in use (a count window: each ring's running counts) | the failure run; once per bucket width the cache | |
 //! | acquire, refused | as above | one counter on this thread's stripe | an `ArcSwap` load of the config for a refusal that carries a retry hint |
 //!
 //! No allocation, no lock, no hashing on any of them. With slow-call detection on, acquire
@@ -76,16 +77,16 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
-use crate::config::CircuitConfig;
+use crate::config::{CircuitConfig, SampleWeighting};
 use crate::names::{self, ComponentName};
 use clock::{nanos, Timeline};
 use events::{Owner, Unowned};
 use failure_run::FailureRun;
 use gate::Gate;
-use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, Ordering};
+use loom_shim::{lock, AtomicU32, AtomicU64, Mutex, OnceBox, Ordering};
 use probe::ProbeWord;
 use state::StateWord;
-use window::Window;
+use window::{CountWindow, FoldCache, Window};
 
 /// One breaker: the state machine for one component. Usually owned by a
 /// [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) and reached through a manifest handle
@@ -104,8 +105,9 @@ pub struct ComponentBreaker {
     config: ArcSwap<CircuitConfig>,
     /// The half-open episode's tally ([`ProbeWord`]).
     probe: AtomicU64,
-    /// Failures in a row ([`FailureRun`]), on a line of its own: failures write it.
-    failure_run: CachePadded<AtomicU64>,
+    /// Failures in a row and what the trip check needs, on a line of its own: failures
+    /// write it.
+    failure: CachePadded<FailureLine>,
     /// When the current state was entered (nanoseconds on the timeline).
     since: AtomicU64,
     /// When the current `Open` state ends.
@@ -133,6 +135,97 @@ struct Words {
     gate: Gate,
 }
 
+/// The line failures write: the failure run, and the count window (whose pointer rides in
+/// the line's padding, so a breaker without one pays nothing for it).
+struct FailureLine {
+    /// Failures in a row ([`FailureRun`]).
+    run: AtomicU64,
+    /// The count window, for `sample_weighting = count` (allocated by the config that first
+    /// asks for it, never by a call).
+    count: OnceBox<CountWindow>,
+    /// The config's trip rules, so the trip check needs no `ArcSwap` load.
+    trip: TripRules,
+    /// The fold of the window's earlier buckets, for the trip check.
+    fold: FoldCache,
+}
+
+/// The trip rules of the config in force, in three words a reload writes (a trip check
+/// racing a reload may read some old and some new, as it may read either config).
+#[derive(Debug, Default)]
+struct TripRules {
+    /// `min_calls:32 | consecutive_failures_threshold:32` (0: off).
+    counts: AtomicU64,
+    /// `error_rate_threshold` bits `:32 | slow_call_rate_threshold` bits `:32` (infinity when
+    /// slow-call detection is off, so no rate reaches it).
+    rates: AtomicU64,
+    /// `weighting:2 | exponential_half_life` in nanoseconds (at most a year: 55 bits).
+    weighting: AtomicU64,
+}
+
+/// The trip rules as plain values.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    min_calls: u32,
+    consecutive: Option<u32>,
+    error_rate: f32,
+    slow_rate: Option<f32>,
+    weighting: SampleWeighting,
+    half_life_nanos: u64,
+}
+
+impl TripRules {
+    fn new(config: &CircuitConfig) -> Self {
+        let rules = Self::default();
+        rules.set(config);
+        rules
+    }
+
+    fn set(&self, c: &CircuitConfig) {
+        let consecutive = c.consecutive_failures_threshold.unwrap_or(0);
+        self.counts.store(
+            u64::from(c.min_calls) << 32 | u64::from(consecutive),
+            Ordering::Relaxed,
+        );
+        let slow = if c.slow_call_threshold.is_some() {
+            c.slow_call_rate_threshold
+        } else {
+            f32::INFINITY
+        };
+        self.rates.store(
+            u64::from(c.error_rate_threshold.to_bits()) << 32 | u64::from(slow.to_bits()),
+            Ordering::Relaxed,
+        );
+        let kind: u64 = match c.sample_weighting {
+            SampleWeighting::Sliding => 0,
+            SampleWeighting::Exponential => 1,
+            SampleWeighting::Count => 2,
+        };
+        let half_life = nanos(c.exponential_half_life).min((1 << 62) - 1);
+        self.weighting
+            .store(kind << 62 | half_life, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn get(&self) -> Rules {
+        let counts = self.counts.load(Ordering::Relaxed);
+        let rates = self.rates.load(Ordering::Relaxed);
+        let weighting = self.weighting.load(Ordering::Relaxed);
+        let slow = f32::from_bits(rates as u32);
+        Rules {
+            min_calls: (counts >> 32) as u32,
+            consecutive: Some(counts as u32).filter(|c| *c != 0),
+            error_rate: f32::from_bits((rates >> 32) as u32),
+            slow_rate: slow.is_finite().then_some(slow),
+            weighting: match weighting >> 62 {
+                0 => SampleWeighting::Sliding,
+                1 => SampleWeighting::Exponential,
+                _ => SampleWeighting::Count,
+            },
+            half_life_nanos: weighting & ((1 << 62) - 1),
+        }
+    }
+}
+
 /// What drives a breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -152,6 +245,15 @@ impl fmt::Debug for ComponentBreaker {
             .field("window", &self.window)
             .finish_non_exhaustive()
     }
+}
+
+/// A count window for a config that judges by one (in the first episode), else none yet.
+fn count_window(config: &CircuitConfig) -> OnceBox<CountWindow> {
+    let slot = OnceBox::new();
+    if config.sample_weighting == SampleWeighting::Count {
+        let _ = slot.set(Box::new(CountWindow::new(config.window_calls.into(), 0)));
+    }
+    slot
 }
 
 /// The width of one window bucket in nanoseconds (valid configs only divide evenly).
@@ -207,7 +309,12 @@ impl ComponentBreaker {
             role,
             config: ArcSwap::from_pointee(config),
             probe: AtomicU64::new(ProbeWord::fresh(0).0),
-            failure_run: CachePadded::new(AtomicU64::new(FailureRun::NONE.0)),
+            failure: CachePadded::new(FailureLine {
+                run: AtomicU64::new(FailureRun::NONE.0),
+                count: count_window(&config),
+                trip: TripRules::new(&config),
+                fold: FoldCache::default(),
+            }),
             since: AtomicU64::new(now),
             open_until: AtomicU64::new(0),
             reopens: AtomicU32::new(0),
@@ -234,13 +341,13 @@ impl ComponentBreaker {
     }
 
     /// The state word: state and generation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn word(&self) -> StateWord {
         StateWord(self.words.state.load(Ordering::Acquire))
     }
 
     /// The gates its owners hold over this breaker.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn gate(&self) -> &Gate {
         &self.words.gate
     }
@@ -262,6 +369,16 @@ impl ComponentBreaker {
                 self.word().generation(),
                 self.since.load(Ordering::Acquire),
             );
+            let generation = self.word().generation();
+            if config.sample_weighting == SampleWeighting::Count {
+                let count = self.failure.count.get_or_init(|| {
+                    Box::new(CountWindow::new(config.window_calls.into(), generation))
+                });
+                count.relayout(Some(config.window_calls.into()), generation);
+            } else if let Some(count) = self.failure.count.get() {
+                count.relayout(None, generation);
+            }
+            self.failure.trip.set(&config);
         }
         self.config.store(Arc::new(config));
     }
@@ -281,6 +398,12 @@ mod tests {
     /// The breaker is four 128-byte lines (README, "Cost and memory"); the window's levels
     /// beyond the first, its carried sets and its high-water mark live outside it for that,
     /// and the timeline's origin lives behind its shared pointer.
+    /// The failure line's padding holds the trip rules and the fold cache.
+    #[test]
+    fn the_failure_line_is_one_cache_line() {
+        assert!(std::mem::size_of::<FailureLine>() <= 128);
+    }
+
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_breaker_fits_four_cache_lines() {

@@ -11,7 +11,7 @@ use super::error::RejectReason;
 use super::loom_shim::Ordering;
 use super::probe::ProbeWord;
 use super::state::{CircuitState, StateWord};
-use super::window::WindowStats;
+use super::window::{Tally, WindowStats};
 use super::{ComponentBreaker, Role};
 
 /// One breaker at one instant.
@@ -74,12 +74,22 @@ impl ComponentBreaker {
         }
     }
 
+    /// Lifetime totals: the time window's (which also holds rejections, ignored calls and
+    /// stale outcomes) plus the count window's.
+    fn totals(&self) -> Tally {
+        self.window.totals_with(|t| {
+            if let Some(count) = self.failure.count.get() {
+                count.total_into(t);
+            }
+        })
+    }
+
     /// This breaker's state and counters now.
     pub(crate) fn read(&self) -> Reading {
         let now = self.timeline.now_nanos();
         let word = self.word();
         let state = word.state();
-        let totals = self.window.totals();
+        let totals = self.totals();
         let probe = ProbeWord(self.probe.load(Ordering::Acquire));
         let mut transitions = [[0; 5]; 5];
         for (from, row) in transitions.iter_mut().enumerate() {
@@ -112,7 +122,8 @@ impl ComponentBreaker {
                 0
             },
             transitions,
-            stripes: self.window.stripes_in_use(),
+            stripes: self.window.stripes_in_use()
+                + self.failure.count.get().map_or(0, |c| c.stripes_in_use()),
         }
     }
 }

@@ -10,17 +10,21 @@ use super::guard::{Admission, Finish, Recorded, Ticket};
 use super::loom_shim::Ordering;
 use super::probe::{ProbeResult, ProbeWord};
 use super::state::{CircuitState, StateWord};
-use super::window::{Exponential, Kind, Sliding, WindowStats, WindowStrategy};
-use super::{ComponentBreaker, Role};
+use super::window::{outcome, Added, Exponential, Kind, Sliding, WindowStats, WindowStrategy};
+use super::{ComponentBreaker, Role, Rules};
 
 impl ComponentBreaker {
     /// Records how an admitted call ended (called by the guard, exactly once).
-    #[inline]
+    #[inline(always)]
     pub(super) fn finish(&self, ticket: &Ticket, how: Finish) -> Recorded {
-        let now = self.timeline.now_nanos();
+        // The clock is read only when something needs it: slow-call detection, the time
+        // window's bucket, or a trip check. A count window's success needs none of them.
         let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
-        let slow = match ticket.started {
-            Some(started) if slow_nanos != 0 => now.saturating_sub(started) >= slow_nanos,
+        let mut clock = Clock(None);
+        let slow = match ticket.started() {
+            Some(started) if slow_nanos != 0 => {
+                clock.now(self).saturating_sub(started) >= slow_nanos
+            }
             _ => false,
         };
         let kind = match how {
@@ -35,30 +39,33 @@ impl ComponentBreaker {
         let slow = slow && kind != Kind::Ignored;
 
         let word = self.word();
-        let generation = ticket.generation;
+        let generation = ticket.generation();
         if word.generation() != generation {
-            self.window.add_retired(kind);
-            if slow {
-                self.window.add_retired(Kind::Slow);
+            return self.stale(kind, slow);
+        }
+        match self.failure.count.get() {
+            Some(count) if kind != Kind::Ignored => {
+                match count.add(generation, outcome(kind == Kind::Failure, slow)) {
+                    Added::Counted => {}
+                    Added::Stale => return self.stale(kind, slow),
+                    Added::Inactive => self.add_timed(clock.now(self), generation, kind, slow),
+                }
             }
-            return Recorded::Stale;
+            Some(count) if count.is_active() => self.window.add_retired(kind),
+            _ => self.add_timed(clock.now(self), generation, kind, slow),
         }
-        self.window.add(now, generation, kind);
-        if slow {
-            self.window.add(now, generation, Kind::Slow);
-        }
-        match ticket.admission {
+        match ticket.admission() {
             Admission::Unmetered => {}
             Admission::Counted => match kind {
                 Kind::Success => {
                     self.end_failure_run(generation);
                     if slow {
-                        self.evaluate(word, now, 0);
+                        self.evaluate(word, &mut clock, 0);
                     }
                 }
                 Kind::Failure => {
                     let run = self.extend_failure_run(generation);
-                    self.evaluate(word, now, run);
+                    self.evaluate(word, &mut clock, run);
                 }
                 Kind::Ignored | Kind::Slow => {}
             },
@@ -70,19 +77,46 @@ impl ComponentBreaker {
                     Kind::Failure => ProbeResult::Failure,
                     Kind::Ignored | Kind::Slow => ProbeResult::Neutral,
                 };
-                self.finish_probe(word, result, now);
+                self.finish_probe(word, result, clock.now(self));
             }
         }
         Recorded::Counted
     }
 
+    /// Counts an outcome in the time window's bucket for `now`.
+    #[inline(always)]
+    fn add_timed(&self, now: u64, generation: u64, kind: Kind, slow: bool) {
+        self.window.add(now, generation, kind);
+        if slow {
+            self.add_slow(now, generation);
+        }
+    }
+
+    /// The slow-call count beside the outcome: out of line, so the common case carries one
+    /// copy of the window's write.
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, now: u64, generation: u64) {
+        self.window.add(now, generation, Kind::Slow);
+    }
+
+    /// An outcome of a finished episode: in the totals only.
+    #[cold]
+    fn stale(&self, kind: Kind, slow: bool) -> Recorded {
+        self.window.add_retired(kind);
+        if slow {
+            self.window.add_retired(Kind::Slow);
+        }
+        Recorded::Stale
+    }
+
     /// A success ends the failure run. Load first: a success must not write a shared line
     /// when nothing failed.
-    #[inline]
+    #[inline(always)]
     fn end_failure_run(&self, generation: u64) {
-        let run = FailureRun(self.failure_run.load(Ordering::Relaxed));
+        let run = FailureRun(self.failure.run.load(Ordering::Relaxed));
         if run.is_running_in(generation) {
-            let _ = self.failure_run.compare_exchange(
+            let _ = self.failure.run.compare_exchange(
                 run.0,
                 FailureRun::empty(generation).0,
                 Ordering::Relaxed,
@@ -93,10 +127,10 @@ impl ComponentBreaker {
 
     /// One more failure in episode `generation`'s run; returns the run's length.
     fn extend_failure_run(&self, generation: u64) -> u32 {
-        let mut run = FailureRun(self.failure_run.load(Ordering::Relaxed));
+        let mut run = FailureRun(self.failure.run.load(Ordering::Relaxed));
         loop {
             let next = run.extended(generation);
-            match self.failure_run.compare_exchange_weak(
+            match self.failure.run.compare_exchange_weak(
                 run.0,
                 next.0,
                 Ordering::Relaxed,
@@ -110,12 +144,12 @@ impl ComponentBreaker {
 
     /// Failures in a row in the current episode.
     pub(super) fn failures_in_a_row(&self) -> u32 {
-        FailureRun(self.failure_run.load(Ordering::Relaxed)).in_episode(self.word().generation())
+        FailureRun(self.failure.run.load(Ordering::Relaxed)).in_episode(self.word().generation())
     }
 
     /// The trip check: consecutive failures first, then the window's rates.
     #[cold]
-    fn evaluate(&self, word: StateWord, now: u64, run: u32) {
+    fn evaluate(&self, word: StateWord, clock: &mut Clock, run: u32) {
         tracing::trace!(
             target: "breaker",
             component = self.name.as_str(),
@@ -127,40 +161,38 @@ impl ComponentBreaker {
             // A derived breaker's state comes from its owner, never from its own calls.
             return;
         }
-        let config = self.config.load();
-        if let Some(threshold) = config.consecutive_failures_threshold {
+        let rules = self.failure.trip.get();
+        if let Some(threshold) = rules.consecutive {
             if run >= threshold {
                 self.transition(
                     word,
                     CircuitState::Open,
                     TransitionReason::ConsecutiveFailures { count: run },
-                    now,
+                    clock.now(self),
                 );
                 return;
             }
         }
-        let stats = self.window_stats(&config, now, word.generation());
-        if stats.calls < u64::from(config.min_calls) {
+        let (stats, min_calls) = self.trip_stats(&rules, clock, word.generation());
+        if stats.calls < min_calls {
             return;
         }
-        let reason = if stats.error_rate >= config.error_rate_threshold {
+        let reason = if stats.error_rate >= rules.error_rate {
             TransitionReason::ErrorRate {
                 rate: stats.error_rate,
-                threshold: config.error_rate_threshold,
+                threshold: rules.error_rate,
                 calls: stats.calls,
             }
-        } else if config.slow_call_threshold.is_some()
-            && stats.slow_call_rate >= config.slow_call_rate_threshold
-        {
+        } else if let Some(threshold) = rules.slow_rate.filter(|t| stats.slow_call_rate >= *t) {
             TransitionReason::SlowCallRate {
                 rate: stats.slow_call_rate,
-                threshold: config.slow_call_rate_threshold,
+                threshold,
                 calls: stats.calls,
             }
         } else {
             return;
         };
-        self.transition(word, CircuitState::Open, reason, now);
+        self.transition(word, CircuitState::Open, reason, clock.now(self));
     }
 
     /// The window as the trip check sees it at `now`, for episode `generation`.
@@ -173,6 +205,13 @@ impl ComponentBreaker {
         let strategy: &dyn WindowStrategy = match config.sample_weighting {
             SampleWeighting::Sliding => &Sliding,
             SampleWeighting::Exponential => &Exponential,
+            SampleWeighting::Count => {
+                // The window is whichever one the breaker writes (a reload may be switching).
+                if let Some(stats) = self.failure.count.get().and_then(|c| c.stats()) {
+                    return stats;
+                }
+                &Sliding
+            }
         };
         // The window measures the half-life in its own bucket width, which a reload may be
         // changing while `config` is still the old one.
@@ -183,6 +222,37 @@ impl ComponentBreaker {
             strategy,
             nanos(config.exponential_half_life),
         )
+    }
+
+    /// The window as the trip check sees it, and the calls the `min_calls` gate asks for (a
+    /// count window holds at most `window_calls` calls on one stripe, so no more than that).
+    /// O(stripes): the count window keeps running counts, the sliding window's earlier
+    /// buckets are cached; only an exponential window is folded in full.
+    fn trip_stats(&self, rules: &Rules, clock: &mut Clock, generation: u64) -> (WindowStats, u64) {
+        let min_calls = u64::from(rules.min_calls);
+        let since = || self.since.load(Ordering::Acquire);
+        match rules.weighting {
+            SampleWeighting::Count => {
+                if let Some((stats, calls)) = self.failure.count.get().and_then(|c| c.trip()) {
+                    return (stats, min_calls.min(calls));
+                }
+            }
+            SampleWeighting::Exponential => {
+                let stats = self.window.stats(
+                    clock.now(self),
+                    generation,
+                    since(),
+                    &Exponential,
+                    rules.half_life_nanos,
+                );
+                return (stats, min_calls);
+            }
+            SampleWeighting::Sliding => {}
+        }
+        let stats =
+            self.window
+                .sliding_stats(clock.now(self), generation, since(), &self.failure.fold);
+        (stats, min_calls)
     }
 
     /// Calls in the current episode's window at `now` (what the global fuse's `min_calls`
@@ -250,6 +320,19 @@ impl ComponentBreaker {
                 );
             }
             None => {}
+        }
+    }
+}
+
+/// The clock reading of one record, taken the first time something needs it.
+struct Clock(Option<u64>);
+
+impl Clock {
+    #[inline(always)]
+    fn now(&mut self, breaker: &ComponentBreaker) -> u64 {
+        match self.0 {
+            Some(now) => now,
+            None => *self.0.insert(breaker.timeline.now_nanos()),
         }
     }
 }

@@ -108,6 +108,11 @@ impl ComponentBreaker {
             CircuitState::ForcedOpen | CircuitState::Disabled => {}
         }
         self.since.store(now, Ordering::Relaxed);
+        // The count window is tagged with the episode like the buckets are, but its rings
+        // have no room for a tag per outcome: empty them before anyone sees the new state.
+        if let Some(count) = self.failure.count.get() {
+            count.reset(next.generation());
+        }
         // Under this lock: the owner's tally can never see a close before the open it undoes,
         // and what it holds for the new state is in place before anyone sees that state.
         self.owner.publishing(from, to);

@@ -62,6 +62,8 @@
 //! touched by one thread at a time keeps one stripe. A geometry change adds, on the level it
 //! moves to, a carried set of `capacity × 40 B` (once), and a new level if the ring grows.
 
+mod cache;
+mod count;
 mod stripe;
 mod weighting;
 
@@ -71,6 +73,8 @@ use crossbeam_utils::CachePadded;
 use once_cell::sync::Lazy;
 
 use crate::engine::loom_shim::{AtomicU64, OnceBox, Ordering};
+pub(crate) use cache::FoldCache;
+pub(crate) use count::{outcome, Added, CountWindow};
 use stripe::{era, Bucket, Stripe, Tag};
 pub(crate) use stripe::{Kind, Tally};
 use weighting::Fold;
@@ -116,7 +120,7 @@ fn nonzero(x: u32) -> u32 {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn probe() -> u32 {
     PROBE.with(Cell::get)
 }
@@ -129,6 +133,13 @@ fn rehash() {
         x ^= x << 5;
         p.set(nonzero(x));
     });
+}
+
+/// An outcome that raced a reload: in the totals only (rare, so out of line).
+#[cold]
+#[inline(never)]
+fn retire(stripe: &Stripe, kind: Kind) {
+    stripe.add_retired(kind);
 }
 
 /// Everything a writer needs to find its bucket, in one atomic word:
@@ -208,7 +219,7 @@ impl Width {
     }
 
     /// The width in nanoseconds, if it belongs to `geometry`'s layout.
-    #[inline]
+    #[inline(always)]
     fn for_layout(self, geometry: Geometry) -> Option<u64> {
         (self.0 & Self::CHECK_MASK == geometry.layout() & Self::CHECK_MASK)
             .then(|| (self.0 >> Self::CHECK_BITS).max(1))
@@ -248,10 +259,20 @@ impl Level {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn stripe(&self, index: usize) -> &Stripe {
         // `slots` holds MAX_STRIPES (a power of two) slots.
         let slot = &self.slots[index & (self.slots.len() - 1)];
+        match slot.get() {
+            Some(stripe) => stripe,
+            None => self.new_stripe(slot),
+        }
+    }
+
+    /// A stripe's first use allocates it (once per stripe, ever).
+    #[cold]
+    #[inline(never)]
+    fn new_stripe<'a>(&self, slot: &'a OnceBox<CachePadded<Stripe>>) -> &'a Stripe {
         slot.get_or_init(|| Box::new(CachePadded::new(Stripe::new(self.capacity))))
     }
 
@@ -330,7 +351,7 @@ impl Window {
     }
 
     /// Level `index` of the chain: level 0 costs nothing, each further level one pointer.
-    #[inline]
+    #[inline(always)]
     fn level(&self, index: usize) -> &Level {
         let mut level = &self.base;
         for _ in 0..index {
@@ -351,15 +372,14 @@ impl Window {
     /// Counts one outcome of episode `generation` in the bucket for `now_nanos`. Lock-free;
     /// the common case is a load of the geometry, of the width, of the bucket's tag and one
     /// CAS on this thread's stripe.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, now_nanos: u64, generation: u64, kind: Kind) {
         let geometry = Geometry(self.geometry.load(Ordering::Acquire));
         let level = self.level(geometry.level());
         let stripe = level.stripe(probe() as usize & (geometry.stripes() - 1));
         let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
             // A reload is changing the geometry under us: totals only.
-            stripe.add_retired(kind);
-            return;
+            return retire(stripe, kind);
         };
         let epoch = now_nanos / width;
         let tag = Tag::new(era(generation, geometry.layout()), epoch);
@@ -444,6 +464,104 @@ impl Window {
         fold.finish()
     }
 
+    /// [`stats`](Self::stats) with every weight 1, for the trip check: the buckets before the
+    /// current one are folded once per bucket width (and per episode, geometry and stripe
+    /// count) into `cache`, so a recorded failure reads only the current bucket of each
+    /// stripe. Integer sums throughout, so the rates are those of the full fold to the bit. A
+    /// writer that read the clock before the bucket turned and writes after the cache was
+    /// filled is missed until the next turn: at most the calls in flight at that moment, for
+    /// at most one bucket width.
+    #[inline]
+    pub(crate) fn sliding_stats(
+        &self,
+        now_nanos: u64,
+        generation: u64,
+        since_nanos: u64,
+        cache: &FoldCache,
+    ) -> WindowStats {
+        let geometry = Geometry(self.geometry.load(Ordering::Acquire));
+        let level = self.level(geometry.level());
+        let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
+            return self.stats(now_nanos, generation, since_nanos, &Sliding, 0);
+        };
+        let now = now_nanos / width;
+        // The current bucket is never older than the episode, so its tag alone says whether
+        // it counts.
+        let current = Tag::new(era(generation, geometry.layout()), now);
+        let key = [current.bits(), geometry.0];
+        let mut sums = match cache.get(key) {
+            Some(older) => older,
+            None => self.fill(
+                level,
+                geometry,
+                width,
+                now_nanos,
+                generation,
+                since_nanos,
+                cache,
+            ),
+        };
+        let mut add = |tag: Tag, [s, f, _, slow]: [u64; 4]| {
+            if tag == current {
+                sums[0] += s + f;
+                sums[1] += f;
+                sums[2] += slow;
+            }
+        };
+        let index = usize::try_from(now % geometry.buckets()).unwrap_or(0);
+        // Stripes exist only below the stripe count, which never shrinks.
+        let stripes = level.slots.iter().take(geometry.stripes());
+        for stripe in stripes.filter_map(|s| s.get()) {
+            if let Some(bucket) = stripe.buckets().get(index) {
+                let (tag, counts) = bucket.read();
+                add(tag, counts);
+            }
+        }
+        // A reload's carried set holds a current bucket only in its first entry.
+        if geometry.carried() {
+            if let Some(entry) = level.carried.get().and_then(|c| c.0.first()) {
+                if let Some((tag, counts)) = entry.read_published() {
+                    add(tag, counts);
+                }
+            }
+        }
+        let [calls, failures, slow] = sums;
+        WindowStats::unweighted(calls, failures, slow)
+    }
+
+    /// Sums the buckets before the current one and leaves them in `cache`.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn fill(
+        &self,
+        level: &Level,
+        geometry: Geometry,
+        width: u64,
+        now_nanos: u64,
+        generation: u64,
+        since_nanos: u64,
+        cache: &FoldCache,
+    ) -> [u64; 3] {
+        let span = Span::new(
+            width,
+            geometry.buckets(),
+            era(generation, geometry.layout()),
+            now_nanos,
+            since_nanos,
+        );
+        let mut sums = [0u64; 3];
+        self.fold_level(level, geometry, &span, &mut |age, [s, f, _, slow]| {
+            if age > 0 {
+                sums[0] += s + f;
+                sums[1] += f;
+                sums[2] += slow;
+            }
+        });
+        cache.put([Tag::new(span.era, span.now).bits(), geometry.0], sums);
+        sums
+    }
+
     /// Hands every bucket of `level` (the first `geometry.buckets()` of each stripe and of the
     /// layout's carried set) that `span` counts to `visit`, with its age.
     fn fold_level(
@@ -477,8 +595,21 @@ impl Window {
 
     /// Lifetime totals over every stripe of every level, never below what an earlier call
     /// returned (see the module docs).
+    #[cfg(test)]
     pub(crate) fn totals(&self) -> Tally {
+        self.totals_with(|_| {})
+    }
+
+    /// [`totals`](Self::totals) with `more` (the count window's) added before the high-water
+    /// mark is applied, so the sum never goes down either.
+    pub(crate) fn totals_with(&self, more: impl FnOnce(&mut Tally)) -> Tally {
         let mut t = Tally::default();
+        more(&mut t);
+        if t != Tally::default() {
+            // Counts from elsewhere need the high-water mark even if this window never
+            // counted: allocate its home (a snapshot's cost, never a call's).
+            let _ = self.base.stripe(0);
+        }
         for level in self.levels() {
             for stripe in level.live_stripes() {
                 stripe.total_into(&mut t);
@@ -678,6 +809,42 @@ mod tests {
             2,
             "level 0's first stripe and level 1's"
         );
+    }
+
+    /// The trip check's cached fold agrees with a full fold through bucket turns, episodes,
+    /// stripe growth and geometry changes (one thread: no writer is late).
+    #[test]
+    fn the_cached_fold_equals_the_full_fold() {
+        let w = Window::new(4, 1_000);
+        let cache = FoldCache::default();
+        let mut x = 0x2545_F491u64;
+        let (mut now, mut generation, mut since) = (0u64, 0u64, 0u64);
+        for step in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 100 {
+                0..=59 => w.add(now, generation, Kind::Success),
+                60..=84 => w.add(now, generation, Kind::Failure),
+                85..=89 => w.add(now, generation, Kind::Slow),
+                90..=96 => now += x % 1_500,
+                97 => {
+                    generation += 1;
+                    since = now;
+                }
+                98 => w.on_contention(),
+                _ => w.relayout(
+                    500 + (x >> 8) % 2_000,
+                    1 + (x >> 20) as u32 % 8,
+                    now,
+                    generation,
+                    since,
+                ),
+            }
+            let full = w.stats(now, generation, since, &Sliding, 0);
+            let cached = w.sliding_stats(now, generation, since, &cache);
+            assert_eq!(full, cached, "step {step}");
+        }
     }
 
     /// The window's share of the breaker's four cache lines (see the engine's

@@ -69,6 +69,11 @@ impl Tag {
         self.0 & EPOCH_MASK
     }
 
+    /// The tag as one word (the trip check's cache key).
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
+
     /// Whether `self` belongs to an era that began after `other`'s (see [`NEWER_WINDOW`]).
     fn later_era_than(self, other: Tag) -> bool {
         let ahead = self.era().wrapping_sub(other.era()) & ERA_MASK;
@@ -203,7 +208,7 @@ impl Stripe {
     /// the same counter (the count still landed; the caller may spread out). `relaid` says
     /// whether the geometry changed since `tag` was made; it is asked only about a bucket of a
     /// later era with an earlier epoch, which is rare.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(
         &self,
         tag: Tag,
@@ -216,6 +221,18 @@ impl Stripe {
             self.add_retired(kind);
             return true;
         };
+        // The common case, inlined: the bucket is already this slot's.
+        if Tag(bucket.tag.load(Ordering::Acquire)) == tag {
+            return bump(bucket.counts.get(kind));
+        }
+        self.claim(bucket, tag, kind, relaid)
+    }
+
+    /// The bucket holds another slot's tag: claim it (the first writer of a new slot), or
+    /// count in the totals if this writer is late. Once per bucket width per stripe.
+    #[cold]
+    #[inline(never)]
+    fn claim(&self, bucket: &Bucket, tag: Tag, kind: Kind, relaid: impl Fn() -> bool) -> bool {
         loop {
             let seen = Tag(bucket.tag.load(Ordering::Acquire));
             if seen == tag {
@@ -309,7 +326,7 @@ impl Stripe {
 
 /// Increments with a load + CAS instead of `fetch_add`, so that a collision with another
 /// thread is *seen* (the CAS fails) and the window can add stripes. The count always lands.
-#[inline]
+#[inline(always)]
 fn bump(counter: &AtomicU64) -> bool {
     let v = counter.load(Ordering::Relaxed);
     if counter

@@ -18,6 +18,31 @@ pub struct WindowStats {
     pub slow_call_rate: f32,
 }
 
+impl WindowStats {
+    /// The stats of `calls` calls with every weight 1: the rates as [`Fold`] computes them
+    /// (the same `f64` division), so both give the same bits.
+    #[inline]
+    pub(crate) fn unweighted(calls: u64, failures: u64, slow_calls: u64) -> Self {
+        // Below 2^63 a signed conversion rounds exactly as the unsigned one (one instruction
+        // instead of several); no count gets near 2^63.
+        let float = |n: u64| i64::try_from(n).map_or(n as f64, |n| n as f64);
+        let rate = |part: u64| {
+            if part == 0 || calls == 0 {
+                0.0
+            } else {
+                ((float(part) / float(calls)) as f32).clamp(0.0, 1.0)
+            }
+        };
+        Self {
+            calls,
+            failures,
+            slow_calls,
+            error_rate: rate(failures),
+            slow_call_rate: rate(slow_calls),
+        }
+    }
+}
+
 /// Weighs a bucket by its age when the window is folded into rates. The buckets themselves
 /// are the same for every strategy, so switching strategy (even on reload) loses nothing.
 pub trait WindowStrategy: Send + Sync {
