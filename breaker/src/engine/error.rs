@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::names::ComponentName;
 
-/// Why a call was refused. Every variant names the component; the open kinds also say when
-/// calls are expected to be let through again.
+/// Why a call was refused, or cut off ([`Timeout`](Self::Timeout)). Every variant names the
+/// component; the open kinds also say when calls are expected to be let through again.
 ///
 /// Making one is cheap: the name of a `breakers!` component is copied without touching shared
 /// memory, and that of a breaker registered at run time costs one reference-count increment
@@ -73,6 +73,15 @@ pub enum CircuitError {
         /// The name that was asked for.
         component: ComponentName,
     },
+    /// The call was let through but ran past its `timeout` (the attribute's, the tower
+    /// layer's): it was cut off (its future dropped) and recorded as a failure.
+    #[error("call to `{component}` timed out after {}", Secs(*after))]
+    Timeout {
+        /// The component that was called.
+        component: ComponentName,
+        /// The timeout it ran past.
+        after: Duration,
+    },
 }
 
 impl CircuitError {
@@ -85,7 +94,8 @@ impl CircuitError {
             | Self::GlobalOpen { component, .. }
             | Self::FleetOpen { component, .. }
             | Self::ForcedOpen { component }
-            | Self::ComponentMissing { component } => component,
+            | Self::ComponentMissing { component }
+            | Self::Timeout { component, .. } => component,
         }
     }
 
@@ -100,7 +110,8 @@ impl CircuitError {
     }
 
     /// The label used for rejection metrics: `open`, `half_open_exhausted`, `global_open`,
-    /// `fleet_open`, `forced_open` or `component_missing`.
+    /// `fleet_open`, `forced_open` or `component_missing`; `timeout` for a call cut off (a
+    /// failure, counted with the calls, not a rejection).
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Open { .. } => "open",
@@ -109,16 +120,19 @@ impl CircuitError {
             Self::FleetOpen { .. } => "fleet_open",
             Self::ForcedOpen { .. } => "forced_open",
             Self::ComponentMissing { .. } => "component_missing",
+            Self::Timeout { .. } => "timeout",
         }
     }
 }
 
 /// Lets `?` turn a rejection into an `io::Error` (the orphan rule stops users writing this).
-/// A missing component maps to `NotFound`, every refusal to `ConnectionRefused`.
+/// A missing component maps to `NotFound`, a timeout to `TimedOut`, every refusal to
+/// `ConnectionRefused`.
 impl From<CircuitError> for io::Error {
     fn from(e: CircuitError) -> Self {
         let kind = match e {
             CircuitError::ComponentMissing { .. } => io::ErrorKind::NotFound,
+            CircuitError::Timeout { .. } => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::ConnectionRefused,
         };
         io::Error::new(kind, e)
@@ -229,7 +243,9 @@ impl RejectReason {
             CircuitError::HalfOpenExhausted { .. } => Some(Self::HalfOpenExhausted),
             CircuitError::GlobalOpen { .. } => Some(Self::GlobalOpen),
             CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
-            CircuitError::ComponentMissing { .. } | CircuitError::FleetOpen { .. } => None,
+            CircuitError::ComponentMissing { .. }
+            | CircuitError::FleetOpen { .. }
+            | CircuitError::Timeout { .. } => None,
         }
     }
 
