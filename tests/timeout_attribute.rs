@@ -309,3 +309,19 @@ fn the_timeout_error_says_what_happened() {
     assert_eq!(e.retry_after(), None);
     assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::TimedOut);
 }
+
+/// The real clock's timer is tokio's (feature `tokio`): a deadline already passed completes at
+/// once on a tokio runtime, and one far ahead does not (nothing here waits for real time).
+#[tokio::test]
+async fn the_system_clock_times_with_tokio() {
+    use breaker::{Clock, SystemClock};
+    use futures::FutureExt;
+    let now = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), SystemClock.sleep_until(now))
+        .await
+        .expect("a passed deadline completes at once");
+    assert!(SystemClock
+        .sleep_until(now + Duration::from_secs(3600))
+        .now_or_never()
+        .is_none());
+}

@@ -174,7 +174,8 @@ impl From<CircuitError> for io::Error {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError<E> {
-    /// The breaker refused the call; it did not run.
+    /// The breaker refused the call, so it did not run; or, with [`CircuitError::Timeout`],
+    /// it ran past its timeout and was cut off (a failure).
     #[error(transparent)]
     Rejected(CircuitError),
     /// The call ran and failed.

@@ -40,6 +40,7 @@ mod service;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_layer::Layer;
 
@@ -61,6 +62,7 @@ pub struct CircuitBreakerLayer<C = ServerErrorsAsFailures, R = RejectAsError> {
     target: Target,
     classify: C,
     reject: R,
+    timeout: Option<Duration>,
 }
 
 impl CircuitBreakerLayer {
@@ -88,6 +90,7 @@ impl CircuitBreakerLayer {
             target,
             classify: ServerErrorsAsFailures,
             reject: RejectAsError,
+            timeout: None,
         }
     }
 }
@@ -99,7 +102,24 @@ impl<C, R> CircuitBreakerLayer<C, R> {
             target: self.target,
             classify,
             reject: self.reject,
+            timeout: self.timeout,
         }
+    }
+
+    /// Cuts off a call whose response is not ready `after` its admission, on the breaker's
+    /// [`Clock`](crate::Clock) (a [`FakeClock`](crate::FakeClock) in tests; the real clock's
+    /// timer is tokio's, feature `tokio`): the inner future is dropped, the call recorded as a
+    /// failure (and as slow, when `after` is at least `slow_call_threshold`), so a half-open
+    /// probe's slot comes back, and the answer is the refusal policy's for
+    /// [`CircuitError::Timeout`]: `Err(CallError::Rejected(CircuitError::Timeout { .. }))` by
+    /// default, `504 Gateway Timeout` (no `Retry-After`) with [`http`](Self::http), the
+    /// function's response with [`respond_with`](Self::respond_with).
+    ///
+    /// The deadline starts at admission; a response head ready in the poll the deadline
+    /// passes still counts. Untimed calls pay nothing for it; a timed one allocates its timer.
+    pub fn timeout(mut self, after: Duration) -> Self {
+        self.timeout = Some(after);
+        self
     }
 
     /// Answers refusals with `reject`.
@@ -108,6 +128,7 @@ impl<C, R> CircuitBreakerLayer<C, R> {
             target: self.target,
             classify: self.classify,
             reject,
+            timeout: self.timeout,
         }
     }
 
@@ -135,6 +156,7 @@ impl<S, C: Clone, R: Clone> Layer<S> for CircuitBreakerLayer<C, R> {
             self.target.clone(),
             self.classify.clone(),
             self.reject.clone(),
+            self.timeout,
         )
     }
 }
@@ -145,6 +167,7 @@ impl<C, R> fmt::Debug for CircuitBreakerLayer<C, R> {
             .field("component", &self.target.name())
             .field("classify", &std::any::type_name::<C>())
             .field("reject", &std::any::type_name::<R>())
+            .field("timeout", &self.timeout)
             .finish()
     }
 }

@@ -3,9 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tower_service::Service;
 
+use super::future::Timer;
 use super::{Classify, Negotiate, Reject, RejectAsError, ResponseFuture, ServerErrorsAsFailures};
 use crate::{ComponentBreaker, ComponentHandle, Permit};
 
@@ -17,15 +19,23 @@ pub struct CircuitBreaker<S, C = ServerErrorsAsFailures, R = RejectAsError> {
     target: Target,
     classify: C,
     reject: R,
+    timeout: Option<Duration>,
 }
 
 impl<S, C, R> CircuitBreaker<S, C, R> {
-    pub(crate) fn new(inner: S, target: Target, classify: C, reject: R) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        target: Target,
+        classify: C,
+        reject: R,
+        timeout: Option<Duration>,
+    ) -> Self {
         Self {
             inner,
             target,
             classify,
             reject,
+            timeout,
         }
     }
 
@@ -60,7 +70,12 @@ where
         // half-open slot for a request that may never be sent.
         match self.target.acquire() {
             Permit::Allowed(guard) => {
-                ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
+                // Negotiated only for a timed call: an untimed one never answers for the layer.
+                let timer = self
+                    .timeout
+                    .map(|after| Timer::new(&guard, after, self.reject.negotiate(&request)));
+                let future = self.inner.call(request);
+                ResponseFuture::called(future, guard, self.classify.clone(), timer)
             }
             Permit::Rejected(error) => {
                 ResponseFuture::rejected(error, self.reject.negotiate(&request))
