@@ -70,7 +70,10 @@ fn is_timeout(result: &Result<u32, ApiError>) -> bool {
 /// Polls `f` once: it must be pending.
 fn poll_once<F: std::future::Future + Unpin>(f: &mut F) {
     block_on(async {
-        assert!(futures::poll!(&mut *f).is_pending(), "the call finished early");
+        assert!(
+            futures::poll!(&mut *f).is_pending(),
+            "the call finished early"
+        );
     });
 }
 
@@ -134,7 +137,10 @@ mod past_timeout {
         CLOCK.advance(TIMEOUT);
         let out = block_on(&mut call);
         assert!(is_timeout(&out), "expected a timeout, got {out:?}");
-        assert!(DROPPED.load(SeqCst), "the cut-off call's future is still alive");
+        assert!(
+            DROPPED.load(SeqCst),
+            "the cut-off call's future is still alive"
+        );
         assert_eq!(runs(), 1);
         let s = snap();
         assert_eq!((s.calls, s.successes, s.failures, s.ignored), (1, 0, 1, 0));
@@ -230,7 +236,10 @@ mod half_open {
         let out = block_on(probe);
         assert!(is_timeout(&out), "expected a timeout, got {out:?}");
         let s = snap();
-        assert_eq!(s.half_open_in_flight, 0, "the timed-out probe kept its slot");
+        assert_eq!(
+            s.half_open_in_flight, 0,
+            "the timed-out probe kept its slot"
+        );
         assert_eq!(s.failures, 4);
         assert_eq!(rest().state(), CircuitState::Open);
 
@@ -247,7 +256,9 @@ mod shapes {
 
     isolated_registry!(breaker_suite::small_config(100));
 
-    fn cached(_rx: oneshot::Receiver<u32>) -> impl std::future::Future<Output = Result<u32, ApiError>> {
+    fn cached(
+        _rx: oneshot::Receiver<u32>,
+    ) -> impl std::future::Future<Output = Result<u32, ApiError>> {
         async { Ok(0) }
     }
 

@@ -88,7 +88,10 @@ fn a_response_past_the_timeout_is_a_failure_and_its_future_is_dropped() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert!(dropped.load(SeqCst), "the inner future outlived its timeout");
+    assert!(
+        dropped.load(SeqCst),
+        "the inner future outlived its timeout"
+    );
     let s = registry.component("api").unwrap().snapshot();
     assert_eq!((s.calls, s.successes, s.failures), (1, 0, 1));
     // A stray extra poll repeats the answer.
@@ -177,7 +180,10 @@ fn a_probe_that_times_out_gives_its_slot_back() {
         Err(CallError::Rejected(CircuitError::Timeout { .. }))
     ));
     let s = b.snapshot();
-    assert_eq!(s.half_open_in_flight, 0, "the timed-out probe kept its slot");
+    assert_eq!(
+        s.half_open_in_flight, 0,
+        "the timed-out probe kept its slot"
+    );
     assert_eq!(b.state(), CircuitState::Open);
 
     // After the (backed-off) cooldown the next probe is admitted and closes the breaker.
@@ -193,5 +199,8 @@ fn the_layer_shows_its_timeout() {
     let layer = CircuitBreakerLayer::for_component(&registry, "api")
         .unwrap()
         .timeout(TIMEOUT);
-    assert!(format!("{layer:?}").contains("timeout: Some(2s)"), "{layer:?}");
+    assert!(
+        format!("{layer:?}").contains("timeout: Some(2s)"),
+        "{layer:?}"
+    );
 }

@@ -149,7 +149,11 @@ pub fn typed_future<R, F: Future<Output = R>>(f: F) -> F {
 /// `None` once the time is up, with `call` already dropped (so whatever it held, a
 /// connection, a lock, is released before the caller records the failure). `call` is polled
 /// before the timer, so a call that finishes in the poll its deadline passes still counts.
-pub async fn timed<F: Future>(guard: &CallGuard<'_>, after: Duration, call: F) -> Option<F::Output> {
+pub async fn timed<F: Future>(
+    guard: &CallGuard<'_>,
+    after: Duration,
+    call: F,
+) -> Option<F::Output> {
     let mut timer = guard.breaker().sleep(after);
     let mut call = std::pin::pin!(call);
     std::future::poll_fn(|cx| {
