@@ -256,10 +256,8 @@ mod shapes {
 
     isolated_registry!(breaker_suite::small_config(100));
 
-    fn cached(
-        _rx: oneshot::Receiver<u32>,
-    ) -> impl std::future::Future<Output = Result<u32, ApiError>> {
-        async { Ok(0) }
+    async fn cached(_rx: oneshot::Receiver<u32>) -> Result<u32, ApiError> {
+        Ok(0)
     }
 
     /// A fallback answers refusals only: a timeout is returned through `From<CircuitError>`,
@@ -269,6 +267,8 @@ mod shapes {
         Ok(rx.await?)
     }
 
+    // The shape under test is a fn returning a future.
+    #[allow(clippy::manual_async_fn)]
     #[circuit_breaker(component = "rest", registry = REG, timeout = "1500ms")]
     fn future_tail(
         rx: oneshot::Receiver<u32>,
