@@ -35,9 +35,11 @@ pub trait Clock: Send + Sync {
     /// cuts a call off by advancing the clock, not by sleeping.
     ///
     /// The default is the real time's timer: with the `tokio` feature, tokio's
-    /// [`sleep_until`](https://docs.rs/tokio/latest/tokio/time/fn.sleep_until.html) (so it needs a
-    /// tokio runtime with its time driver); without it, a timer that never fires, so calls
-    /// are not cut off. A custom clock whose time is not the real one implements this.
+    /// [`sleep_until`](https://docs.rs/tokio/latest/tokio/time/fn.sleep_until.html), on the
+    /// caller's tokio runtime (which needs its time driver, `enable_time`); outside a tokio
+    /// runtime, or without the feature, a timer that never fires (calls are not cut off; a
+    /// `tracing` warning says so, once). A custom clock whose time is not the real one, or
+    /// another runtime's user, implements this.
     fn sleep_until(&self, deadline: Instant) -> Sleep {
         real_sleep_until(deadline)
     }
@@ -46,14 +48,18 @@ pub trait Clock: Send + Sync {
 /// The real time's timer: tokio's, or none without the `tokio` feature.
 fn real_sleep_until(deadline: Instant) -> Sleep {
     #[cfg(feature = "tokio")]
-    {
-        Box::pin(tokio::time::sleep_until(deadline.into()))
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Box::pin(tokio::time::sleep_until(deadline.into()));
     }
-    #[cfg(not(feature = "tokio"))]
-    {
-        let _ = deadline;
-        Box::pin(std::future::pending())
+    let _ = deadline;
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "a breaker timeout has no timer (it needs the `tokio` feature and a tokio runtime, \
+             or a Clock that implements `sleep_until`): calls are not cut off"
+        );
     }
+    Box::pin(std::future::pending())
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
