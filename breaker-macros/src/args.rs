@@ -4,8 +4,8 @@ use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitStr, Path, Token};
 
-const VALID: &str =
-    "expected one of: `component`, `failure_if`, `ignore_if`, `fallback`, `registry`, `crate`";
+const VALID: &str = "expected one of: `component`, `failure_if`, `ignore_if`, `fallback`, \
+                     `registry`, `crate`, `timeout`";
 
 /// The attribute's arguments, each with the span of the user's tokens for diagnostics.
 pub(crate) struct Args {
@@ -16,6 +16,14 @@ pub(crate) struct Args {
     pub(crate) fallback: Option<Path>,
     pub(crate) registry: Option<Path>,
     pub(crate) krate: Option<Path>,
+    pub(crate) timeout: Option<Timeout>,
+}
+
+/// `timeout = "2s"`: checked here, so a bad duration is an error at the user's string.
+pub(crate) struct Timeout {
+    /// The `timeout` key, where a timeout on a sync fn is reported.
+    pub(crate) key: Ident,
+    pub(crate) nanos: u64,
 }
 
 impl Parse for Args {
@@ -26,6 +34,7 @@ impl Parse for Args {
         let mut fallback = None;
         let mut registry = None;
         let mut krate = None;
+        let mut timeout = None;
         while !input.is_empty() {
             let key: Ident = if input.peek(Token![crate]) {
                 let k: Token![crate] = input.parse()?;
@@ -49,6 +58,7 @@ impl Parse for Args {
                 "fallback" => set(&mut fallback, &key, input.parse()?)?,
                 "registry" => set(&mut registry, &key, input.parse()?)?,
                 "crate" => set(&mut krate, &key, input.parse()?)?,
+                "timeout" => set(&mut timeout, &key, parse_timeout(&key, input)?)?,
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
@@ -74,6 +84,7 @@ impl Parse for Args {
             fallback,
             registry,
             krate,
+            timeout,
         })
     }
 }
@@ -113,5 +124,33 @@ fn parse_component(input: ParseStream<'_>) -> syn::Result<Ident> {
             e.span(),
             "expected the component's name, as in `component = \"binance_ws\"`",
         )
+    })
+}
+
+/// `"2s"`, `"1500ms"`, `"1m 30s"`: a humantime duration (as in config files), above zero and
+/// within `u64` nanoseconds.
+fn parse_timeout(key: &Ident, input: ParseStream<'_>) -> syn::Result<Timeout> {
+    let lit: LitStr = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected the timeout as a string, as in `timeout = \"2s\"` or `timeout = \"500ms\"`",
+        )
+    })?;
+    let value = lit.value();
+    let bad = |why: String| {
+        syn::Error::new(
+            lit.span(),
+            format!("`timeout = \"{value}\"`: {why}; write a duration such as \"2s\" or \"500ms\""),
+        )
+    };
+    let duration = humantime::parse_duration(&value).map_err(|e| bad(e.to_string()))?;
+    if duration.is_zero() {
+        return Err(bad("a timeout must be above zero".to_owned()));
+    }
+    let nanos = u64::try_from(duration.as_nanos())
+        .map_err(|_| bad("too long (at most about 584 years)".to_owned()))?;
+    Ok(Timeout {
+        key: key.clone(),
+        nanos,
     })
 }

@@ -37,7 +37,7 @@ use syn::{
     Stmt, TraitItemFn, Type,
 };
 
-use crate::args::Args;
+use crate::args::{Args, Timeout};
 
 pub(crate) fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(args, item.clone()) {
@@ -138,6 +138,7 @@ impl Rewrite {
         } else {
             Shape::Sync
         };
+        check_timeout(&args, &shape)?;
         let krate = args
             .krate
             .as_ref()
@@ -173,7 +174,7 @@ impl Rewrite {
             Shape::Async => {
                 let ret = erase_impl_trait(&self.ret);
                 self.protect(
-                    &quote!(#private::typed_future::<#ret, _>(async move #block).await),
+                    &quote!(#private::typed_future::<#ret, _>(async move #block)),
                     true,
                 )?
             }
@@ -183,7 +184,7 @@ impl Rewrite {
                 let tail = tail_async_block(&mut block)?;
                 let inner_block = tail.block.clone();
                 let protected = self.protect(
-                    &quote!(#private::typed_future::<#output, _>(async move #inner_block).await),
+                    &quote!(#private::typed_future::<#output, _>(async move #inner_block)),
                     true,
                 )?;
                 let span = tail.async_token.span;
@@ -210,7 +211,8 @@ impl Rewrite {
         quote!(#krate::__private)
     }
 
-    /// acquire; on refusal return the rejection (or the fallback); run `call`; record; return.
+    /// acquire; on refusal return the rejection (or the fallback); run `call` (a future when
+    /// `is_async`); record; return.
     fn protect(&self, call: &TokenStream, is_async: bool) -> syn::Result<TokenStream> {
         let private = self.private();
         let mixed = Span::mixed_site();
@@ -266,6 +268,11 @@ impl Rewrite {
             None => quote!(#private::error_of_rejectable),
         };
         let classify = respan(&quote!(#classify(&#out)), self.ret.span());
+        let call = match (&self.args.timeout, is_async) {
+            (Some(timeout), true) => self.timed(call, timeout),
+            (None, true) => quote!(#call.await),
+            (_, false) => call.clone(),
+        };
         Ok(quote! {
             let #guard = match #acquire {
                 ::core::result::Result::Ok(#guard) => #guard,
@@ -278,6 +285,32 @@ impl Rewrite {
             };
             #guard.record(#outcome);
             #out
+        })
+    }
+
+    /// `timeout = ".."`: the call future awaited for at most the timeout on the breaker's
+    /// clock; past it the future is dropped, the call recorded as a failure and the
+    /// `CircuitError::Timeout` returned through `From<CircuitError>` (also with a `fallback`:
+    /// the arguments were moved into the cut-off call, so the fallback cannot have them).
+    fn timed(&self, call: &TokenStream, timeout: &Timeout) -> TokenStream {
+        let private = self.private();
+        let mixed = Span::mixed_site();
+        let guard = syn::Ident::new("guard", mixed);
+        let after = syn::Ident::new("after", mixed);
+        let done = syn::Ident::new("done", mixed);
+        let nanos = timeout.nanos;
+        let err = syn::Ident::new("err", mixed);
+        let rejected = respan(&quote!(#private::Reject::rejected(#err)), self.ret.span());
+        quote!({
+            let #after = ::core::time::Duration::from_nanos(#nanos);
+            match #private::timed(&#guard, #after, #call).await {
+                ::core::option::Option::Some(#done) => #done,
+                ::core::option::Option::None => {
+                    let #err = #private::timed_out(&#guard, #after);
+                    #guard.record(#private::Outcome::Failure);
+                    return #rejected;
+                }
+            }
         })
     }
 
@@ -352,6 +385,19 @@ impl Rewrite {
             })
             .collect::<syn::Result<Vec<_>>>()
             .map(|args| quote!(#(#args),*))
+    }
+}
+
+/// A timeout needs a future to cut off: on a sync fn it is an error at `timeout`.
+fn check_timeout(args: &Args, shape: &Shape) -> syn::Result<()> {
+    match (&args.timeout, shape) {
+        (Some(timeout), Shape::Sync) => Err(syn::Error::new(
+            timeout.key.span(),
+            "`timeout` needs an `async fn` (or a fn returning a future): a sync call cannot be \
+             cut off without leaving it running on its thread; time it out inside the body \
+             (a socket or client timeout) instead",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -114,6 +114,14 @@ mod tests {
                 ),
             ),
             (
+                quote!(component = "api", timeout = "2s", fallback = cached),
+                quote!(
+                    async fn f(x: u32) -> Result<u32, E> {
+                        Ok(x)
+                    }
+                ),
+            ),
+            (
                 quote!(component = "api", fallback = cached),
                 quote!(
                     fn f(x: u32) -> impl Future<Output = Result<u32, E>> {

@@ -45,7 +45,7 @@ pub use config::{
 pub use config::{ConfigWatcher, WatchOptions};
 pub use engine::{
     BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker,
-    Exponential, FakeClock, Outcome, Permit, Recorded, Sliding, SystemClock, Transition,
+    Exponential, FakeClock, Outcome, Permit, Recorded, Sleep, Sliding, SystemClock, Transition,
     TransitionReason, WindowStats, WindowStrategy,
 };
 pub use macro_support::docs::{breakers, circuit_breaker};

@@ -1,6 +1,6 @@
 breaker::breakers! { binance_ws }
 
-#[breaker::circuit_breaker(component = "binance_ws", timeout = 5)]
+#[breaker::circuit_breaker(component = "binance_ws", retries = 5)]
 fn subscribe() -> Result<(), std::io::Error> {
     Ok(())
 }

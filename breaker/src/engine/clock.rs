@@ -3,10 +3,18 @@
 //! (yours too) can drive time with [`FakeClock`] instead of sleeping.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A timer on a [`Clock`]: completes once the clock reads the deadline it was made for.
+/// Boxed so a clock can hand out its runtime's own timer; only timed calls (`timeout`) make
+/// one, never the plain acquire / record path.
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A source of monotonic time.
 pub trait Clock: Send + Sync {
@@ -21,6 +29,37 @@ pub trait Clock: Send + Sync {
     fn is_system(&self) -> bool {
         false
     }
+
+    /// A timer that completes once [`now`](Self::now) reads `deadline` or later: what a
+    /// `timeout` (the attribute's, the tower layer's) waits on, so a test on [`FakeClock`]
+    /// cuts a call off by advancing the clock, not by sleeping.
+    ///
+    /// The default is the real time's timer: with the `tokio` feature, tokio's
+    /// [`sleep_until`](https://docs.rs/tokio/latest/tokio/time/fn.sleep_until.html), on the
+    /// caller's tokio runtime (which needs its time driver, `enable_time`); outside a tokio
+    /// runtime, or without the feature, a timer that never fires (calls are not cut off; a
+    /// `tracing` warning says so, once). A custom clock whose time is not the real one, or
+    /// another runtime's user, implements this.
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        real_sleep_until(deadline)
+    }
+}
+
+/// The real time's timer: tokio's, or none without the `tokio` feature.
+fn real_sleep_until(deadline: Instant) -> Sleep {
+    #[cfg(feature = "tokio")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Box::pin(tokio::time::sleep_until(deadline.into()));
+    }
+    let _ = deadline;
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "a breaker timeout has no timer (it needs the `tokio` feature and a tokio runtime, \
+             or a Clock that implements `sleep_until`): calls are not cut off"
+        );
+    }
+    Box::pin(std::future::pending())
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
@@ -30,6 +69,10 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 
     fn is_system(&self) -> bool {
         (**self).is_system()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        (**self).sleep_until(deadline)
     }
 }
 
@@ -60,11 +103,16 @@ impl Clock for SystemClock {
 /// clock.advance(Duration::from_secs(30));
 /// assert_eq!(clock.now() - t0, Duration::from_secs(30));
 /// ```
+///
+/// Its timers ([`Clock::sleep_until`]) complete when [`advance`](Self::advance) moves the time
+/// to their deadline or past it, on whatever executor polls them.
 #[derive(Clone)]
 pub struct FakeClock {
     start: Instant,
     // Nanoseconds advanced so far, shared by every clone.
     elapsed: Arc<AtomicU64>,
+    // Pending timers' deadlines (nanoseconds since `start`) and wakers, woken by `advance`.
+    sleepers: Arc<parking_lot::Mutex<Vec<(u64, Waker)>>>,
 }
 
 impl FakeClock {
@@ -74,6 +122,7 @@ impl FakeClock {
         Self {
             start: Instant::now(),
             elapsed: Arc::new(AtomicU64::new(0)),
+            sleepers: Arc::default(),
         }
     }
 
@@ -85,6 +134,15 @@ impl FakeClock {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |e| {
                 Some(e.saturating_add(by))
             });
+        // Woken after the time moved, so a woken timer reads the new time.
+        let now = self.elapsed.load(Ordering::SeqCst);
+        let due: Vec<Waker> = {
+            let mut sleepers = self.sleepers.lock();
+            let (due, pending) = sleepers.drain(..).partition(|(at, _)| *at <= now);
+            *sleepers = pending;
+            due.into_iter().map(|(_, waker)| waker).collect()
+        };
+        due.into_iter().for_each(Waker::wake);
     }
 
     /// How far this clock has been advanced since it was created.
@@ -110,6 +168,41 @@ impl fmt::Debug for FakeClock {
 impl Clock for FakeClock {
     fn now(&self) -> Instant {
         self.start.checked_add(self.elapsed()).unwrap_or(self.start)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Box::pin(FakeSleep {
+            clock: self.clone(),
+            at: nanos(deadline.saturating_duration_since(self.start)),
+        })
+    }
+}
+
+/// A [`FakeClock`] timer.
+struct FakeSleep {
+    clock: FakeClock,
+    at: u64,
+}
+
+impl Future for FakeSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let clock = &self.clock;
+        // Checked under the lock `advance` drains under, so a wake cannot fall between the
+        // check and the registration.
+        let mut sleepers = clock.sleepers.lock();
+        if clock.elapsed.load(Ordering::SeqCst) >= self.at {
+            return Poll::Ready(());
+        }
+        match sleepers.iter_mut().find(|(_, w)| w.will_wake(cx.waker())) {
+            Some((at, waker)) => {
+                *at = (*at).min(self.at);
+                waker.clone_from(cx.waker());
+            }
+            None => sleepers.push((self.at, cx.waker().clone())),
+        }
+        Poll::Pending
     }
 }
 
@@ -174,6 +267,19 @@ impl Timeline {
                     seen
                 }
             }
+        }
+    }
+
+    /// A timer on this timeline's clock that completes `after` from now (the system clock's
+    /// is [`SystemClock`]'s timer; a deadline past `Instant`'s range never comes).
+    pub(crate) fn sleep(&self, after: Duration) -> Sleep {
+        let (clock, now): (&dyn Clock, Instant) = match &self.source.reader {
+            Reader::System { .. } => (&SystemClock, Instant::now()),
+            Reader::Injected(clock, _) => (&**clock, clock.now()),
+        };
+        match now.checked_add(after) {
+            Some(deadline) => clock.sleep_until(deadline),
+            None => Box::pin(std::future::pending()),
         }
     }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::names::ComponentName;
 
-/// Why a call was refused. Every variant names the component; the open kinds also say when
-/// calls are expected to be let through again.
+/// Why a call was refused, or cut off ([`Timeout`](Self::Timeout)). Every variant names the
+/// component; the open kinds also say when calls are expected to be let through again.
 ///
 /// Making one is cheap: the name of a `breakers!` component is copied without touching shared
 /// memory, and that of a breaker registered at run time costs one reference-count increment
@@ -82,6 +82,15 @@ pub enum CircuitError {
         /// Why.
         reason: &'static str,
     },
+    /// The call was let through but ran past its `timeout` (the attribute's, the tower
+    /// layer's): it was cut off (its future dropped) and recorded as a failure.
+    #[error("call to `{component}` timed out after {}", Secs(*after))]
+    Timeout {
+        /// The component that was called.
+        component: ComponentName,
+        /// The timeout it ran past.
+        after: Duration,
+    },
 }
 
 impl CircuitError {
@@ -95,7 +104,8 @@ impl CircuitError {
             | Self::FleetOpen { component, .. }
             | Self::ForcedOpen { component }
             | Self::ComponentMissing { component }
-            | Self::InvalidKey { component, .. } => component,
+            | Self::InvalidKey { component, .. }
+            | Self::Timeout { component, .. } => component,
         }
     }
 
@@ -110,7 +120,8 @@ impl CircuitError {
     }
 
     /// The label used for rejection metrics: `open`, `half_open_exhausted`, `global_open`,
-    /// `fleet_open`, `forced_open`, `component_missing` or `invalid_key`.
+    /// `fleet_open`, `forced_open`, `component_missing` or `invalid_key`; `timeout` for a call
+    /// cut off (a failure, counted with the calls, not a rejection).
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Open { .. } => "open",
@@ -120,17 +131,20 @@ impl CircuitError {
             Self::ForcedOpen { .. } => "forced_open",
             Self::ComponentMissing { .. } => "component_missing",
             Self::InvalidKey { .. } => "invalid_key",
+            Self::Timeout { .. } => "timeout",
         }
     }
 }
 
 /// Lets `?` turn a rejection into an `io::Error` (the orphan rule stops users writing this).
-/// A missing component maps to `NotFound`, every refusal to `ConnectionRefused`.
+/// A missing component maps to `NotFound`, a timeout to `TimedOut`, every refusal to
+/// `ConnectionRefused`.
 impl From<CircuitError> for io::Error {
     fn from(e: CircuitError) -> Self {
         let kind = match e {
             CircuitError::ComponentMissing { .. } => io::ErrorKind::NotFound,
             CircuitError::InvalidKey { .. } => io::ErrorKind::InvalidInput,
+            CircuitError::Timeout { .. } => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::ConnectionRefused,
         };
         io::Error::new(kind, e)
@@ -172,7 +186,8 @@ impl From<CircuitError> for io::Error {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError<E> {
-    /// The breaker refused the call; it did not run.
+    /// The breaker refused the call, so it did not run; or, with [`CircuitError::Timeout`],
+    /// it ran past its timeout and was cut off (a failure).
     #[error(transparent)]
     Rejected(CircuitError),
     /// The call ran and failed.
@@ -243,7 +258,8 @@ impl RejectReason {
             CircuitError::ForcedOpen { .. } => Some(Self::ForcedOpen),
             CircuitError::ComponentMissing { .. }
             | CircuitError::FleetOpen { .. }
-            | CircuitError::InvalidKey { .. } => None,
+            | CircuitError::InvalidKey { .. }
+            | CircuitError::Timeout { .. } => None,
         }
     }
 

@@ -60,7 +60,7 @@ pub(crate) mod state;
 mod transition;
 mod window;
 
-pub use clock::{Clock, FakeClock, SystemClock};
+pub use clock::{Clock, FakeClock, Sleep, SystemClock};
 pub use error::{BuildError, CallError, CircuitError};
 pub use events::{Transition, TransitionReason};
 pub use guard::{CallGuard, Outcome, Permit, Recorded};
@@ -328,6 +328,11 @@ impl ComponentBreaker {
     /// The component's name (clone it to keep it: see [`ComponentName`] for the cost).
     pub fn name(&self) -> &ComponentName {
         &self.name
+    }
+
+    /// A timer on this breaker's clock that completes `after` from now (for `timeout`).
+    pub(crate) fn sleep(&self, after: std::time::Duration) -> Sleep {
+        self.timeline.sleep(after)
     }
 
     /// The current state.

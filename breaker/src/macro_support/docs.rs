@@ -113,6 +113,16 @@ pub use breaker_macros::breakers;
 /// | `fallback = path` | called with the same arguments (and `.await`ed for async fns) instead of returning the rejection; must return the same type |
 /// | `registry = path` | a [`GlobalCircuitBreaker`](crate::GlobalCircuitBreaker) (or anything that derefs to one, such as a `Lazy`) instead of the process-wide registry |
 /// | `crate = path` | where the `breaker` crate is, when it is re-exported |
+/// | `timeout = "2s"` | async fns (and fns returning a future) only: a humantime duration above zero, checked at compile time; a call still running after it is cut off (see below) |
+///
+/// `timeout` is measured from admission on the breaker's [`Clock`](crate::Clock) (the
+/// real clock's timer is tokio's, feature `tokio`; a [`FakeClock`](crate::FakeClock) fires it
+/// when advanced past the deadline). A call past it has its future dropped (what it holds is
+/// released, and a half-open probe's slot comes back), is recorded as a failure (and as slow
+/// too when the timeout is at least `slow_call_threshold`; `failure_if` and `ignore_if` do not
+/// see it) and returns `Err(CircuitError::Timeout { component, after }.into())`, also when a
+/// `fallback` is given: the fallback answers refusals, and the arguments it would need were
+/// moved into the call that was cut off. A `timeout` on a sync fn is a compile error.
 ///
 /// Works on free functions and methods (`&self`, `&mut self`, `self: Arc<Self>`), generic
 /// functions, `async fn` (also in traits), `fn .. -> impl Future` ending in `async move { .. }`

@@ -4,6 +4,8 @@
 //! need not be public anywhere else.
 
 use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
 
 use crate::config::{describe_violation, Violation};
 
@@ -220,6 +222,36 @@ pub fn call_once<R, F: FnOnce() -> R>(f: F) -> R {
 #[inline(always)]
 pub fn typed_future<R, F: Future<Output = R>>(f: F) -> F {
     f
+}
+
+/// Awaits `call` for at most `after` on the guard's breaker's clock: `Some(output)`, or
+/// `None` once the time is up, with `call` already dropped (so whatever it held, a
+/// connection, a lock, is released before the caller records the failure). `call` is polled
+/// before the timer, so a call that finishes in the poll its deadline passes still counts.
+pub async fn timed<F: Future>(
+    guard: &CallGuard<'_>,
+    after: Duration,
+    call: F,
+) -> Option<F::Output> {
+    let mut timer = guard.breaker().sleep(after);
+    let mut call = std::pin::pin!(call);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = call.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// The error a call cut off by `timeout = ".."` returns (through `From<CircuitError>`, or
+/// the fallback gets it as a refusal).
+#[inline]
+pub fn timed_out(guard: &CallGuard<'_>, after: Duration) -> CircuitError {
+    CircuitError::Timeout {
+        component: guard.breaker().name().clone(),
+        after,
+    }
 }
 
 /// Acquires from a manifest handle in the process-wide registry.

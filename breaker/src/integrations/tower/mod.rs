@@ -41,6 +41,7 @@ mod service;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_layer::Layer;
 
@@ -70,6 +71,7 @@ pub struct CircuitBreakerLayer<C = ServerErrorsAsFailures, R = RejectAsError, K 
     classify: C,
     reject: R,
     key: K,
+    timeout: Option<Duration>,
 }
 
 impl CircuitBreakerLayer {
@@ -98,6 +100,7 @@ impl CircuitBreakerLayer {
             classify: ServerErrorsAsFailures,
             reject: RejectAsError,
             key: Unkeyed,
+            timeout: None,
         }
     }
 }
@@ -158,7 +161,24 @@ impl<C, R, K> CircuitBreakerLayer<C, R, K> {
             classify,
             reject: self.reject,
             key: self.key,
+            timeout: self.timeout,
         }
+    }
+
+    /// Cuts off a call whose response is not ready `after` its admission, on the breaker's
+    /// [`Clock`](crate::Clock) (a [`FakeClock`](crate::FakeClock) in tests; the real clock's
+    /// timer is tokio's, feature `tokio`): the inner future is dropped, the call recorded as a
+    /// failure (and as slow, when `after` is at least `slow_call_threshold`), so a half-open
+    /// probe's slot comes back, and the answer is the refusal policy's for
+    /// [`CircuitError::Timeout`]: `Err(CallError::Rejected(CircuitError::Timeout { .. }))` by
+    /// default, `504 Gateway Timeout` (no `Retry-After`) with [`http`](Self::http), the
+    /// function's response with [`respond_with`](Self::respond_with).
+    ///
+    /// The deadline starts at admission; a response head ready in the poll the deadline
+    /// passes still counts. Untimed calls pay nothing for it; a timed one allocates its timer.
+    pub fn timeout(mut self, after: Duration) -> Self {
+        self.timeout = Some(after);
+        self
     }
 
     /// Answers refusals with `reject`.
@@ -168,6 +188,7 @@ impl<C, R, K> CircuitBreakerLayer<C, R, K> {
             classify: self.classify,
             reject,
             key: self.key,
+            timeout: self.timeout,
         }
     }
 
@@ -178,6 +199,7 @@ impl<C, R, K> CircuitBreakerLayer<C, R, K> {
             classify: self.classify,
             reject: self.reject,
             key,
+            timeout: self.timeout,
         }
     }
 
@@ -206,6 +228,7 @@ impl<S, C: Clone, R: Clone, K: Clone> Layer<S> for CircuitBreakerLayer<C, R, K> 
             self.classify.clone(),
             self.reject.clone(),
             self.key.clone(),
+            self.timeout,
         )
     }
 }
@@ -216,6 +239,7 @@ impl<C, R, K> fmt::Debug for CircuitBreakerLayer<C, R, K> {
             .field("component", &self.target.name())
             .field("classify", &std::any::type_name::<C>())
             .field("reject", &std::any::type_name::<R>())
+            .field("timeout", &self.timeout)
             .finish()
     }
 }

@@ -13,7 +13,9 @@ pub trait Reject<T, E> {
     /// The wrapped service's error type.
     type Error;
 
-    /// The answer to a refused request (the inner service is not called).
+    /// The answer to a refused request (the inner service is not called), and to one the
+    /// layer's [`timeout`](super::CircuitBreakerLayer::timeout) cut off
+    /// ([`CircuitError::Timeout`]).
     fn reject(&self, error: CircuitError) -> Result<T, Self::Error>;
 
     /// The inner service's own error, as [`Error`](Self::Error).
@@ -186,7 +188,14 @@ impl RefusalBody for axum::body::Body {
 /// `503 Service Unavailable` with a small body in `format`, `Retry-After` in whole seconds
 /// (rounded up, at least 1; `1` for the refusals with no known wait: every probe slot taken,
 /// forced open), and the error itself in the response extensions for outer layers to log.
+///
+/// A [`CircuitError::Timeout`] (the layer's [`timeout`](super::CircuitBreakerLayer::timeout)
+/// cut the call off) is `504 Gateway Timeout` instead, without `Retry-After` (the breaker
+/// did not refuse; the JSON body is `{"error":"timeout","component":..,"timeout_ms":..}`).
 pub fn service_unavailable<B: RefusalBody>(error: &CircuitError, format: Format) -> Response<B> {
+    if let CircuitError::Timeout { component, after } = error {
+        return gateway_timeout(error, component, *after, format);
+    }
     let wait = error.retry_after().unwrap_or(Duration::from_secs(1));
     let (content_type, body) = match format {
         Format::Json => {
@@ -205,6 +214,33 @@ pub fn service_unavailable<B: RefusalBody>(error: &CircuitError, format: Format)
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(RETRY_AFTER, HeaderValue::from(seconds_up(wait).max(1)));
+    response.extensions_mut().insert(error.clone());
+    response
+}
+
+/// [`service_unavailable`]'s answer to a timed-out call.
+fn gateway_timeout<B: RefusalBody>(
+    error: &CircuitError,
+    component: &str,
+    after: Duration,
+    format: Format,
+) -> Response<B> {
+    let (content_type, body) = match format {
+        Format::Json => {
+            let body = format!(
+                "{{\"error\":\"timeout\",\"component\":{},\"timeout_ms\":{}}}",
+                json_string(component),
+                after.as_millis(),
+            );
+            ("application/json", body)
+        }
+        Format::Text => ("text/plain; charset=utf-8", format!("{error}\n")),
+    };
+    let mut response = Response::new(B::refusal(body));
+    *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response.extensions_mut().insert(error.clone());
     response
 }

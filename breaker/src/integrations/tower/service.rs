@@ -3,9 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tower_service::Service;
 
+use super::future::Timer;
 use super::key::{RequestKey, Unkeyed};
 use super::{Classify, Negotiate, Reject, RejectAsError, ResponseFuture, ServerErrorsAsFailures};
 use crate::{ComponentBreaker, ComponentHandle, Family, FamilyHandle, Permit};
@@ -19,16 +21,25 @@ pub struct CircuitBreaker<S, C = ServerErrorsAsFailures, R = RejectAsError, K = 
     classify: C,
     reject: R,
     key: K,
+    timeout: Option<Duration>,
 }
 
 impl<S, C, R, K> CircuitBreaker<S, C, R, K> {
-    pub(crate) fn new(inner: S, target: Target, classify: C, reject: R, key: K) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        target: Target,
+        classify: C,
+        reject: R,
+        key: K,
+        timeout: Option<Duration>,
+    ) -> Self {
         Self {
             inner,
             target,
             classify,
             reject,
             key,
+            timeout,
         }
     }
 
@@ -67,7 +78,12 @@ where
             .acquire(self.key.key(&request).as_deref().unwrap_or_default());
         match permit {
             Permit::Allowed(guard) => {
-                ResponseFuture::called(self.inner.call(request), guard, self.classify.clone())
+                // Negotiated only for a timed call: an untimed one never answers for the layer.
+                let timer = self
+                    .timeout
+                    .map(|after| Timer::new(&guard, after, self.reject.negotiate(&request)));
+                let future = self.inner.call(request);
+                ResponseFuture::called(future, guard, self.classify.clone(), timer)
             }
             Permit::Rejected(error) => {
                 ResponseFuture::rejected(error, self.reject.negotiate(&request))

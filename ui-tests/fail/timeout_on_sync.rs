@@ -1,0 +1,10 @@
+breaker::breakers! { binance_ws }
+
+#[breaker::circuit_breaker(component = "binance_ws", timeout = "2s")]
+fn subscribe() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+fn main() {
+    let _ = subscribe();
+}
