@@ -510,6 +510,8 @@ async fn an_operator_forces_open_and_releases_fleet_wide() {
         return;
     };
     let [a, b, c] = three(&server, "ops").await;
+    // Replica a's read-only router: its recent events show what the fleet did, and who.
+    let ops = breaker::http::router(Arc::clone(&a.registry));
     beat_all(&[&a, &b, &c]).await;
     a.fleet.force_open("db", "alice").await.unwrap();
     for r in [&a, &b, &c] {
@@ -545,6 +547,42 @@ async fn an_operator_forces_open_and_releases_fleet_wide() {
         a.fleet.force_open("nope", "alice").await,
         Err(breaker::fleet::FleetError::UnknownComponent(_))
     ));
+
+    let recent = recent_events(&ops).await;
+    let by = |kind: &str| {
+        recent
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .map(|e| (e["component"].clone(), e["reason"].clone()))
+    };
+    assert_eq!(
+        by("fleet_forced_open"),
+        Some(("db".into(), "by alice".into())),
+        "{recent:?}"
+    );
+    assert_eq!(
+        by("fleet_released"),
+        Some(("db".into(), "by bob".into())),
+        "{recent:?}"
+    );
+}
+
+/// `GET /events/recent` of a router, as JSON records.
+async fn recent_events(app: &axum::Router) -> Vec<serde_json::Value> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = app
+        .clone()
+        .oneshot(
+            axum::http::Request::get("/events/recent")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    json["events"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -288,3 +288,53 @@ async fn nested_under_a_prefix_the_page_and_its_routes_answer() {
     assert_eq!(get(&app, "/ops/events/recent").await.0, StatusCode::OK);
     assert_eq!(get(&app, "/ops/health").await.0, StatusCode::OK);
 }
+
+/// A keyed family's overflow episode reaches the recent-events ring (and so the dashboard's
+/// timeline) as records that name the family and say how many calls overflowed, and
+/// `/breakers` lists the family with its keys and its overflow breaker.
+#[tokio::test]
+async fn a_family_overflow_shows_in_recent_events_and_breakers() {
+    let (_clock, registry) = {
+        let (clock, registry, _log) = breaker_suite::registry(CONFIG);
+        (clock, Arc::new(registry))
+    };
+    let app = breaker::http::builder(Arc::clone(&registry))
+        .recent_events(10)
+        .build();
+    let family = registry
+        .register_family(
+            "hosts",
+            breaker::FamilyConfig {
+                max_keys: 1,
+                idle_ttl: Duration::from_secs(600),
+                ..breaker::FamilyConfig::DEFAULT
+            },
+        )
+        .unwrap();
+    let held = family.key("a.example").unwrap();
+    let overflow = family.key("b.example").unwrap();
+    assert!(overflow.is_overflow());
+
+    let (_, json) = get(&app, "/events/recent").await;
+    let events = json["events"].as_array().unwrap();
+    let started = events
+        .iter()
+        .find(|e| e["kind"] == "family_overflow_started")
+        .unwrap_or_else(|| panic!("no overflow record in {events:?}"));
+    assert_eq!(started["component"], "hosts");
+    assert!(
+        started["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sent to the overflow breaker"),
+        "{started}"
+    );
+
+    let (_, json) = get(&app, "/breakers").await;
+    let hosts = &json["families"][0];
+    assert_eq!(hosts["family"], "hosts");
+    assert_eq!(hosts["overflowing"], true);
+    assert_eq!(hosts["keys"][0]["component"], "hosts[a.example]");
+    assert_eq!(hosts["overflow"]["component"], "hosts[__overflow__]");
+    drop((held, overflow));
+}
