@@ -30,8 +30,7 @@ use std::time::Duration;
 
 use breaker::{
     circuit_breaker, CircuitConfig, CircuitError, CircuitState, ComponentSnapshot, Event,
-    FakeClock, FamilyConfig, GlobalCircuitBreaker, GlobalTripConditions, Outcome, Permit,
-    RegistrySnapshot,
+    FakeClock, GlobalCircuitBreaker, GlobalTripConditions, RegistrySnapshot,
 };
 
 breaker::breakers! {
@@ -41,6 +40,8 @@ breaker::breakers! {
     binance_rest { error_rate_threshold: 0.3, open_cooldown: Duration::from_secs(2) },
     /// Kraken REST.
     kraken_rest,
+    /// The order-routing endpoints (`eu`, `us`, `ap`): a keyed family, a breaker per endpoint.
+    endpoint[] { max_keys: 16 },
 }
 
 /// Operators' overrides, layered over the manifest (see README "Config files").
@@ -141,6 +142,18 @@ impl Gateway {
             Err(ExchangeError::Unavailable)
         }
     }
+
+    /// Sends an order through order-routing endpoint `endpoint`: the key picks its breaker in
+    /// the `endpoint` family, so only a failing endpoint's key opens.
+    #[circuit_breaker(component = "endpoint", key = endpoint)]
+    fn route(&self, endpoint: &str) -> Result<(), ExchangeError> {
+        self.net.attempts.fetch_add(1, Ordering::Relaxed);
+        if endpoint != "us" || self.net.us_endpoint_up.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(ExchangeError::Unavailable)
+        }
+    }
 }
 
 /// The script: at second `.0`, set the venues (and the `us` endpoint) to `.1` and say `.2`.
@@ -165,28 +178,6 @@ const SCRIPT: [(u64, [bool; 4], &str); 7] = [
     ),
     (28, [true, true, true, true], "partition heals"),
 ];
-
-/// Sends an order through endpoint `key` of the `endpoint` family (by hand until the
-/// `key = ...` attribute option lands): `Err` is a refusal's reason.
-fn route(family: &breaker::Family, net: &Network, key: &str) -> Result<(), Option<&'static str>> {
-    match family.acquire(key) {
-        Permit::Allowed(guard) => {
-            net.attempts.fetch_add(1, Ordering::Relaxed);
-            let up = key != "us" || net.us_endpoint_up.load(Ordering::Relaxed);
-            guard.record(if up {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            });
-            if up {
-                Ok(())
-            } else {
-                Err(None)
-            }
-        }
-        Permit::Rejected(e) => Err(Some(e.reason())),
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -307,9 +298,8 @@ fn run_with(
         }
         None => live.then_some(Duration::from_millis(20)),
     };
+    // The components and the `endpoint` family, before the file's sections name them.
     breakers::declare(registry)?;
-    // Built by hand until the `breakers!` family syntax lands (`endpoint[] { .. }`).
-    let endpoints = registry.register_family("endpoint", FamilyConfig::DEFAULT)?;
     registry.reload_from_str(BREAKERS_TOML)?;
 
     let net = Arc::new(Network::default());
@@ -359,9 +349,9 @@ fn run_with(
             }
             for key in ENDPOINTS {
                 calls += 1;
-                if let Err(Some(reason)) = route(&endpoints, &net, key) {
+                if let Err(ExchangeError::Refused(e)) = gateway.route(key) {
                     refused += 1;
-                    *by_reason.entry(reason).or_insert(0u64) += 1;
+                    *by_reason.entry(e.reason()).or_insert(0u64) += 1;
                 }
             }
         }

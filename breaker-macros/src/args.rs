@@ -2,15 +2,18 @@
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::{Ident, LitStr, Path, Token};
+use syn::{Expr, Ident, LitStr, Path, Token};
 
-const VALID: &str = "expected one of: `component`, `failure_if`, `ignore_if`, `fallback`, \
-                     `registry`, `crate`, `timeout`";
+const VALID: &str = "expected one of: `component`, `key`, `failure_if`, `ignore_if`, \
+                     `fallback`, `registry`, `crate`, `timeout`";
 
 /// The attribute's arguments, each with the span of the user's tokens for diagnostics.
 pub(crate) struct Args {
     /// The component's identifier, spanned at the user's string literal or identifier.
     pub(crate) component: Ident,
+    /// `key = expr`: the component is a keyed family, and `expr` (over the arguments) picks
+    /// the key's breaker.
+    pub(crate) key: Option<Expr>,
     pub(crate) failure_if: Option<Path>,
     pub(crate) ignore_if: Option<Path>,
     pub(crate) fallback: Option<Path>,
@@ -29,6 +32,7 @@ pub(crate) struct Timeout {
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut component = None;
+        let mut key_expr = None;
         let mut failure_if = None;
         let mut ignore_if = None;
         let mut fallback = None;
@@ -53,6 +57,7 @@ impl Parse for Args {
             })?;
             match name.as_str() {
                 "component" => set(&mut component, &key, parse_component(input)?)?,
+                "key" => set(&mut key_expr, &key, input.parse()?)?,
                 "failure_if" => set(&mut failure_if, &key, input.parse()?)?,
                 "ignore_if" => set(&mut ignore_if, &key, input.parse()?)?,
                 "fallback" => set(&mut fallback, &key, input.parse()?)?,
@@ -79,6 +84,7 @@ impl Parse for Args {
         })?;
         Ok(Self {
             component,
+            key: key_expr,
             failure_if,
             ignore_if,
             fallback,

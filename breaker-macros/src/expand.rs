@@ -25,6 +25,14 @@
 //!   `breakers` in an outer scope, so a manifest declared in a module gets one error that says
 //!   to declare it at the crate root, not rustc's suggestion of `component = infra::breakers`
 //!   (a module); see `Rewrite::root_handle`.
+//! - **`key = expr`** (a keyed family): `expr` is evaluated once per call, just before the
+//!   breaker is asked (so before the body; for an async fn or a future tail, when the future is
+//!   first polled, as the acquire is), borrowed (`&(expr)`, so an argument it names is not
+//!   moved), in a statement of its own, so its borrows of the arguments end before the body
+//!   or the fallback takes them. The `&` and the parentheses span the user's expression, so
+//!   "not string-like" points at all of it.
+//! - Using a family without `key`, or `key` on a plain component, is one E0277 at the
+//!   component's name that says which, worded per call site (`Rewrite::root_handle`).
 //! - On any error the original item is emitted beside the error, so one mistake does not
 //!   cascade into errors at every call site.
 
@@ -228,10 +236,19 @@ impl Rewrite {
         let at_name = Span::call_site().located_at(component.span());
         let component = syn::Ident::new(&component.to_string(), at_name);
         let handle = self.root_handle(&component, at_name);
-        let acquire = match &self.args.registry {
-            None => quote!(#private::acquire(#handle)),
-            Some(registry) => quote!(#private::acquire_in(&#registry, #handle)),
+        let acquire = match (&self.args.registry, &self.args.key) {
+            (None, None) => quote!(#private::acquire(#handle)),
+            (Some(registry), None) => quote!(#private::acquire_in(&#registry, #handle)),
+            (None, Some(key)) => {
+                let key = borrowed(key);
+                quote!(#private::acquire_keyed(#handle, #key))
+            }
+            (Some(registry), Some(key)) => {
+                let key = borrowed(key);
+                quote!(#private::acquire_keyed_in(&#registry, #handle, #key))
+            }
         };
+        let acquired = syn::Ident::new("acquired", mixed);
         let refused = match &self.args.fallback {
             Some(fallback) => {
                 // The arguments carry the path's span, so a wrong fallback signature is
@@ -274,7 +291,8 @@ impl Rewrite {
             (_, false) => call.clone(),
         };
         Ok(quote! {
-            let #guard = match #acquire {
+            let #acquired = #acquire;
+            let #guard = match #acquired {
                 ::core::result::Result::Ok(#guard) => #guard,
                 ::core::result::Result::Err(#err) => return #refused,
             };
@@ -331,6 +349,30 @@ impl Rewrite {
         let label = format!(
             "`#[circuit_breaker]` looks this component up as `crate::breakers::{component}`"
         );
+        // The handle's kind must match `key`: a local trait per call site, so the message
+        // names the component. Its method's return type does not depend on `Self`, so a
+        // mismatch is this one error, not one more at `__private::acquire*`.
+        let (expected, message, kind_label, note) = match &self.args.key {
+            None => (
+                quote!(#private::ComponentHandle),
+                format!("`{component}` is a keyed family: add `key = <expr>`"),
+                "a keyed family needs a key to pick its breaker".to_owned(),
+                format!(
+                    "e.g. `#[circuit_breaker(component = \"{component}\", key = host)]`, \
+                     where the key is an expression over the function's arguments"
+                ),
+            ),
+            Some(_) => (
+                quote!(#private::FamilyHandle),
+                format!(
+                    "`{component}` is not a family: remove `key`, or declare it as `{component}[]`"
+                ),
+                "a plain component has one breaker, for every call".to_owned(),
+                format!(
+                    "`{component}[]` in `breakers!` declares a keyed family: a breaker per key"
+                ),
+            ),
+        };
         quote_spanned! {at_name=> {
             #[diagnostic::on_unimplemented(
                 message = "no `breakers!` manifest at the crate root",
@@ -339,12 +381,33 @@ impl Rewrite {
                 note = "`#[circuit_breaker]` finds components only through `crate::breakers`, wherever the function is; a manifest declared inside a module is not seen",
             )]
             trait DeclaredAtCrateRoot {
-                fn handle(&'static self) -> &'static #private::ComponentHandle;
+                type Handle: ?::core::marker::Sized + 'static;
+                fn handle(&'static self) -> &'static Self::Handle;
             }
             #[diagnostic::do_not_recommend]
             impl DeclaredAtCrateRoot for #private::ComponentHandle {
+                type Handle = Self;
                 #[inline(always)]
-                fn handle(&'static self) -> &'static #private::ComponentHandle {
+                fn handle(&'static self) -> &'static Self {
+                    self
+                }
+            }
+            #[diagnostic::do_not_recommend]
+            impl DeclaredAtCrateRoot for #private::FamilyHandle {
+                type Handle = Self;
+                #[inline(always)]
+                fn handle(&'static self) -> &'static Self {
+                    self
+                }
+            }
+            #[diagnostic::on_unimplemented(message = #message, label = #kind_label, note = #note)]
+            trait ExpectedKind {
+                fn expected(&'static self) -> &'static #expected;
+            }
+            #[diagnostic::do_not_recommend]
+            impl ExpectedKind for #expected {
+                #[inline(always)]
+                fn expected(&'static self) -> &'static #expected {
                     self
                 }
             }
@@ -355,11 +418,11 @@ impl Rewrite {
             }
             // Only `breakers` is named under the glob, so no crate-root item can shadow the
             // trait above.
-            DeclaredAtCrateRoot::handle({
+            ExpectedKind::expected(DeclaredAtCrateRoot::handle({
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use crate::*;
                 &breakers::#component
-            })
+            }))
         }}
     }
 
@@ -399,6 +462,21 @@ fn check_timeout(args: &Args, shape: &Shape) -> syn::Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// `&(key)`, with the `&` located at the expression's first token and the parentheses at its
+/// last, so the whole reference spans the user's expression (`Span::join` is not stable).
+fn borrowed(key: &Expr) -> TokenStream {
+    let tokens = key.to_token_stream();
+    let first = tokens.clone().into_iter().next().map(|t| t.span());
+    let last = tokens.clone().into_iter().last().map(|t| t.span());
+    let (Some(first), Some(last)) = (first, last) else {
+        return quote!(&(#key));
+    };
+    let amp = quote_spanned!(Span::call_site().located_at(first)=> &);
+    let mut parens = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, tokens);
+    parens.set_span(Span::call_site().located_at(last));
+    quote!(#amp #parens)
 }
 
 /// `tokens` located at `span` (each keeping its own hygiene), so rustc points at one place of

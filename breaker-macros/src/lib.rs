@@ -78,6 +78,7 @@ mod tests {
             /// Docs.
             plain,
             tuned { error_rate_threshold: 0.3, open_cooldown: Duration::from_secs(1) },
+            hosts[] { max_keys: 10, min_calls: 3 },
         })
         .unwrap();
         let expanded = manifest.expand();
@@ -85,6 +86,9 @@ mod tests {
         assert!(text.contains("pub fn declare"), "{text}");
         assert!(text.contains("DEFAULT_CONFIG"), "{text}");
         assert!(!text.contains("CircuitConfig :: DEFAULT"), "{text}");
+        assert!(text.contains("DEFAULT_FAMILY_CONFIG"), "{text}");
+        assert!(text.contains("family_manifest_error"), "{text}");
+        assert!(!text.contains("FamilyConfig :: DEFAULT"), "{text}");
         assert!(!text.contains(". check ()"), "{text}");
         assert_only_private("breakers!", expanded);
     }
@@ -126,6 +130,22 @@ mod tests {
                 quote!(
                     fn f(x: u32) -> impl Future<Output = Result<u32, E>> {
                         async move { Ok(x) }
+                    }
+                ),
+            ),
+            (
+                quote!(component = "hosts", key = host),
+                quote!(
+                    fn f(host: &str) -> Result<u32, E> {
+                        Ok(1)
+                    }
+                ),
+            ),
+            (
+                quote!(component = "hosts", key = self.host, registry = R),
+                quote!(
+                    async fn f(&self) -> Result<u32, E> {
+                        Ok(1)
                     }
                 ),
             ),

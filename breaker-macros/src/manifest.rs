@@ -1,5 +1,8 @@
 //! `breakers! { ... }`: parses the manifest, checks its names, and generates one `static`
-//! handle per component in a `breakers` module, plus `ALL` and `declare`.
+//! handle per component in a `breakers` module, plus `ALL` and `declare`. An entry written
+//! `name[]` is a keyed family: its `static` is a `FamilyHandle`, listed in `FAMILIES`; its
+//! fields named in [`FAMILY_FIELDS`] go into its `FamilyConfig`, every other one into its
+//! keys' `CircuitConfig`.
 //!
 //! Nothing is shared between macro invocations: `#[circuit_breaker]` names a handle by path
 //! (`crate::breakers::<name>`), so rustc itself checks that the component was declared.
@@ -14,7 +17,48 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{braced, Attribute, Expr, Ident, Lit, Path, Token};
+use syn::{braced, bracketed, Attribute, Expr, Ident, Lit, Path, Token};
+
+/// `FamilyConfig::FIELDS` (the macro cannot read the runtime's constant; tests/macro_family.rs
+/// checks that a manifest setting all of them sets every one of `FamilyConfig::FIELDS`).
+const FAMILY_FIELDS: [&str; 6] = [
+    "max_keys",
+    "idle_ttl",
+    "unhealthy_key_ratio",
+    "min_keys",
+    "max_open_ratio",
+    "per_key_metrics",
+];
+
+/// Whether a family entry's field goes into its `FamilyConfig`: a family field, or a name
+/// one or two edits from one (`max_key`), so that rustc's "no field" error and its similar-name
+/// hint are about `FamilyConfig`. No breaker field is that close to a family field.
+fn is_family_field(name: &Ident) -> bool {
+    let name = name.to_string();
+    FAMILY_FIELDS
+        .iter()
+        .any(|field| edit_distance(&name, field) <= 2)
+}
+
+/// Levenshtein distance, for the short names of config fields.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
 
 pub(crate) struct Manifest {
     krate: Option<Path>,
@@ -24,6 +68,8 @@ pub(crate) struct Manifest {
 struct Entry {
     attrs: Vec<Attribute>,
     name: Ident,
+    /// `name[]`: a keyed family.
+    family: bool,
     /// `field: value` overrides, if the entry has a `{ ... }` block.
     config: Option<(Span, Vec<Field>)>,
 }
@@ -60,6 +106,18 @@ impl Parse for Manifest {
                     "expected a component name (a lower snake_case identifier such as `binance_ws`)",
                 )
             })?;
+            let family = input.peek(syn::token::Bracket);
+            if family {
+                let content;
+                let brackets = bracketed!(content in input);
+                if !content.is_empty() {
+                    return Err(syn::Error::new(
+                        brackets.span.join(),
+                        "a keyed family is declared with empty brackets, as in `upstream_host[]`; \
+                         its keys are chosen at each call (`key = ..` in `#[circuit_breaker]`)",
+                    ));
+                }
+            }
             let config = if input.peek(syn::token::Brace) {
                 let content;
                 let brace = braced!(content in input);
@@ -71,6 +129,7 @@ impl Parse for Manifest {
             entries.push(Entry {
                 attrs,
                 name,
+                family,
                 config,
             });
             if input.is_empty() {
@@ -197,64 +256,136 @@ impl Manifest {
             .as_ref()
             .map_or_else(|| quote!(::breaker), |p| quote!(#p));
         let private = quote!(#krate::__private);
-        let count = self.entries.len();
         let mut consts = Vec::new();
         let mut statics = Vec::new();
         let mut all = Vec::new();
+        let mut families = Vec::new();
         for entry in &self.entries {
             let name = &entry.name;
             let text = name.to_string();
-            let field_names: Vec<String> = entry
-                .config
-                .iter()
-                .flat_map(|(_, fields)| fields.iter().map(|f| f.name.to_string()))
-                .collect();
-            let config = match &entry.config {
-                None => quote!(::core::option::Option::None),
-                Some((span, fields)) => {
-                    let konst = format_ident!("__BREAKERS_CONFIG_{}", text.to_uppercase());
-                    consts.push(config_const(&private, &konst, *span, fields, &field_names));
-                    quote!(::core::option::Option::Some(super::#konst))
-                }
+            let upper = text.to_uppercase();
+            let (span, fields) = match &entry.config {
+                Some((span, fields)) => (*span, fields.iter().collect::<Vec<_>>()),
+                None => (name.span(), Vec::new()),
             };
+            // A family's own fields go into its `FamilyConfig`, the rest into its keys'.
+            let (family_fields, fields): (Vec<&Field>, Vec<&Field>) = fields
+                .into_iter()
+                .partition(|f| entry.family && is_family_field(&f.name));
+            let config = optional_const(&mut consts, &fields, || {
+                let konst = format_ident!("__BREAKERS_CONFIG_{}", upper);
+                let kind = Kind::circuit(&private);
+                (konst, kind, span)
+            });
+            let field_names = names(&fields);
             let docs: Vec<_> = entry
                 .attrs
                 .iter()
                 .filter(|a| a.path().is_ident("doc"))
                 .collect();
-            let default_doc = format!("The `{text}` component's circuit breaker.");
+            let default_doc = if entry.family {
+                format!("The `{text}` keyed family: a circuit breaker per key.")
+            } else {
+                format!("The `{text}` component's circuit breaker.")
+            };
             let doc = if docs.is_empty() {
                 quote!(#[doc = #default_doc])
             } else {
                 quote!(#(#docs)*)
             };
             let others = entry.attrs.iter().filter(|a| !a.path().is_ident("doc"));
-            statics.push(quote! {
-                #doc
-                #(#others)*
-                pub static #name: #private::ComponentHandle =
-                    #private::handle(#text, #config, &[#(#field_names),*], &ALL);
-            });
-            all.push(quote!(&#name));
+            if entry.family {
+                let family = optional_const(&mut consts, &family_fields, || {
+                    let konst = format_ident!("__BREAKERS_FAMILY_{}", upper);
+                    (konst, Kind::family(&private), span)
+                });
+                let family_names = names(&family_fields);
+                statics.push(quote! {
+                    #doc
+                    #(#others)*
+                    pub static #name: #private::FamilyHandle = #private::family_handle(
+                        #text, #config, &[#(#field_names),*], #family, &[#(#family_names),*],
+                    );
+                });
+                families.push(quote!(&#name));
+            } else {
+                statics.push(quote! {
+                    #doc
+                    #(#others)*
+                    pub static #name: #private::ComponentHandle =
+                        #private::handle(#text, #config, &[#(#field_names),*], &ALL);
+                });
+                all.push(quote!(&#name));
+            }
         }
+        let count = all.len();
+        let family_count = families.len();
         quote! {
             #(#consts)*
-            /// The circuit breakers declared with `breakers!`: one handle per component.
+            /// The circuit breakers declared with `breakers!`: one handle per component or
+            /// keyed family.
             #[allow(non_upper_case_globals)]
             pub mod breakers {
                 #(#statics)*
-                /// Every component declared in this manifest.
+                /// Every component (not keyed family) declared in this manifest.
                 pub static ALL: [&#private::ComponentHandle; #count] = [#(#all),*];
-                /// Registers every component of this manifest in `registry` at once (all or
-                /// nothing; idempotent). Call it at startup, so a snapshot lists every
-                /// component before its first call and strict mode knows them before a
-                /// config file is loaded.
+                /// Every keyed family (`name[]`) declared in this manifest.
+                pub static FAMILIES: [&#private::FamilyHandle; #family_count] = [#(#families),*];
+                /// Registers every component and keyed family of this manifest in `registry`
+                /// at once (the components all or nothing; idempotent). Call it at startup, so
+                /// a snapshot lists every component and family before its first call and
+                /// strict mode knows them before a config file is loaded.
                 pub fn declare(
                     registry: &#private::GlobalCircuitBreaker,
                 ) -> ::core::result::Result<(), #private::RegistryError> {
-                    #private::declare(registry, &ALL)
+                    #private::declare(registry, &ALL, &FAMILIES)
                 }
             }
+        }
+    }
+}
+
+/// The names of `fields`, as the handle records them.
+fn names(fields: &[&Field]) -> Vec<String> {
+    fields.iter().map(|f| f.name.to_string()).collect()
+}
+
+/// `Some(super::KONST)` with `KONST` and its checks pushed to `consts`, or `None` when the
+/// entry sets none of `fields`.
+fn optional_const(
+    consts: &mut Vec<TokenStream>,
+    fields: &[&Field],
+    make: impl FnOnce() -> (Ident, Kind, Span),
+) -> TokenStream {
+    if fields.is_empty() {
+        return quote!(::core::option::Option::None);
+    }
+    let (konst, kind, span) = make();
+    consts.push(config_const(&kind, &konst, span, fields, &names(fields)));
+    quote!(::core::option::Option::Some(super::#konst))
+}
+
+/// The config type an entry's fields are assigned into, its base, and its compile-time check.
+struct Kind {
+    ty: TokenStream,
+    default: TokenStream,
+    error: TokenStream,
+}
+
+impl Kind {
+    fn circuit(private: &TokenStream) -> Self {
+        Self {
+            ty: quote!(#private::CircuitConfig),
+            default: quote!(#private::DEFAULT_CONFIG),
+            error: quote!(#private::manifest_error),
+        }
+    }
+
+    fn family(private: &TokenStream) -> Self {
+        Self {
+            ty: quote!(#private::FamilyConfig),
+            default: quote!(#private::DEFAULT_FAMILY_CONFIG),
+            error: quote!(#private::family_manifest_error),
         }
     }
 }
@@ -264,12 +395,13 @@ impl Manifest {
 /// when it is a literal, since a `const` cannot format a float), and one at the entry's braces
 /// for a rule that a field the entry does not set breaks.
 fn config_const(
-    private: &TokenStream,
+    kind: &Kind,
     konst: &Ident,
     span: Span,
-    fields: &[Field],
+    fields: &[&Field],
     field_names: &[String],
 ) -> TokenStream {
+    let Kind { ty, default, error } = kind;
     // Field assignments keep the user's tokens, so rustc reports an unknown field (with "a
     // field with a similar name exists") or a wrong type at them.
     let assigns = fields.iter().map(|f| {
@@ -283,21 +415,21 @@ fn config_const(
             None => quote!(::core::option::Option::None),
         };
         let check = quote! {
-            #private::manifest_error(&#konst, ::core::option::Option::Some(#field), &[], #literal)
+            #error(&#konst, ::core::option::Option::Some(#field), &[], #literal)
         };
         panic_on(check, f.name.span())
     });
     let entry_check = panic_on(
         quote! {
-            #private::manifest_error(&#konst, ::core::option::Option::None, &[#(#field_names),*], ::core::option::Option::None)
+            #error(&#konst, ::core::option::Option::None, &[#(#field_names),*], ::core::option::Option::None)
         },
         span,
     );
     quote_spanned! {span=>
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        const #konst: #private::CircuitConfig = {
-            let mut config = #private::DEFAULT_CONFIG;
+        const #konst: #ty = {
+            let mut config = #default;
             #(#assigns)*
             config
         };

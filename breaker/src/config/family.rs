@@ -81,8 +81,9 @@ impl FamilyConfig {
     }
 
     /// The same rules as [`validate`](Self::validate), usable in `const` context so a
-    /// manifest's family entry is refused at compile time.
-    pub const fn check(&self) -> Result<(), Violation> {
+    /// manifest's family entry is refused at compile time (through
+    /// `__private::family_manifest_error`, with the runtime's words).
+    pub(crate) const fn check(&self) -> Result<(), Violation> {
         use ConfigValue::{Count, Duration as Dur, Ratio};
         macro_rules! refuse {
             ($field:literal, $value:expr, $rule:literal) => {

@@ -37,8 +37,17 @@
 ///   it when it is a literal (`1.5`, `-0.5`); counts and a zero duration are written whatever
 ///   the expression; any other value (a `const`, `Duration::from_secs(..)`) is left out and
 ///   the message names the field and the rule only.
+/// - `name[]` (optionally `name[] { field: value, .. }`) declares a keyed family: a breaker
+///   per key, created at run time (see README "Families"). Its `static` is a
+///   [`FamilyHandle`](crate::FamilyHandle), listed in `breakers::FAMILIES` (not in `ALL`,
+///   which holds the components). Its [`FamilyConfig`](crate::FamilyConfig) fields
+///   (`max_keys`, `idle_ttl`, `unhealthy_key_ratio`, `min_keys`, `max_open_ratio`,
+///   `per_key_metrics`) go into the family's config, every other field into its keys'
+///   `CircuitConfig`; both are checked at compile time the same way (`max_keys = 0: must be
+///   between 1 and 1000000`). A family is used with `#[circuit_breaker(component = "name",
+///   key = expr)]`; names are shared with the components (declared once across both).
 /// - `breakers::declare(&registry)` registers every component of the manifest, all or
-///   nothing, so a snapshot lists them before their first call (and strict mode knows them
+///   nothing, and then every family, so a snapshot lists them before their first call (and strict mode knows them
 ///   before a config file is loaded). Without it, the first use of any handle registers the
 ///   whole manifest in the process-wide [`registry`](crate::registry()) (creating that
 ///   registry if needed: [`install`](crate::install) a custom one before it), and later uses
@@ -108,6 +117,7 @@ pub use breaker_macros::breakers;
 /// | argument | meaning |
 /// |---|---|
 /// | `component = "name"` or `component = name` | required: a component declared in `breakers!` |
+/// | `key = expr` | required for a keyed family (`name[]`), refused for a plain component: a string-like expression over the arguments (`&str`, `String`, `Cow<str>`, `Arc<str>`, ..., see [`IntoKey`](crate::IntoKey)) that picks the key's breaker, as in `key = url.host_str().unwrap_or_default()`. Evaluated once per call, before the breaker is asked and so before the body (for an async fn or a future tail, at the first poll, like the acquire); it is borrowed (`&(expr)`), so it may name an argument the body then uses or moves, and a fallback gets the arguments unchanged |
 /// | `failure_if = path` | `fn(&E) -> bool`: which errors are failures; the others count as successes |
 /// | `ignore_if = path` | `fn(&E) -> bool`: errors that count as neither (a 404); checked first |
 /// | `fallback = path` | called with the same arguments (and `.await`ed for async fns) instead of returning the rejection; must return the same type |

@@ -18,6 +18,10 @@ pub use crate::{
 /// The base of every manifest entry's config: its fields are assigned on top.
 pub const DEFAULT_CONFIG: CircuitConfig = CircuitConfig::DEFAULT;
 
+/// The base of every manifest family entry's family config: its family fields are assigned
+/// on top.
+pub const DEFAULT_FAMILY_CONFIG: FamilyConfig = FamilyConfig::DEFAULT;
+
 /// A manifest's handle; `breakers!` checked `config` at compile time.
 pub const fn handle(
     name: &'static str,
@@ -28,13 +32,19 @@ pub const fn handle(
     ComponentHandle::new(name, config, fields, manifest)
 }
 
-/// `breakers::declare`: registers every component of `manifest` in `registry` at once.
+/// `breakers::declare`: registers every component of `manifest` in `registry` at once (all
+/// or nothing), then every family of `families` (a family entry cannot be refused).
 #[inline]
 pub fn declare(
     registry: &GlobalCircuitBreaker,
     manifest: &'static [&'static ComponentHandle],
+    families: &'static [&'static FamilyHandle],
 ) -> Result<(), RegistryError> {
-    ComponentHandle::declare_all(manifest, registry)
+    ComponentHandle::declare_all(manifest, registry)?;
+    for family in families {
+        drop(family.family_in(registry));
+    }
+    Ok(())
 }
 
 /// The compile error for a manifest entry's config, if it breaks a rule, worded as the
@@ -53,12 +63,36 @@ pub const fn manifest_error(
     let Err(violation) = config.check() else {
         return None;
     };
+    reported_here(&violation, at, written, literal)
+}
+
+/// [`manifest_error`] for a family entry's family config (`FamilyConfig`'s rules, each about
+/// one field, worded as the runtime's `ConfigError`).
+pub const fn family_manifest_error(
+    family: &FamilyConfig,
+    at: Option<&str>,
+    written: &[&str],
+    literal: Option<&str>,
+) -> Option<Message> {
+    let Err(violation) = family.check() else {
+        return None;
+    };
+    reported_here(&violation, at, written, literal)
+}
+
+/// The message of `violation` if the check `at` owns it (see [`manifest_error`]).
+const fn reported_here(
+    violation: &Violation,
+    at: Option<&str>,
+    written: &[&str],
+    literal: Option<&str>,
+) -> Option<Message> {
     let mine = match at {
         Some(field) => same(violation.field, field),
-        None => !written_by_entry(&violation, written),
+        None => !written_by_entry(violation, written),
     };
     if mine {
-        Some(describe_violation(&violation, literal))
+        Some(describe_violation(violation, literal))
     } else {
         None
     }
@@ -133,8 +167,8 @@ impl KeyedFamily for FamilyHandle {
 
 /// The `static` for a `breakers!` family entry. `config` is `CircuitConfig::DEFAULT` with the
 /// entry's breaker `fields`, `family` is `FamilyConfig::DEFAULT` with its `family_fields`
-/// (`None` when it sets none); check both in `const` items (`CircuitConfig::check`,
-/// `FamilyConfig::check`) before calling this.
+/// (`None` when it sets none); check both in `const` items ([`manifest_error`],
+/// [`family_manifest_error`]) before calling this.
 pub const fn family_handle(
     name: &'static str,
     config: Option<CircuitConfig>,
