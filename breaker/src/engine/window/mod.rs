@@ -266,6 +266,18 @@ struct Span {
 }
 
 impl Span {
+    /// The span of `geometry`'s layout, `width` nanoseconds a bucket, in `generation`.
+    fn of(
+        geometry: Geometry,
+        width: u64,
+        generation: u64,
+        now_nanos: u64,
+        since_nanos: u64,
+    ) -> Self {
+        let era = era(generation, geometry.layout());
+        Self::new(width, geometry.buckets(), era, now_nanos, since_nanos)
+    }
+
     fn new(width: u64, buckets: u64, era: u64, now_nanos: u64, since_nanos: u64) -> Self {
         let now = now_nanos / width;
         Self {
@@ -424,13 +436,7 @@ impl Window {
                 std::hint::spin_loop();
                 continue;
             };
-            let span = Span::new(
-                width,
-                geometry.buckets(),
-                era(generation, geometry.layout()),
-                now_nanos,
-                since_nanos,
-            );
+            let span = Span::of(geometry, width, generation, now_nanos, since_nanos);
             let half_life = half_life_nanos as f64 / width as f64;
             self.fold_level(level, geometry, &span, &mut |age, [s, f, _, slow]| {
                 fold.add(strategy.weight(age, half_life), s, f, slow);
@@ -518,13 +524,7 @@ impl Window {
         since_nanos: u64,
         cache: &FoldCache,
     ) -> [u64; 3] {
-        let span = Span::new(
-            width,
-            geometry.buckets(),
-            era(generation, geometry.layout()),
-            now_nanos,
-            since_nanos,
-        );
+        let span = Span::of(geometry, width, generation, now_nanos, since_nanos);
         let mut sums = [0u64; 3];
         self.fold_level(level, geometry, &span, &mut |age, [s, f, _, slow]| {
             if age > 0 {
@@ -633,13 +633,7 @@ impl Window {
             return;
         }
         let layout = old.layout().wrapping_add(1) & Geometry::LAYOUT_MASK;
-        let from = Span::new(
-            old_width,
-            old.buckets(),
-            era(generation, old.layout()),
-            now_nanos,
-            since_nanos,
-        );
+        let from = Span::of(old, old_width, generation, now_nanos, since_nanos);
         let to = Span::new(
             width,
             u64::from(buckets),
