@@ -3,13 +3,32 @@
 pub mod redis_server;
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 pub mod prometheus;
 
 use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, ComponentName, Event, FakeClock,
-    GlobalCircuitBreaker, Outcome, Recorded, Transition,
+    GlobalCircuitBreaker, GlobalTripConditions, Outcome, Recorded, Transition,
 };
+
+/// Defaults for the fuse's tests: a component opens on its second failure (`min_calls: 2`)
+/// for `open_cooldown` and closes on one probe (one at a time); the fuse opens at half of at
+/// least three components, whatever their call counts.
+pub const fn fuse_at_half_of_three(open_cooldown: Duration) -> CircuitConfig {
+    CircuitConfig {
+        min_calls: 2,
+        open_cooldown,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        global_trip_conditions: GlobalTripConditions {
+            component_open_ratio: 0.5,
+            min_components: 3,
+            min_calls: 0,
+        },
+        ..CircuitConfig::DEFAULT
+    }
+}
 
 // The fixtures below are test code: when one cannot do what the test asked, failing the test
 // on the spot, with a message, is their job. Hence their `expect`s and `panic!`s.
