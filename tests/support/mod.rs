@@ -30,6 +30,31 @@ pub const fn fuse_at_half_of_three(open_cooldown: Duration) -> CircuitConfig {
     }
 }
 
+/// The bearer token of [`admin_fixture`]'s admin routes.
+pub const ADMIN_TOKEN: &str = "correct-horse-battery-staple";
+
+/// A registry on the defaults with one component, `db`, and its admin routes as `admin`
+/// builds them (pass `breaker::http::admin`: this crate does not name axum's `Router`),
+/// behind [`ADMIN_TOKEN`] labelled `oncall`.
+///
+/// # Panics
+///
+/// If the default config is refused or `db` cannot register: a bug in the library.
+#[allow(clippy::expect_used)]
+pub fn admin_fixture<T>(
+    admin: impl FnOnce(Arc<GlobalCircuitBreaker>, breaker::http::AdminAuth) -> T,
+) -> (Arc<GlobalCircuitBreaker>, T) {
+    let registry = Arc::new(
+        GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).expect("the defaults are valid"),
+    );
+    registry.register("db").expect("`db` registers");
+    let routes = admin(
+        Arc::clone(&registry),
+        breaker::http::AdminAuth::bearer(ADMIN_TOKEN).label("oncall"),
+    );
+    (registry, routes)
+}
+
 // The fixtures below are test code: when one cannot do what the test asked, failing the test
 // on the spot, with a message, is their job. Hence their `expect`s and `panic!`s.
 
