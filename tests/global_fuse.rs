@@ -9,7 +9,7 @@ use breaker::{
     CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
     GlobalCircuitBreaker, GlobalTripConditions, Outcome, TransitionReason, GLOBAL,
 };
-use breaker_suite::{trip, EventLog};
+use breaker_suite::{fuse_at_half_of_three, trip, EventLog};
 
 const COOLDOWN: Duration = Duration::from_secs(10);
 
@@ -32,18 +32,7 @@ impl Fixture {
 /// A registry with the components `names`; the fuse opens at half of at least three, and a
 /// component opens on its second failure (`min_calls: 2`).
 fn registry(names: &[&str]) -> Fixture {
-    let (clock, registry, log) = breaker_suite::registry(CircuitConfig {
-        min_calls: 2,
-        open_cooldown: COOLDOWN,
-        half_open_max_concurrent: 1,
-        half_open_required_successes: 1,
-        global_trip_conditions: GlobalTripConditions {
-            component_open_ratio: 0.5,
-            min_components: 3,
-            min_calls: 0,
-        },
-        ..CircuitConfig::DEFAULT
-    });
+    let (clock, registry, log) = breaker_suite::registry(fuse_at_half_of_three(COOLDOWN));
     for name in names {
         registry.register(name).unwrap();
     }

@@ -15,7 +15,7 @@ use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker,
     GlobalTripConditions, Outcome, Permit,
 };
-use breaker_suite::EventLog;
+use breaker_suite::{fuse_at_half_of_three, EventLog};
 
 breaker::breakers! {
     /// Needs two probes: conflicts with registries that allow one, so declaring it reports.
@@ -26,18 +26,7 @@ const DEADLINE: Duration = Duration::from_secs(20);
 const COOLDOWN: Duration = Duration::from_secs(10);
 
 /// One probe at a time: `watched_api` conflicts with these defaults.
-const DEFAULTS: CircuitConfig = CircuitConfig {
-    min_calls: 2,
-    open_cooldown: COOLDOWN,
-    half_open_max_concurrent: 1,
-    half_open_required_successes: 1,
-    global_trip_conditions: GlobalTripConditions {
-        component_open_ratio: 0.5,
-        min_components: 3,
-        min_calls: 0,
-    },
-    ..CircuitConfig::DEFAULT
-};
+const DEFAULTS: CircuitConfig = fuse_at_half_of_three(COOLDOWN);
 
 /// Runs `f` on its own thread and waits at most `DEADLINE` for it.
 fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -9,21 +9,14 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use breaker::http::AdminAuth;
-use breaker::{CircuitConfig, CircuitState, GlobalCircuitBreaker};
+use breaker::{CircuitState, GlobalCircuitBreaker};
+use breaker_suite::ADMIN_TOKEN as TOKEN;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-const TOKEN: &str = "correct-horse-battery-staple";
-
 fn setup() -> (Arc<GlobalCircuitBreaker>, Router) {
-    let registry = Arc::new(GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).unwrap());
-    registry.register("db").unwrap();
-    let admin = breaker::http::admin(
-        Arc::clone(&registry),
-        AdminAuth::bearer(TOKEN).label("oncall"),
-    );
-    (registry, admin)
+    breaker_suite::admin_fixture(breaker::http::admin)
 }
 
 async fn send(app: &Router, method: Method, path: &str, auth: Option<&str>) -> (StatusCode, Value) {

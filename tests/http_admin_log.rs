@@ -9,19 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use breaker::http::AdminAuth;
-use breaker::{CircuitConfig, GlobalCircuitBreaker};
-
-const TOKEN: &str = "correct-horse-battery-staple";
+use breaker::GlobalCircuitBreaker;
+use breaker_suite::ADMIN_TOKEN as TOKEN;
 
 fn setup() -> (Arc<GlobalCircuitBreaker>, axum::Router) {
-    let registry = Arc::new(GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).unwrap());
-    registry.register("db").unwrap();
-    let admin = breaker::http::admin(
-        Arc::clone(&registry),
-        AdminAuth::bearer(TOKEN).label("oncall"),
-    );
-    (registry, admin)
+    breaker_suite::admin_fixture(breaker::http::admin)
 }
 
 /// A `tracing` layer that keeps every event's fields as text.

@@ -48,6 +48,20 @@ fn request(path: &str, accept: Option<&str>) -> Request<Body> {
     builder.body(Body::empty()).unwrap()
 }
 
+/// One request through `svc`, which answers it: in HTTP mode a refusal is a `503` response.
+async fn send<S>(svc: &mut S, path: &str, accept: Option<&str>) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+    S::Error: std::fmt::Debug,
+{
+    svc.ready()
+        .await
+        .unwrap()
+        .call(request(path, accept))
+        .await
+        .unwrap()
+}
+
 async fn text(response: Response<Body>) -> String {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -61,18 +75,12 @@ async fn an_open_refusal_has_a_json_body_when_json_is_accepted_and_text_otherwis
         .http();
     let mut svc = layer.layer(upstream());
     for _ in 0..2 {
-        let r = svc.ready().await.unwrap().call(request("/500", None)).await;
-        assert_eq!(r.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let r = send(&mut svc, "/500", None).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
     clock.advance(Duration::from_millis(12_300));
 
-    let refused = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(request("/200", Some("application/json")))
-        .await
-        .unwrap();
+    let refused = send(&mut svc, "/200", Some("application/json")).await;
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()[RETRY_AFTER], "18");
     assert_eq!(refused.headers()[CONTENT_TYPE], "application/json");
@@ -92,13 +100,7 @@ async fn an_open_refusal_has_a_json_body_when_json_is_accepted_and_text_otherwis
         Some("text/html, */*;q=0.8"),
         Some("application/json;q=0"),
     ] {
-        let refused = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(request("/200", accept))
-            .await
-            .unwrap();
+        let refused = send(&mut svc, "/200", accept).await;
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             refused.headers()[CONTENT_TYPE],
@@ -110,13 +112,7 @@ async fn an_open_refusal_has_a_json_body_when_json_is_accepted_and_text_otherwis
     }
     // `application/*` and `+json` types count as asking for JSON.
     for accept in ["application/*", "application/problem+json"] {
-        let refused = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(request("/200", Some(accept)))
-            .await
-            .unwrap();
+        let refused = send(&mut svc, "/200", Some(accept)).await;
         assert_eq!(
             refused.headers()[CONTENT_TYPE],
             "application/json",
@@ -132,8 +128,8 @@ async fn a_half_open_refusal_has_retry_after_and_a_body() {
     let layer = CircuitBreakerLayer::new(Arc::clone(&b)).http();
     let mut svc = layer.layer(upstream());
     for _ in 0..2 {
-        let r = svc.ready().await.unwrap().call(request("/503", None)).await;
-        assert_eq!(r.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        let r = send(&mut svc, "/503", None).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
     clock.advance(Duration::from_secs(30));
     // The one probe slot is held by a call that does not finish.
@@ -142,13 +138,7 @@ async fn a_half_open_refusal_has_retry_after_and_a_body() {
     assert!(futures::poll!(probe.as_mut()).is_pending());
     assert_eq!(b.state(), CircuitState::HalfOpen);
 
-    let refused = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(request("/200", Some("application/json")))
-        .await
-        .unwrap();
+    let refused = send(&mut svc, "/200", Some("application/json")).await;
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()[RETRY_AFTER], "1");
     let body: serde_json::Value = serde_json::from_str(&text(refused).await).unwrap();
@@ -166,16 +156,10 @@ async fn a_refusal_with_the_cooldown_just_over_still_says_at_least_one_second() 
         .http()
         .layer(upstream());
     for _ in 0..2 {
-        let r = svc.ready().await.unwrap().call(request("/500", None)).await;
-        assert_eq!(r.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let r = send(&mut svc, "/500", None).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
     clock.advance(Duration::from_millis(29_999));
-    let refused = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(request("/200", None))
-        .await
-        .unwrap();
+    let refused = send(&mut svc, "/200", None).await;
     assert_eq!(refused.headers()[RETRY_AFTER], "1");
 }

@@ -3,13 +3,57 @@
 pub mod redis_server;
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 pub mod prometheus;
 
 use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, ComponentName, Event, FakeClock,
-    GlobalCircuitBreaker, Outcome, Recorded, Transition,
+    GlobalCircuitBreaker, GlobalTripConditions, Outcome, Recorded, Transition,
 };
+
+/// Defaults for the fuse's tests: a component opens on its second failure (`min_calls: 2`)
+/// for `open_cooldown` and closes on one probe (one at a time); the fuse opens at half of at
+/// least three components, whatever their call counts.
+pub const fn fuse_at_half_of_three(open_cooldown: Duration) -> CircuitConfig {
+    CircuitConfig {
+        min_calls: 2,
+        open_cooldown,
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        global_trip_conditions: GlobalTripConditions {
+            component_open_ratio: 0.5,
+            min_components: 3,
+            min_calls: 0,
+        },
+        ..CircuitConfig::DEFAULT
+    }
+}
+
+/// The bearer token of [`admin_fixture`]'s admin routes.
+pub const ADMIN_TOKEN: &str = "correct-horse-battery-staple";
+
+/// A registry on the defaults with one component, `db`, and its admin routes as `admin`
+/// builds them (pass `breaker::http::admin`: this crate does not name axum's `Router`),
+/// behind [`ADMIN_TOKEN`] labelled `oncall`.
+///
+/// # Panics
+///
+/// If the default config is refused or `db` cannot register: a bug in the library.
+#[allow(clippy::expect_used)]
+pub fn admin_fixture<T>(
+    admin: impl FnOnce(Arc<GlobalCircuitBreaker>, breaker::http::AdminAuth) -> T,
+) -> (Arc<GlobalCircuitBreaker>, T) {
+    let registry = Arc::new(
+        GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).expect("the defaults are valid"),
+    );
+    registry.register("db").expect("`db` registers");
+    let routes = admin(
+        Arc::clone(&registry),
+        breaker::http::AdminAuth::bearer(ADMIN_TOKEN).label("oncall"),
+    );
+    (registry, routes)
+}
 
 // The fixtures below are test code: when one cannot do what the test asked, failing the test
 // on the spot, with a message, is their job. Hence their `expect`s and `panic!`s.

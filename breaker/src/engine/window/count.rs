@@ -60,11 +60,10 @@
 //! per live stripe 128 B and `capacity` bytes of ring (rounded up by the allocator). Rings
 //! grow by levels of at least twice the largest so far, allocated on a reload, never by a call.
 
-use crossbeam_utils::CachePadded;
-
 use crate::engine::loom_shim::{AtomicU64, AtomicU8, OnceBox, Ordering};
 use crate::engine::state::episode_tag;
 
+use super::slots::{Slot, Slots};
 use super::stripe::Tally;
 use super::{probe, rehash, WindowStats, MAX_STRIPES};
 
@@ -199,37 +198,22 @@ impl Ring {
 
 /// One ring size with its stripes.
 struct Level {
-    capacity: u32,
-    slots: Box<[OnceBox<CachePadded<Ring>>]>,
+    rings: Slots<Ring>,
     next: OnceBox<Level>,
 }
 
 impl Level {
     fn new(capacity: u32) -> Self {
         Self {
-            capacity,
-            slots: (0..*MAX_STRIPES).map(|_| OnceBox::new()).collect(),
+            rings: Slots::new(capacity),
             next: OnceBox::new(),
         }
     }
+}
 
-    #[inline(always)]
-    fn ring(&self, index: usize) -> &Ring {
-        let slot = &self.slots[index & (self.slots.len() - 1)];
-        match slot.get() {
-            Some(ring) => ring,
-            None => self.new_ring(slot),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn new_ring<'a>(&self, slot: &'a OnceBox<CachePadded<Ring>>) -> &'a Ring {
-        slot.get_or_init(|| Box::new(CachePadded::new(Ring::new(self.capacity))))
-    }
-
-    fn live(&self) -> impl Iterator<Item = &Ring> {
-        self.slots.iter().filter_map(|s| s.get().map(|r| &**r))
+impl Slot for Ring {
+    fn with_capacity(capacity: u32) -> Self {
+        Ring::new(capacity)
     }
 }
 
@@ -304,7 +288,9 @@ impl CountWindow {
             return Added::Stale;
         }
         let level = self.level(geometry.level());
-        let ring = level.ring(probe() as usize & ((1 << geometry.stripes_log2()) - 1));
+        let ring = level
+            .rings
+            .get(probe() as usize & ((1 << geometry.stripes_log2()) - 1));
         if value & FAILURE != 0 {
             ring.failures.fetch_add(1, Ordering::Relaxed);
         }
@@ -442,7 +428,7 @@ impl CountWindow {
     }
 
     fn clear_level(&self, level: &Level) {
-        for ring in level.live() {
+        for ring in level.rings.live() {
             ring.clear();
         }
     }
@@ -453,12 +439,12 @@ impl CountWindow {
         let mut level = &self.base;
         let mut index = 0;
         loop {
-            if level.capacity >= calls || index + 1 == LEVELS {
+            if level.rings.capacity() >= calls || index + 1 == LEVELS {
                 return (index, level);
             }
             if level.next.get().is_none() {
                 let capacity = calls
-                    .max(level.capacity.saturating_mul(2))
+                    .max(level.rings.capacity().saturating_mul(2))
                     .min(MAX_CAPACITY);
                 level = level.next.get_or_init(|| Box::new(Level::new(capacity)));
             } else if let Some(next) = level.next.get() {
@@ -485,7 +471,7 @@ impl CountWindow {
         // Rings exist only below the stripe count, which never shrinks.
         let level = self.level(geometry.level());
         let stripes = 1usize << geometry.stripes_log2();
-        for ring in level.slots.iter().take(stripes).filter_map(|s| s.get()) {
+        for ring in level.rings.live_below(stripes) {
             for (h, r) in held.iter_mut().zip(ring.held()) {
                 *h += r;
             }
@@ -502,7 +488,7 @@ impl CountWindow {
     /// module docs).
     pub(crate) fn total_into(&self, t: &mut Tally) {
         for level in self.levels() {
-            for ring in level.live() {
+            for ring in level.rings.live() {
                 let cursor = ring.cursor.load(Ordering::Acquire);
                 let failures = ring.failures.load(Ordering::Relaxed);
                 t.successes += cursor.saturating_sub(failures);
@@ -514,7 +500,7 @@ impl CountWindow {
 
     /// How many stripes are allocated (for memory reporting).
     pub(crate) fn stripes_in_use(&self) -> usize {
-        self.levels().map(|l| l.live().count()).sum()
+        self.levels().map(|l| l.rings.live().count()).sum()
     }
 }
 
@@ -570,7 +556,7 @@ mod tests {
         w.relayout(None, 0);
         assert!(w.stats().is_none());
         assert_eq!(w.add(0, SUCCESS), Added::Inactive);
-        let capacities: Vec<u32> = w.levels().map(|l| l.capacity).collect();
+        let capacities: Vec<u32> = w.levels().map(|l| l.rings.capacity()).collect();
         assert_eq!(capacities, [2, 5]);
     }
 }

@@ -64,30 +64,20 @@
 
 mod cache;
 mod count;
+mod slots;
 mod stripe;
 mod weighting;
 
 use std::cell::Cell;
 
-use crossbeam_utils::CachePadded;
-use once_cell::sync::Lazy;
-
 use crate::engine::loom_shim::{AtomicU64, OnceBox, Ordering};
 pub(crate) use cache::FoldCache;
 pub(crate) use count::{outcome, Added, CountWindow};
+use slots::{Slot, Slots, MAX_STRIPES};
 use stripe::{era, Bucket, Stripe, Tag};
 pub(crate) use stripe::{Kind, Tally};
 use weighting::Fold;
 pub use weighting::{Exponential, Sliding, WindowStats, WindowStrategy};
-
-/// The most stripes any window grows to: the machine's parallelism rounded up to a power of
-/// two, at most 64.
-static MAX_STRIPES: Lazy<usize> = Lazy::new(|| {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .next_power_of_two()
-        .min(64)
-});
 
 /// The largest ring a level gets (the config allows 1,000 buckets).
 const MAX_RING: u32 = 1024;
@@ -231,8 +221,7 @@ impl Width {
 /// others hang off it as a chain, so a window that never grew pays nothing for them.
 struct Level {
     width: AtomicU64,
-    capacity: u32,
-    slots: Box<[OnceBox<CachePadded<Stripe>>]>,
+    stripes: Slots<Stripe>,
     carried: OnceBox<Carried>,
     next: OnceBox<Level>,
 }
@@ -252,32 +241,16 @@ impl Level {
     fn new(capacity: u32, width: Width) -> Self {
         Self {
             width: AtomicU64::new(width.0),
-            capacity,
-            slots: (0..*MAX_STRIPES).map(|_| OnceBox::new()).collect(),
+            stripes: Slots::new(capacity),
             carried: OnceBox::new(),
             next: OnceBox::new(),
         }
     }
+}
 
-    #[inline(always)]
-    fn stripe(&self, index: usize) -> &Stripe {
-        // `slots` holds MAX_STRIPES (a power of two) slots.
-        let slot = &self.slots[index & (self.slots.len() - 1)];
-        match slot.get() {
-            Some(stripe) => stripe,
-            None => self.new_stripe(slot),
-        }
-    }
-
-    /// A stripe's first use allocates it (once per stripe, ever).
-    #[cold]
-    #[inline(never)]
-    fn new_stripe<'a>(&self, slot: &'a OnceBox<CachePadded<Stripe>>) -> &'a Stripe {
-        slot.get_or_init(|| Box::new(CachePadded::new(Stripe::new(self.capacity))))
-    }
-
-    fn live_stripes(&self) -> impl Iterator<Item = &Stripe> {
-        self.slots.iter().filter_map(|s| s.get().map(|s| &**s))
+impl Slot for Stripe {
+    fn with_capacity(capacity: u32) -> Self {
+        Stripe::new(capacity)
     }
 }
 
@@ -293,6 +266,18 @@ struct Span {
 }
 
 impl Span {
+    /// The span of `geometry`'s layout, `width` nanoseconds a bucket, in `generation`.
+    fn of(
+        geometry: Geometry,
+        width: u64,
+        generation: u64,
+        now_nanos: u64,
+        since_nanos: u64,
+    ) -> Self {
+        let era = era(generation, geometry.layout());
+        Self::new(width, geometry.buckets(), era, now_nanos, since_nanos)
+    }
+
     fn new(width: u64, buckets: u64, era: u64, now_nanos: u64, since_nanos: u64) -> Self {
         let now = now_nanos / width;
         Self {
@@ -376,7 +361,9 @@ impl Window {
     pub(crate) fn add(&self, now_nanos: u64, generation: u64, kind: Kind) {
         let geometry = Geometry(self.geometry.load(Ordering::Acquire));
         let level = self.level(geometry.level());
-        let stripe = level.stripe(probe() as usize & (geometry.stripes() - 1));
+        let stripe = level
+            .stripes
+            .get(probe() as usize & (geometry.stripes() - 1));
         let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
             // A reload is changing the geometry under us: totals only.
             return retire(stripe, kind);
@@ -395,7 +382,8 @@ impl Window {
     fn my_stripe(&self) -> &Stripe {
         let geometry = Geometry(self.geometry.load(Ordering::Relaxed));
         self.level(geometry.level())
-            .stripe(probe() as usize & (geometry.stripes() - 1))
+            .stripes
+            .get(probe() as usize & (geometry.stripes() - 1))
     }
 
     /// Counts an outcome that belongs to a finished episode: in the totals, not the window.
@@ -448,13 +436,7 @@ impl Window {
                 std::hint::spin_loop();
                 continue;
             };
-            let span = Span::new(
-                width,
-                geometry.buckets(),
-                era(generation, geometry.layout()),
-                now_nanos,
-                since_nanos,
-            );
+            let span = Span::of(geometry, width, generation, now_nanos, since_nanos);
             let half_life = half_life_nanos as f64 / width as f64;
             self.fold_level(level, geometry, &span, &mut |age, [s, f, _, slow]| {
                 fold.add(strategy.weight(age, half_life), s, f, slow);
@@ -510,8 +492,7 @@ impl Window {
         };
         let index = usize::try_from(now % geometry.buckets()).unwrap_or(0);
         // Stripes exist only below the stripe count, which never shrinks.
-        let stripes = level.slots.iter().take(geometry.stripes());
-        for stripe in stripes.filter_map(|s| s.get()) {
+        for stripe in level.stripes.live_below(geometry.stripes()) {
             if let Some(bucket) = stripe.buckets().get(index) {
                 let (tag, counts) = bucket.read();
                 add(tag, counts);
@@ -543,13 +524,7 @@ impl Window {
         since_nanos: u64,
         cache: &FoldCache,
     ) -> [u64; 3] {
-        let span = Span::new(
-            width,
-            geometry.buckets(),
-            era(generation, geometry.layout()),
-            now_nanos,
-            since_nanos,
-        );
+        let span = Span::of(geometry, width, generation, now_nanos, since_nanos);
         let mut sums = [0u64; 3];
         self.fold_level(level, geometry, &span, &mut |age, [s, f, _, slow]| {
             if age > 0 {
@@ -572,7 +547,7 @@ impl Window {
         visit: &mut dyn FnMut(u64, [u64; 4]),
     ) {
         let n = usize::try_from(geometry.buckets()).unwrap_or(usize::MAX);
-        for stripe in level.live_stripes() {
+        for stripe in level.stripes.live() {
             for bucket in stripe.buckets().iter().take(n) {
                 let (tag, counts) = bucket.read();
                 if let Some(age) = span.age(tag) {
@@ -608,17 +583,17 @@ impl Window {
         if t != Tally::default() {
             // Counts from elsewhere need the high-water mark even if this window never
             // counted: allocate its home (a snapshot's cost, never a call's).
-            let _ = self.base.stripe(0);
+            let _ = self.base.stripes.get(0);
         }
         for level in self.levels() {
-            for stripe in level.live_stripes() {
+            for stripe in level.stripes.live() {
                 stripe.total_into(&mut t);
             }
         }
         // The high-water mark lives in the first stripe of level 0, the first one any count
         // allocates (one stripe is in use until two threads collide): without it nothing was
         // counted yet, and there is nothing to keep from going down.
-        if let Some(first) = self.base.slots.first().and_then(OnceBox::get) {
+        if let Some(first) = self.base.stripes.first() {
             first.keep_highest([
                 &mut t.successes,
                 &mut t.failures,
@@ -631,7 +606,7 @@ impl Window {
 
     /// How many stripes this window has allocated (for memory reporting).
     pub(crate) fn stripes_in_use(&self) -> usize {
-        self.levels().map(|l| l.live_stripes().count()).sum()
+        self.levels().map(|l| l.stripes.live().count()).sum()
     }
 
     /// Puts a new bucket width and count in force, keeping the window's counts (re-bucketed
@@ -658,13 +633,7 @@ impl Window {
             return;
         }
         let layout = old.layout().wrapping_add(1) & Geometry::LAYOUT_MASK;
-        let from = Span::new(
-            old_width,
-            old.buckets(),
-            era(generation, old.layout()),
-            now_nanos,
-            since_nanos,
-        );
+        let from = Span::of(old, old_width, generation, now_nanos, since_nanos);
         let to = Span::new(
             width,
             u64::from(buckets),
@@ -688,11 +657,11 @@ impl Window {
         // The high-water mark lives in level 0's first stripe, which the first count
         // allocates; a window that changes geometry before any call would count on another
         // level without it.
-        let _ = self.base.stripe(0);
+        let _ = self.base.stripes.get(0);
         let (index, level) = self.level_for(buckets);
         let carried = level
             .carried
-            .get_or_init(|| Box::new(Carried::new(level.capacity)));
+            .get_or_init(|| Box::new(Carried::new(level.stripes.capacity())));
         for (age, entry) in carried.0.iter().enumerate() {
             match by_age.get(age) {
                 Some(counts) if counts.iter().any(|c| *c != 0) => {
@@ -712,7 +681,7 @@ impl Window {
             });
         // Buckets of earlier layouts on this level hold counts that are carried or out of the
         // window: empty them, so no old tag is left for a later era to misread.
-        for stripe in level.live_stripes() {
+        for stripe in level.stripes.live() {
             stripe.empty_all_but(to.era);
         }
     }
@@ -724,7 +693,7 @@ impl Window {
         let mut level = &self.base;
         let mut index = 0;
         loop {
-            if level.capacity >= buckets || index == GROWN_LEVELS {
+            if level.stripes.capacity() >= buckets || index == GROWN_LEVELS {
                 // The last possible level holds MAX_RING buckets, every valid count.
                 return (index, level);
             }
@@ -732,7 +701,7 @@ impl Window {
                 MAX_RING
             } else {
                 buckets
-                    .max(level.capacity.saturating_mul(2))
+                    .max(level.stripes.capacity().saturating_mul(2))
                     .clamp(MIN_GROWN_RING, MAX_RING)
             };
             level = level
@@ -772,10 +741,10 @@ mod tests {
         let w = Window::new(1, 1_000_000);
         for buckets in [2, 17, 40, 33, 1000, 700, 1, 1000] {
             let (index, level) = w.level_for(buckets);
-            assert!(level.capacity >= buckets);
+            assert!(level.stripes.capacity() >= buckets);
             assert!(std::ptr::eq(w.level(index), level));
         }
-        let capacities: Vec<u32> = w.levels().map(|l| l.capacity).collect();
+        let capacities: Vec<u32> = w.levels().map(|l| l.stripes.capacity()).collect();
         assert_eq!(capacities, [1, 16, 32, 64, 1000]);
         let total: u32 = capacities.iter().sum();
         assert!(
@@ -790,7 +759,7 @@ mod tests {
         for buckets in 1..=MAX_RING {
             let (index, level) = w.level_for(buckets);
             assert!(
-                index <= GROWN_LEVELS && level.capacity >= buckets,
+                index <= GROWN_LEVELS && level.stripes.capacity() >= buckets,
                 "{buckets}"
             );
         }
@@ -801,7 +770,7 @@ mod tests {
     fn the_high_water_mark_exists_before_a_grown_window_counts() {
         let w = Window::new(2, 1_000_000);
         w.relayout(1_000_000, 100, 0, 0, 0);
-        assert!(w.base.slots[0].get().is_some());
+        assert!(w.base.stripes.first().is_some());
         w.add(0, 0, Kind::Success);
         assert_eq!(w.totals().successes, 1);
         assert_eq!(
