@@ -282,6 +282,7 @@ fn reloads_racing_registrations_and_calls_never_show_a_refused_value() {
         let seen_bad = Arc::clone(&seen_bad);
         let stop = Arc::clone(&stop);
         move || {
+            let sweeps = AtomicUsize::new(0);
             std::thread::scope(|s| {
                 s.spawn(|| {
                     for i in 0..200 {
@@ -333,13 +334,18 @@ fn reloads_racing_registrations_and_calls_never_show_a_refused_value() {
                         if d.min_calls == 99 || d.min_calls == 98 {
                             seen_bad.fetch_add(1, Ordering::Relaxed);
                         }
+                        sweeps.fetch_add(1, Ordering::Relaxed);
                     }
                 });
-                // The reloader and the registrar finish first; then stop the reader.
+                // The reloader and the registrar finish first; the reader then makes two more
+                // whole sweeps over the final set of components (not a fixed pause) and stops.
                 while registry.components().len() < 66 {
                     std::thread::yield_now();
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                let after = sweeps.load(Ordering::Relaxed) + 2;
+                while sweeps.load(Ordering::Relaxed) < after {
+                    std::thread::yield_now();
+                }
                 stop.store(true, Ordering::Relaxed);
             });
             true

@@ -292,9 +292,9 @@ pub(crate) fn check(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-#[cfg(test)]
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used)]
+#[cfg(test)]
 mod tests {
     use std::collections::hash_map::DefaultHasher;
     use std::collections::{BTreeSet, HashMap};

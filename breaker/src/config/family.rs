@@ -199,9 +199,9 @@ impl FamilyFields {
     }
 }
 
-#[cfg(all(test, not(breaker_loom)))]
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used)]
+#[cfg(all(test, not(breaker_loom)))]
 mod tests {
     use super::*;
 

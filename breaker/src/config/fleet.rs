@@ -188,8 +188,8 @@ pub(crate) fn mask_password(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
 #[allow(clippy::unwrap_used)]
+#[cfg(test)]
 mod tests {
     use super::*;
 

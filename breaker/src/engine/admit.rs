@@ -242,9 +242,9 @@ impl ComponentBreaker {
     }
 }
 
-#[cfg(all(test, not(breaker_loom)))]
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used, clippy::panic)]
+#[cfg(all(test, not(breaker_loom)))]
 mod tests {
     use super::super::clock::{Clock, FakeClock, Timeline};
     use super::super::events::Unowned;

@@ -960,8 +960,8 @@ async fn heartbeat(shared: Weak<Shared>, every: Duration) {
 
 // The registry's side of the gate, tested from here: a test inside the registry that builds a
 // registry would make its file and the registry's import each other.
-#[cfg(all(test, not(breaker_loom)))]
 #[allow(clippy::unwrap_used, clippy::panic)]
+#[cfg(all(test, not(breaker_loom)))]
 mod tests {
     use super::*;
     use crate::config::CircuitConfig;

@@ -234,8 +234,8 @@ impl View {
     }
 }
 
-#[cfg(test)]
 #[allow(clippy::unwrap_used)]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::CircuitState;

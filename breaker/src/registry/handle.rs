@@ -174,9 +174,9 @@ impl fmt::Debug for ComponentHandle {
     }
 }
 
-#[cfg(all(test, not(breaker_loom)))]
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used)]
+#[cfg(all(test, not(breaker_loom)))]
 mod tests {
     use super::*;
     use crate::engine::FakeClock;

@@ -71,9 +71,9 @@ fn escape_help(help: &str) -> String {
     help.replace('\\', r"\\").replace('\n', r"\n")
 }
 
-#[cfg(test)]
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used)]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::observe::families::Sample;
