@@ -13,8 +13,10 @@
 //! | `member` | the same on a registry's component (admission also reads the fuse's gate) |
 //! | `failure` | `acquire` + `record(Failure)`; `min_calls` out of reach, so the trip check runs in full and never trips |
 //! | `mixed` | one call in ten fails (`i % 10 == 9`) |
+//! | `half` | time window, every other call fails (`error_rate_threshold` 1 and `min_calls` reached, so the trip check runs in full, rates included, and never trips): a failure costs `2 × half − standalone` |
 //! | `call` | `call(\|\| Ok(..))` |
 //! | `by_hand` | `acquire`, the same body, `record_result`: `call`'s loop written out by hand |
+//! | `coarse` | `standalone` on a [`CoarseClock`] (ticked once, at the start) |
 //! | `count` | `acquire` + `record(Success)`, `sample_weighting = count` |
 //! | `count_half` | count window, every other call fails (`error_rate_threshold` 1, so it never trips): a failure costs `2 × count_half − count` |
 //! | `macro_sync`, `macro_async` | a `#[circuit_breaker]` function, sync and async (polled once with a no-op waker) |
@@ -30,8 +32,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use breaker::{
-    circuit_breaker, CircuitConfig, ComponentBreaker, GlobalCircuitBreaker, Outcome, Permit,
-    SampleWeighting, SystemClock,
+    circuit_breaker, CircuitConfig, CoarseClock, ComponentBreaker, GlobalCircuitBreaker, Outcome,
+    Permit, SampleWeighting, SystemClock,
 };
 
 breaker::breakers! {
@@ -135,6 +137,27 @@ fn main() {
                     Permit::Rejected(_) => false,
                 })
                 .count() as u64
+        }
+        "half" => {
+            let b = standalone(CircuitConfig {
+                error_rate_threshold: 1.0,
+                ..CircuitConfig::DEFAULT
+            });
+            let n = run(&b, calls, |i| {
+                if i % 2 == 1 {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                }
+            });
+            assert_eq!(b.state(), breaker::CircuitState::Closed);
+            n
+        }
+        "coarse" => {
+            let clock = CoarseClock::new();
+            let b =
+                ComponentBreaker::new("coarse", CircuitConfig::DEFAULT, Arc::new(clock)).unwrap();
+            run(&b, calls, success)
         }
         "count" => run(&standalone(count(0.5)), calls, success),
         "count_half" => {

@@ -44,9 +44,9 @@ pub use config::{
 #[cfg_attr(docsrs, doc(cfg(feature = "watch")))]
 pub use config::{ConfigWatcher, WatchOptions};
 pub use engine::{
-    BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, ComponentBreaker,
-    Exponential, FakeClock, Outcome, Permit, Recorded, Sleep, Sliding, SystemClock, Transition,
-    TransitionReason, WindowStats, WindowStrategy,
+    BuildError, CallError, CallGuard, CircuitError, CircuitState, Clock, CoarseClock,
+    ComponentBreaker, Exponential, FakeClock, Outcome, Permit, Recorded, Sleep, Sliding,
+    SystemClock, Transition, TransitionReason, WindowStats, WindowStrategy,
 };
 pub use macro_support::docs::{breakers, circuit_breaker};
 pub use names::{ComponentName, GLOBAL};

@@ -173,20 +173,26 @@ impl ComponentBreaker {
         }
     }
 
-    /// A ticket for `word`'s episode, timed if slow-call detection is on.
+    /// A ticket for `word`'s episode, timed if slow-call detection is on. A branch rather than
+    /// an `Option` of the start: merged into one, the untimed path computed the timed one's
+    /// clamp too.
     #[inline(always)]
     fn ticket(&self, word: StateWord, admission: Admission) -> Ticket {
-        Ticket::new(word.generation(), admission, self.start_timer())
+        if self.slow_nanos.load(Ordering::Relaxed) == 0 {
+            Ticket::new(word.generation(), admission, None)
+        } else {
+            self.timed_ticket(word, admission)
+        }
     }
 
-    /// Reads the clock only when slow-call detection is on.
-    #[inline(always)]
-    fn start_timer(&self) -> Option<u64> {
-        if self.slow_nanos.load(Ordering::Relaxed) == 0 {
-            None
-        } else {
-            Some(self.timeline.now_nanos())
-        }
+    /// A ticket that reads the clock: slow-call detection is on.
+    #[inline(never)]
+    fn timed_ticket(&self, word: StateWord, admission: Admission) -> Ticket {
+        Ticket::new(
+            word.generation(),
+            admission,
+            Some(self.timeline.call_nanos()),
+        )
     }
 
     /// The refusal while gates are `held` (or a derived breaker is `Open`): its owner's.

@@ -43,6 +43,13 @@ pub trait Clock: Send + Sync {
     fn sleep_until(&self, deadline: Instant) -> Sleep {
         real_sleep_until(deadline)
     }
+
+    /// The [`CoarseClock`] this clock is, if it is one: the engine then reads its last tick
+    /// with one load on the `Closed` call path. Only [`CoarseClock`] says yes; leave the
+    /// default.
+    fn as_coarse(&self) -> Option<&CoarseClock> {
+        None
+    }
 }
 
 /// The real time's timer: tokio's, or none without the `tokio` feature.
@@ -73,6 +80,10 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {
         (**self).sleep_until(deadline)
+    }
+
+    fn as_coarse(&self) -> Option<&CoarseClock> {
+        (**self).as_coarse()
     }
 }
 
@@ -206,6 +217,177 @@ impl Future for FakeSleep {
     }
 }
 
+/// A clock whose reading is its last *tick*: the `Closed` call path reads it with one atomic
+/// load instead of a clock read (opt-in; the default [`SystemClock`] costs about 10 ns more a
+/// call). Nothing ticks it behind your back: drive it from your runtime with
+/// [`drive`](Self::drive) (feature `tokio`), or call [`tick`](Self::tick) from a loop you own.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use breaker::{CircuitConfig, CoarseClock, ComponentBreaker};
+/// let clock = CoarseClock::new();
+/// // In a tokio application: tokio::spawn(clock.clone().drive(Duration::from_millis(1)));
+/// let breaker = ComponentBreaker::new("db", CircuitConfig::DEFAULT, Arc::new(clock.clone()))?;
+/// clock.tick();
+/// # Ok::<(), breaker::BuildError>(())
+/// ```
+///
+/// What is coarse, and what is not:
+///
+/// | reading | time it uses |
+/// |---|---|
+/// | a `Closed` call's bucket in the time window, a slow call's start and end | the last tick |
+/// | cooldowns, `half_open_max_wait`, transitions, snapshots, timeouts, the fuse | the source clock, read then (each such read also ticks) |
+///
+/// So a breaker on a clock nobody ticks still leaves `Open` on time and never gets stuck;
+/// what drifts is where `Closed` outcomes land: in the bucket of the last tick. Tick at least
+/// as often as the precision you need: a window bucket (`window / window_buckets`) is the
+/// coarsest that makes sense, and `slow_call_threshold` is measured to within one tick
+/// period. Every trip check also ticks, and warns once (a `tracing` warning) if the clock had
+/// fallen more than a second behind its source, which means nothing is driving it.
+#[derive(Clone)]
+pub struct CoarseClock {
+    inner: Arc<Coarse>,
+}
+
+struct Coarse {
+    origin: Instant,
+    /// Nanoseconds since `origin` at the last tick; only ever raised.
+    nanos: AtomicU64,
+    source: CoarseSource,
+    warned: std::sync::atomic::AtomicBool,
+}
+
+enum CoarseSource {
+    /// The system clock, through `quanta` (see [`Clock::is_system`]).
+    System { clock: quanta::Clock, origin: u64 },
+    /// Any other clock (a [`FakeClock`] in tests).
+    Other(Arc<dyn Clock>),
+}
+
+impl CoarseClock {
+    /// A coarse clock over the system clock, ticked once now.
+    pub fn new() -> Self {
+        Self::over(Arc::new(SystemClock))
+    }
+
+    /// A coarse clock over `source` (whose reading each tick takes), ticked once now. Tests
+    /// put a [`FakeClock`] under it.
+    pub fn over(source: Arc<dyn Clock>) -> Self {
+        let origin = source.now();
+        let source = if source.is_system() {
+            let clock = quanta::Clock::new();
+            let origin = clock.raw();
+            CoarseSource::System { clock, origin }
+        } else {
+            CoarseSource::Other(source)
+        };
+        Self {
+            inner: Arc::new(Coarse {
+                origin,
+                nanos: AtomicU64::new(0),
+                source,
+                warned: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Reads the source clock and makes that the reading.
+    pub fn tick(&self) {
+        self.refresh();
+    }
+
+    /// Ticks every `period` (at least 100 µs), for ever: spawn it on the runtime that runs
+    /// your calls (`tokio::spawn(clock.clone().drive(period))`) and drop or abort the task to
+    /// stop. The ticks are tokio's timer's, so a paused tokio clock drives it in tests.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn drive(self, period: Duration) {
+        let mut ticks = tokio::time::interval(period.max(Duration::from_micros(100)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.tick();
+        }
+    }
+
+    /// The source's reading, in nanoseconds since the origin, made the tick if it is later.
+    fn refresh(&self) -> u64 {
+        let now = match &self.inner.source {
+            CoarseSource::System { clock, origin } => clock.delta_as_nanos(*origin, clock.raw()),
+            CoarseSource::Other(clock) => {
+                nanos(clock.now().saturating_duration_since(self.inner.origin))
+            }
+        };
+        // Load first: readers share this line, so write only when time moved.
+        let seen = self.inner.nanos.load(Ordering::Relaxed);
+        if now > seen {
+            self.inner.nanos.fetch_max(now, Ordering::Relaxed).max(now)
+        } else {
+            seen
+        }
+    }
+
+    /// The last tick, in nanoseconds since the origin.
+    #[inline(always)]
+    fn ticked(&self) -> u64 {
+        self.inner.nanos.load(Ordering::Relaxed)
+    }
+
+    /// Ticks, and warns once if the clock had fallen a second behind: nothing drives it.
+    fn refresh_and_check(&self) {
+        let before = self.ticked();
+        let now = self.refresh();
+        if now.saturating_sub(before) > 1_000_000_000
+            && !self.inner.warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                target: "breaker",
+                lag_ms = (now - before) / 1_000_000,
+                "a CoarseClock fell more than a second behind its source: nothing ticks it \
+                 (spawn CoarseClock::drive or call tick), so Closed outcomes land in stale \
+                 window buckets"
+            );
+        }
+    }
+}
+
+impl Default for CoarseClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for CoarseClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoarseClock")
+            .field("ticked", &Duration::from_nanos(self.ticked()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clock for CoarseClock {
+    /// The last tick.
+    fn now(&self) -> Instant {
+        self.inner
+            .origin
+            .checked_add(Duration::from_nanos(self.ticked()))
+            .unwrap_or(self.inner.origin)
+    }
+
+    /// The source clock's timer.
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        match &self.inner.source {
+            CoarseSource::System { .. } => real_sleep_until(deadline),
+            CoarseSource::Other(clock) => clock.sleep_until(deadline),
+        }
+    }
+
+    fn as_coarse(&self) -> Option<&CoarseClock> {
+        Some(self)
+    }
+}
+
 /// Converts clock readings into nanoseconds since an origin, the unit the atomics store.
 #[derive(Clone)]
 pub(crate) struct Timeline {
@@ -220,6 +402,9 @@ struct Source {
     reader: Reader,
 }
 
+// An explicit tag: with three variants, decoding the niche LLVM found in `quanta::Clock`
+// cost five more instructions per call on the call path than comparing one byte.
+#[repr(u8)]
 enum Reader {
     /// The injected clock (tests, custom clocks), with the latest reading seen: a clock that
     /// jumps backwards then reads as "no time passed" instead of moving the window back.
@@ -227,16 +412,28 @@ enum Reader {
     /// The system clock, read through `quanta`: the same monotonic time, cheaper to read.
     System {
         clock: quanta::Clock,
-        origin: quanta::Instant,
+        /// The counter's raw reading at the origin: `delta_as_nanos` from it is one multiply
+        /// and shift, where an `Instant` difference also built and unpacked a `Duration`.
+        origin: u64,
     },
+    /// A [`CoarseClock`]: its tick on the call path, its source everywhere else.
+    Coarse(CoarseClock),
 }
 
 impl Timeline {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        if let Some(coarse) = clock.as_coarse() {
+            return Self {
+                source: Arc::new(Source {
+                    origin: coarse.inner.origin,
+                    reader: Reader::Coarse(coarse.clone()),
+                }),
+            };
+        }
         let origin = clock.now();
         let reader = if clock.is_system() {
             let fast = quanta::Clock::new();
-            let origin = fast.now();
+            let origin = fast.raw();
             Reader::System {
                 clock: fast,
                 origin,
@@ -254,19 +451,42 @@ impl Timeline {
     #[inline]
     pub(crate) fn now_nanos(&self) -> u64 {
         match &self.source.reader {
-            Reader::System { clock, origin } => {
-                nanos(clock.now().saturating_duration_since(*origin))
-            }
-            Reader::Injected(clock, latest) => {
-                let now = nanos(clock.now().saturating_duration_since(self.source.origin));
-                // Load first: a clock that only moves forward costs a write only when it moved.
-                let seen = latest.load(Ordering::Relaxed);
-                if now > seen {
-                    latest.fetch_max(now, Ordering::Relaxed).max(now)
-                } else {
-                    seen
-                }
-            }
+            Reader::System { clock, origin } => clock.delta_as_nanos(*origin, clock.raw()),
+            Reader::Coarse(coarse) => coarse.refresh(),
+            Reader::Injected(clock, latest) => self.injected_nanos(&**clock, latest),
+        }
+    }
+
+    /// An injected clock's reading: a virtual call, so out of line, which keeps the system
+    /// clock's path short where the call path inlines it.
+    #[inline(never)]
+    fn injected_nanos(&self, clock: &dyn Clock, latest: &AtomicU64) -> u64 {
+        let now = nanos(clock.now().saturating_duration_since(self.source.origin));
+        // Load first: a clock that only moves forward costs a write only when it moved.
+        let seen = latest.load(Ordering::Relaxed);
+        if now > seen {
+            latest.fetch_max(now, Ordering::Relaxed).max(now)
+        } else {
+            seen
+        }
+    }
+
+    /// [`now_nanos`](Self::now_nanos) for the `Closed` call path (a window bucket, a slow
+    /// call's timer): a [`CoarseClock`]'s last tick, any other clock's reading.
+    #[inline(always)]
+    pub(crate) fn call_nanos(&self) -> u64 {
+        match &self.source.reader {
+            Reader::System { clock, origin } => clock.delta_as_nanos(*origin, clock.raw()),
+            Reader::Coarse(coarse) => coarse.ticked(),
+            Reader::Injected(clock, latest) => self.injected_nanos(&**clock, latest),
+        }
+    }
+
+    /// Called by the trip check: a [`CoarseClock`] ticks, so that even one nobody drives
+    /// moves on whenever a failure is recorded, and says once if nobody drives it.
+    pub(crate) fn tick_coarse(&self) {
+        if let Reader::Coarse(coarse) = &self.source.reader {
+            coarse.refresh_and_check();
         }
     }
 
@@ -276,6 +496,7 @@ impl Timeline {
         let (clock, now): (&dyn Clock, Instant) = match &self.source.reader {
             Reader::System { .. } => (&SystemClock, Instant::now()),
             Reader::Injected(clock, _) => (&**clock, clock.now()),
+            Reader::Coarse(coarse) => (coarse, self.instant_at(coarse.refresh())),
         };
         match now.checked_add(after) {
             Some(deadline) => clock.sleep_until(deadline),

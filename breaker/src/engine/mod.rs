@@ -14,7 +14,7 @@
 //! | `call.rs` | `call` / `run_protected`: acquire, run and record in one |
 //! | `error.rs`, `events.rs` | [`CircuitError`], [`CallError`]; [`Transition`] and the owner interface |
 //! | `window/` | the rolling window's striped, lock-free buckets |
-//! | `clock.rs` | [`Clock`], [`SystemClock`], [`FakeClock`], and the nanosecond timeline |
+//! | `clock.rs` | [`Clock`], [`SystemClock`], [`CoarseClock`], [`FakeClock`], and the nanosecond timeline |
 //! | `reading.rs` | a plain read-only view of the breaker, for snapshots |
 //! | `loom_shim.rs` | every atomic and lock above, swapped for loom's in the loom models |
 //!
@@ -60,7 +60,7 @@ pub(crate) mod state;
 mod transition;
 mod window;
 
-pub use clock::{Clock, FakeClock, Sleep, SystemClock};
+pub use clock::{Clock, CoarseClock, FakeClock, Sleep, SystemClock};
 pub use error::{BuildError, CallError, CircuitError};
 pub use events::{Transition, TransitionReason};
 pub use guard::{CallGuard, Outcome, Permit, Recorded};

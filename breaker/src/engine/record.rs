@@ -19,13 +19,15 @@ impl ComponentBreaker {
     pub(super) fn finish(&self, ticket: &Ticket, how: Finish) -> Recorded {
         // The clock is read only when something needs it: slow-call detection, the time
         // window's bucket, or a trip check. A count window's success needs none of them.
-        let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
+        // An untimed ticket (slow-call detection was off at admission) skips even the load of
+        // the threshold; a timed one is judged by the threshold now in force (0: off).
         let mut clock = Clock(None);
         let slow = match ticket.started() {
-            Some(started) if slow_nanos != 0 => {
-                clock.now(self).saturating_sub(started) >= slow_nanos
-            }
-            _ => false,
+            Some(started) => match self.slow_nanos.load(Ordering::Relaxed) {
+                0 => false,
+                slow_nanos => clock.now(self).saturating_sub(started) >= slow_nanos,
+            },
+            None => false,
         };
         let kind = match how {
             Finish::Success => Kind::Success,
@@ -161,6 +163,7 @@ impl ComponentBreaker {
             // A derived breaker's state comes from its owner, never from its own calls.
             return;
         }
+        self.timeline.tick_coarse();
         let rules = self.failure.trip.get();
         if let Some(threshold) = rules.consecutive {
             if run >= threshold {
@@ -332,7 +335,7 @@ impl Clock {
     fn now(&mut self, breaker: &ComponentBreaker) -> u64 {
         match self.0 {
             Some(now) => now,
-            None => *self.0.insert(breaker.timeline.now_nanos()),
+            None => *self.0.insert(breaker.timeline.call_nanos()),
         }
     }
 }

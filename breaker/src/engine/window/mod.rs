@@ -90,9 +90,11 @@ const GROWN_LEVELS: usize = 7;
 const FOLD_ATTEMPTS: usize = 4;
 
 thread_local! {
-    /// This thread's stripe hint. Seeded from a global counter so threads start spread out;
-    /// moved (xorshift) whenever the thread collides with another on a counter.
-    static PROBE: Cell<u32> = Cell::new(seed());
+    /// This thread's stripe hint: 0 (the first stripe) until the thread first collides with
+    /// another on a counter, then seeded from a global counter so threads spread out, and
+    /// moved (xorshift) on every collision after. A constant initializer, so reading it is
+    /// one load with no "initialized yet?" test on the call path.
+    static PROBE: Cell<u32> = const { Cell::new(0) };
 }
 
 fn seed() -> u32 {
@@ -118,6 +120,11 @@ fn probe() -> u32 {
 fn rehash() {
     PROBE.with(|p| {
         let mut x = p.get();
+        if x == 0 {
+            // The first collision: every thread starts on stripe 0, so seed it apart.
+            p.set(seed());
+            return;
+        }
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
