@@ -193,7 +193,11 @@ mod tests {
             let now = shown(&to);
             for (j, other) in FIELDS.iter().enumerate() {
                 let want = if i == j { &elsewhere[j] } else { &defaults[j] };
-                assert_eq!(&now[j], want, "copying {} changed {}", field.name, other.name);
+                assert_eq!(
+                    &now[j], want,
+                    "copying {} changed {}",
+                    field.name, other.name
+                );
             }
         }
     }
@@ -242,13 +246,19 @@ mod tests {
             let global = field.name.starts_with("global_trip_conditions.");
             assert_eq!(Fields::GLOBAL.has(i), global, "{}", field.name);
         }
-        assert_eq!(Fields::named("global_trip_conditions"), Some(Fields::GLOBAL));
+        assert_eq!(
+            Fields::named("global_trip_conditions"),
+            Some(Fields::GLOBAL)
+        );
         assert_eq!(Fields::named("nosuch"), None);
         assert_eq!(Fields::named("global_trip_conditions.nosuch"), None);
         assert!(Fields::NONE.is_empty() && !Fields::GLOBAL.is_empty());
         // Names that are no field are skipped, not an error.
         let some = Fields::all_named(&["min_calls", "nosuch", "global_trip_conditions"]);
-        assert_eq!(some, Fields::named("min_calls").map_or(Fields::NONE, |m| m.union(Fields::GLOBAL)));
+        assert_eq!(
+            some,
+            Fields::named("min_calls").map_or(Fields::NONE, |m| m.union(Fields::GLOBAL))
+        );
         assert_eq!(Fields::all_named(&[]), Fields::NONE);
         assert_eq!(Fields::all_named(&["nosuch"]), Fields::NONE);
     }

@@ -307,19 +307,83 @@ mod tests {
             assert_eq!(config.validate(), Ok(()), "{config:?}");
         }
         let refused = [
-            ("namespace", FleetConfig { namespace: String::new(), ..FleetConfig::default() }),
-            ("namespace", FleetConfig { namespace: "a".repeat(65), ..FleetConfig::default() }),
-            ("replica_id", FleetConfig { replica_id: Some(String::new()), ..FleetConfig::default() }),
-            ("open_replica_ratio", FleetConfig { open_replica_ratio: f32::NAN, ..FleetConfig::default() }),
-            ("open_replica_ratio", FleetConfig { open_replica_ratio: -0.1, ..FleetConfig::default() }),
-            ("sync_interval", FleetConfig { sync_interval: Duration::from_millis(9), ..FleetConfig::default() }),
-            ("sync_interval", FleetConfig { sync_interval: year + Duration::from_secs(1), ..FleetConfig::default() }),
-            ("replica_ttl", FleetConfig { replica_ttl: FleetConfig::default().sync_interval, ..FleetConfig::default() }),
-            ("replica_ttl", FleetConfig { replica_ttl: year + Duration::from_secs(1), ..FleetConfig::default() }),
-            ("stale_after", FleetConfig { stale_after: year + Duration::from_secs(1), ..FleetConfig::default() }),
+            (
+                "namespace",
+                FleetConfig {
+                    namespace: String::new(),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "namespace",
+                FleetConfig {
+                    namespace: "a".repeat(65),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "replica_id",
+                FleetConfig {
+                    replica_id: Some(String::new()),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "open_replica_ratio",
+                FleetConfig {
+                    open_replica_ratio: f32::NAN,
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "open_replica_ratio",
+                FleetConfig {
+                    open_replica_ratio: -0.1,
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "sync_interval",
+                FleetConfig {
+                    sync_interval: Duration::from_millis(9),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "sync_interval",
+                FleetConfig {
+                    sync_interval: year + Duration::from_secs(1),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "replica_ttl",
+                FleetConfig {
+                    replica_ttl: FleetConfig::default().sync_interval,
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "replica_ttl",
+                FleetConfig {
+                    replica_ttl: year + Duration::from_secs(1),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "stale_after",
+                FleetConfig {
+                    stale_after: year + Duration::from_secs(1),
+                    ..FleetConfig::default()
+                },
+            ),
         ];
         for (field, config) in &refused {
-            assert_eq!(config.validate().map_err(|e| e.field), Err(*field), "{config:?}");
+            assert_eq!(
+                config.validate().map_err(|e| e.field),
+                Err(*field),
+                "{config:?}"
+            );
         }
     }
 

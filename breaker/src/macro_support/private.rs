@@ -346,7 +346,10 @@ mod tests {
             Some(message)
         );
         // Another field's check does not, nor one whose name differs in a byte only.
-        assert_eq!(family_error(Some("idle_ttl"), &["idle_ttl", "max_keys"]), None);
+        assert_eq!(
+            family_error(Some("idle_ttl"), &["idle_ttl", "max_keys"]),
+            None
+        );
         assert_eq!(family_error(Some("max_keyz"), &["max_keyz"]), None);
         // The entry's own check leaves a field the entry sets to that field's check...
         assert_eq!(family_error(None, &["idle_ttl", "max_keys"]), None);

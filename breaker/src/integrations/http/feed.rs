@@ -376,7 +376,12 @@ mod tests {
                     path: None,
                     error: "<config>:2: bad".to_owned(),
                 },
-                ("file_refused", None, None, Some("<config>:2: bad".to_owned())),
+                (
+                    "file_refused",
+                    None,
+                    None,
+                    Some("<config>:2: bad".to_owned()),
+                ),
             ),
             (
                 Event::ManifestEntryIgnored {
@@ -483,7 +488,11 @@ mod tests {
             assert_eq!(record.reason.as_deref(), reason, "{kind}");
             assert_eq!(record.error, error, "{kind}");
             // Only a transition has a state change and a time on the registry's clock.
-            assert_eq!((record.from, record.to, record.at), (None, None, None), "{kind}");
+            assert_eq!(
+                (record.from, record.to, record.at),
+                (None, None, None),
+                "{kind}"
+            );
             assert_eq!(record.is_file_reload(), kind == "file_refused", "{kind}");
             assert!(record.unix_ms > 1_600_000_000_000, "{kind}");
         }
@@ -602,6 +611,9 @@ mod tests {
         ));
         assert_eq!(events.try_recv().unwrap().seq, 3);
         let debug = format!("{feed:?}");
-        assert!(debug.contains("receivers: 1") && debug.contains("recent_cap: 4"), "{debug}");
+        assert!(
+            debug.contains("receivers: 1") && debug.contains("recent_cap: 4"),
+            "{debug}"
+        );
     }
 }
