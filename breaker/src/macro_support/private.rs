@@ -382,6 +382,30 @@ mod tests {
     }
 
     #[test]
+    fn a_message_longer_than_its_capacity_is_cut_never_refused() {
+        let config = CircuitConfig {
+            error_rate_threshold: 1.5,
+            ..CircuitConfig::DEFAULT
+        };
+        let at = Some("error_rate_threshold");
+        let written = ["error_rate_threshold"];
+        let prefix = "error_rate_threshold = ";
+        let long = "9".repeat(600);
+        let cut = manifest_error(&config, at, &written, Some(&long)).unwrap();
+        assert_eq!(cut.as_str().len(), 512);
+        assert!(cut.as_str().starts_with(prefix) && cut.as_str().ends_with('9'));
+        // A cut through a character leaves no text rather than half of one.
+        let split = format!("{}\u{e9}", "9".repeat(512 - prefix.len() - 1));
+        let cut = manifest_error(&config, at, &written, Some(&split)).unwrap();
+        assert_eq!(cut.as_str(), "");
+        // One byte shorter, the character fits and the rule is cut instead.
+        let fits = format!("{}\u{e9}", "9".repeat(512 - prefix.len() - 2));
+        let cut = manifest_error(&config, at, &written, Some(&fits)).unwrap();
+        assert_eq!(cut.as_str().len(), 512);
+        assert!(cut.as_str().ends_with('\u{e9}'));
+    }
+
+    #[test]
     fn handles_built_at_run_time_declare_their_entry() {
         let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).unwrap();
         let component = handle("rt_component", None, &[], &[]);
