@@ -116,6 +116,11 @@ fn a_manifest_family_handle_resolves_at_the_first_request() {
         .status();
     assert_eq!(HANDLE.family().live(), 1);
     assert_eq!(HANDLE.key("h1.example").unwrap().snapshot().successes, 1);
+    let snapshot = HANDLE.snapshot();
+    assert_eq!(
+        (snapshot.family.as_str(), snapshot.live),
+        ("tower_hosts", 1)
+    );
 }
 
 /// The key `picker` gives `request`, and whether it borrowed it from the request.

@@ -514,7 +514,8 @@ mod tests {
         assert_eq!(moved["to"], "open");
         assert_eq!(moved["reason"], "3 consecutive failures");
         assert_eq!(moved["ago"], "1m 30s");
-        assert!(moved.get("path").is_none() && moved.get("unknown_components").is_none());
+        assert!(moved.get("path").is_none());
+        assert!(moved.get("unknown_components").is_none());
 
         let file = json(&records[1]);
         assert_eq!(file["kind"], "file_reloaded");
@@ -584,7 +585,8 @@ mod tests {
         // The ring missed three, the map one transition and the slot one file reload.
         assert_eq!(feed.missed.load(Ordering::Relaxed), 5);
         assert!(feed.recent(10).is_empty());
-        assert!(feed.last_transition("db").is_none() && feed.last_reload().is_none());
+        assert!(feed.last_transition("db").is_none());
+        assert!(feed.last_reload().is_none());
         // The subscribers missed nothing, in order.
         let seqs: Vec<_> = (0..3).map(|_| events.try_recv().unwrap().seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
@@ -611,9 +613,7 @@ mod tests {
         ));
         assert_eq!(events.try_recv().unwrap().seq, 3);
         let debug = format!("{feed:?}");
-        assert!(
-            debug.contains("receivers: 1") && debug.contains("recent_cap: 4"),
-            "{debug}"
-        );
+        assert!(debug.contains("receivers: 1"), "{debug}");
+        assert!(debug.contains("recent_cap: 4"), "{debug}");
     }
 }
