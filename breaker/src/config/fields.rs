@@ -228,8 +228,9 @@ mod tests {
         assert_eq!(value("slow_call_threshold", base), None);
         assert_eq!(value("sample_weighting", at), None);
         let mut weighting = *base;
-        let field = FIELDS.iter().find(|f| f.name == "sample_weighting");
-        field.map(|f| (f.copy)(at, &mut weighting));
+        let field = &FIELDS[14];
+        assert_eq!(field.name, "sample_weighting");
+        (field.copy)(at, &mut weighting);
         assert_eq!(weighting.sample_weighting, SampleWeighting::Exponential);
     }
 
