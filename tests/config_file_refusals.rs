@@ -259,3 +259,99 @@ fn refusals_name_the_field_value_rule_and_the_files_own_line() {
         }
     }
 }
+
+/// A `[families.<name>]` table that is not shaped as one: `keys` not a table of per-key
+/// tables, a per-key field that is no breaker field (a family field, the fuse's table), a
+/// family name that is no component name, a breaker field of the wrong type. Each refusal
+/// names the section and the file's own line, and nothing of the file is applied.
+#[test]
+fn a_misshapen_family_section_is_refused_where_the_file_wrote_it() {
+    let (_clock, registry, log) = registry(CircuitConfig::DEFAULT);
+    let before = registry.config();
+    let refused = |text: &str| {
+        let error = registry.reload_from_str(text).unwrap_err();
+        (error.line(), error.to_string())
+    };
+
+    assert_eq!(
+        refused("[families.hosts]\nmin_calls = 3\nkeys = 3\n"),
+        (
+            Some(3),
+            "<config>:3:1: [families.hosts] keys must be a table of per-key sections".to_owned()
+        )
+    );
+    assert_eq!(
+        refused("[families.hosts.keys]\n\"a.example\" = 1\n"),
+        (
+            Some(2),
+            "<config>:2:1: [families.hosts.keys] `a.example` must be a table of breaker fields"
+                .to_owned()
+        )
+    );
+    // A family field belongs to the family, not to one key.
+    assert_eq!(
+        refused("[families.hosts.keys.\"a.example\"]\n\nmax_keys = 3\n"),
+        (
+            Some(3),
+            "<config>:3:1: [families.hosts.keys.\"a.example\"] unknown breaker field `max_keys`"
+                .to_owned()
+        )
+    );
+    // So does the fuse's table, even though it is a field of `[defaults]`.
+    let (line, text) = refused(
+        "[families.hosts.keys.\"a.example\"]\nglobal_trip_conditions = { min_components = 1 }\n",
+    );
+    assert_eq!(line, Some(2));
+    assert!(
+        text.ends_with("unknown breaker field `global_trip_conditions`"),
+        "{text}"
+    );
+    let (line, text) = refused("[families.\"bad name\"]\nmin_calls = 3\n");
+    assert_eq!(line, Some(1));
+    assert!(
+        text.starts_with("<config>:1:") && text.contains("`bad name` cannot name a keyed family: "),
+        "{text}"
+    );
+    // A breaker field of the wrong type in a family: at the family's header, naming it.
+    let (line, text) =
+        refused("[components.db]\nmin_calls = 2\n\n[families.hosts]\nmin_calls = \"three\"\n");
+    assert_eq!(line, Some(4));
+    assert!(text.contains("[families.hosts] "), "{text}");
+    assert!(
+        text.ends_with("[families.hosts] invalid type: string \"three\", expected u32"),
+        "{text}"
+    );
+
+    assert_eq!(registry.config(), before);
+    assert!(registry.family("hosts").is_none());
+    let refusals = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::FileRefused { .. }))
+        .count();
+    assert_eq!(refusals, 6);
+    assert!(!log
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::FileReloaded { .. })));
+}
+
+/// Values of a type no field takes (a boolean, an array) are refused by the typed parse at
+/// their own line, and a large integer is read as the count it is.
+#[test]
+fn values_of_the_wrong_shape_are_refused_at_their_line() {
+    let (_clock, registry, _log) = registry(CircuitConfig::DEFAULT);
+    for (text, line) in [
+        ("[defaults]\nmin_calls = true\n", 2),
+        ("[defaults]\n\nwindow_buckets = [1, 2]\n", 3),
+        ("[components.db]\nmin_calls = 1.5\n", 2),
+    ] {
+        let error = registry.reload_from_str(text).unwrap_err();
+        assert_eq!(error.line(), Some(line), "{text:?}: {error}");
+        assert!(error.config_error().is_none(), "{text:?}: {error}");
+    }
+    registry
+        .reload_from_str("[defaults]\nmin_calls = 4000000000\n")
+        .unwrap();
+    assert_eq!(registry.config().min_calls, 4_000_000_000);
+}

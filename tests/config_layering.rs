@@ -171,3 +171,78 @@ fn the_fuse_follows_global_at_the_reload_that_sets_it() {
         .unwrap();
     assert_eq!(registry.global().state(), CircuitState::Closed);
 }
+
+/// A refused rule between two fields says where each came from: the file's key at its line,
+/// the other field in the registry's defaults in code; a refusal of the defaults themselves
+/// names no component.
+#[test]
+fn a_refusal_names_the_layer_of_each_field_it_involves() {
+    let (_clock, registry, _log) = breaker_suite::registry(CircuitConfig {
+        half_open_max_concurrent: 2,
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    });
+    registry.register("db").unwrap();
+    let error = registry
+        .reload_from_str("[components.db]\nhalf_open_required_successes = 3\n")
+        .unwrap_err();
+    assert_eq!(error.line(), Some(2));
+    assert_eq!(
+        error.to_string(),
+        "<config>:2: [components.db] half_open_required_successes = 3: must be between 1 and \
+         half_open_max_concurrent (2), with half_open_max_concurrent = 2 (from the registry's defaults)"
+    );
+    assert_eq!(
+        registry
+            .component("db")
+            .unwrap()
+            .config()
+            .half_open_required_successes,
+        1
+    );
+
+    // Code against the file's section: the component's own config is refused, naming it.
+    registry
+        .reload_from_str("[components.db]\nhalf_open_max_concurrent = 1\n")
+        .unwrap();
+    let error = registry
+        .reload_component(
+            "db",
+            CircuitConfig {
+                half_open_max_concurrent: 2,
+                half_open_required_successes: 2,
+                ..CircuitConfig::DEFAULT
+            },
+        )
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("component `db`: half_open_required_successes = 2"),
+        "{text}"
+    );
+    assert!(text.contains("(from <config>:2 [components.db])"), "{text}");
+
+    // The file's [defaults] against a code reload: refused, naming the file's key.
+    registry
+        .reload_from_str("[defaults]\nhalf_open_required_successes = 2\n")
+        .unwrap();
+    let error = registry
+        .reload(CircuitConfig {
+            half_open_max_concurrent: 1,
+            half_open_required_successes: 1,
+            ..CircuitConfig::DEFAULT
+        })
+        .unwrap_err();
+    let text = error.to_string();
+    assert_eq!(error.component(), None, "{text}");
+    assert!(!text.contains("component `"), "{text}");
+    assert!(
+        text.contains("<config>:1 [defaults]") || text.contains("<config>:2 [defaults]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("half_open_max_concurrent = 1 (from the registry's defaults)"),
+        "{text}"
+    );
+    assert_eq!(registry.config().half_open_max_concurrent, 2);
+}

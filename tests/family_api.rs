@@ -149,3 +149,34 @@ fn lookups_by_family_name_and_refusals() {
     });
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+/// A key's breaker kept past its family and registry still works on its own: it trips,
+/// refuses and recovers on its clock; no family is left to count it, nor hooks to tell.
+#[test]
+fn a_key_kept_past_its_family_still_trips_and_recovers() {
+    let (clock, registry, log) = registry(CircuitConfig {
+        consecutive_failures_threshold: Some(1),
+        open_cooldown: std::time::Duration::from_secs(1),
+        half_open_max_concurrent: 1,
+        half_open_required_successes: 1,
+        ..CircuitConfig::DEFAULT
+    });
+    let family = registry
+        .register_family("kept", FamilyConfig::DEFAULT)
+        .unwrap();
+    let kept = Arc::clone(family.key("a").unwrap().breaker());
+    drop(family);
+    drop(registry);
+    let told = log.events().len();
+
+    breaker_suite::call(&kept, Outcome::Failure);
+    assert_eq!(kept.state(), breaker::CircuitState::Open);
+    assert!(matches!(
+        kept.acquire().into_result(),
+        Err(CircuitError::Open { .. })
+    ));
+    clock.advance(std::time::Duration::from_secs(1));
+    breaker_suite::call(&kept, Outcome::Success);
+    assert_eq!(kept.state(), breaker::CircuitState::Closed);
+    assert_eq!(log.events().len(), told, "no hooks are left to tell");
+}

@@ -5,11 +5,11 @@
 use std::borrow::Cow;
 use std::convert::Infallible;
 
-use breaker::layer::{Authority, CircuitBreakerLayer, Header};
+use breaker::layer::{Authority, CircuitBreakerLayer, Header, RequestKey, Unkeyed};
 use breaker::{CircuitConfig, CircuitState, FamilyConfig, FamilyHandle};
 use breaker_suite::registry;
 use futures::executor::block_on;
-use http::{HeaderName, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use tower::{service_fn, Layer, ServiceExt};
 
 const KEYS: CircuitConfig = CircuitConfig {
@@ -116,4 +116,96 @@ fn a_manifest_family_handle_resolves_at_the_first_request() {
         .status();
     assert_eq!(HANDLE.family().live(), 1);
     assert_eq!(HANDLE.key("h1.example").unwrap().snapshot().successes, 1);
+    let snapshot = HANDLE.snapshot();
+    assert_eq!(
+        (snapshot.family.as_str(), snapshot.live),
+        ("tower_hosts", 1)
+    );
+}
+
+/// The key `picker` gives `request`, and whether it borrowed it from the request.
+fn key_of<K: RequestKey<Request<()>>>(picker: &K, request: &Request<()>) -> Option<(String, bool)> {
+    picker
+        .key(request)
+        .map(|k| (k.to_string(), matches!(k, Cow::Borrowed(_))))
+}
+
+#[test]
+fn authority_prefers_the_uri_then_the_host_header_then_an_empty_key() {
+    let with_both = Request::get("http://api.example:8443/x")
+        .header("host", "other.example")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        key_of(&Authority, &with_both),
+        Some(("api.example:8443".to_owned(), true))
+    );
+    // An origin-form request (what a server sees) has no authority: the Host header is it.
+    let origin_form = Request::get("/x")
+        .header("host", "api.example")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        key_of(&Authority, &origin_form),
+        Some(("api.example".to_owned(), true))
+    );
+    // A Host header that is not visible ASCII is no authority.
+    let opaque_host = Request::get("/x")
+        .header("host", HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap())
+        .body(())
+        .unwrap();
+    assert_eq!(
+        key_of(&Authority, &opaque_host),
+        Some((String::new(), true))
+    );
+    assert_eq!(key_of(&Authority, &get("/x")), Some((String::new(), true)));
+}
+
+#[test]
+fn requests_without_an_authority_share_the_empty_key() {
+    let (_clock, registry, _log) = registry(KEYS);
+    let layer = CircuitBreakerLayer::for_family_by(&registry, "no_host", Authority)
+        .unwrap()
+        .http();
+    let service = layer.layer(service_fn(upstream));
+    for path in ["/a", "/b"] {
+        let r = block_on(service.clone().oneshot(get(path))).unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let family = registry.family("no_host").unwrap();
+    assert_eq!(family.live(), 1);
+    assert_eq!(family.key("").unwrap().snapshot().successes, 2);
+}
+
+#[test]
+fn a_header_key_is_empty_when_the_header_is_missing_or_not_visible_ascii() {
+    let tenant = Header(HeaderName::from_static("x-tenant"));
+    let named = Request::get("/")
+        .header("x-tenant", "acme")
+        .body(())
+        .unwrap();
+    assert_eq!(key_of(&tenant, &named), Some(("acme".to_owned(), true)));
+    assert_eq!(key_of(&tenant, &get("/")), Some((String::new(), true)));
+    let opaque = Request::get("/")
+        .header("x-tenant", HeaderValue::from_bytes(b"\xff\xfe").unwrap())
+        .body(())
+        .unwrap();
+    assert_eq!(key_of(&tenant, &opaque), Some((String::new(), true)));
+    // Only the first value counts when the header repeats.
+    let twice = Request::get("/")
+        .header("x-tenant", "first")
+        .header("x-tenant", "second")
+        .body(())
+        .unwrap();
+    assert_eq!(key_of(&tenant, &twice), Some(("first".to_owned(), true)));
+}
+
+#[test]
+fn a_plain_layer_asks_for_no_key() {
+    assert_eq!(key_of(&Unkeyed, &get("http://api.example/")), None);
+    let tenant = Request::get("/")
+        .header("x-tenant", "acme")
+        .body(())
+        .unwrap();
+    assert_eq!(key_of(&Unkeyed, &tenant), None);
 }

@@ -547,6 +547,22 @@ async fn an_operator_forces_open_and_releases_fleet_wide() {
         a.fleet.force_open("nope", "alice").await,
         Err(breaker::fleet::FleetError::UnknownComponent(_))
     ));
+    // An operator who gives no name is `unknown`; a long name is cut to 32 characters.
+    a.fleet.force_open("db", "").await.unwrap();
+    eventually("forced by an unnamed operator", || {
+        c.fleet_events()
+            .iter()
+            .any(|e| matches!(e, FleetEvent::ForcedOpen { by, .. } if by == "unknown"))
+    })
+    .await;
+    let long = "\u{e9}".repeat(40);
+    a.fleet.release("db", &long).await.unwrap();
+    eventually("released by a long-named operator", || {
+        c.fleet_events()
+            .iter()
+            .any(|e| matches!(e, FleetEvent::Released { by, .. } if *by == "\u{e9}".repeat(32)))
+    })
+    .await;
 
     let recent = recent_events(&ops).await;
     let by = |kind: &str| {
@@ -695,6 +711,50 @@ async fn settings_and_urls_that_cannot_work_are_refused_before_anything_starts()
     assert!(empty.tick().await.is_err());
     assert!(!empty.snapshot().connected);
     assert!(format!("{:?}", r.fleet).contains("cfg2"));
+}
+
+/// Every quorum setting of the builder, and a whole config, is checked before anything
+/// connects (no Redis is needed to be refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_builder_setting_is_checked_at_start() {
+    let registry = Arc::new(GlobalCircuitBreaker::new(small_config(4)).unwrap());
+    let refused = |b: breaker::fleet::FleetBuilder| {
+        let registry = Arc::clone(&registry);
+        async move {
+            match b.start(registry).await {
+                Err(breaker::fleet::FleetError::Config(c)) => c.field,
+                other => panic!("not refused for its config: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        refused(Fleet::builder().open_replica_ratio(1.5)).await,
+        "open_replica_ratio"
+    );
+    assert_eq!(
+        refused(Fleet::builder().sync_interval(Duration::from_millis(5))).await,
+        "sync_interval"
+    );
+    assert_eq!(
+        refused(Fleet::builder().sync_interval(SYNC).replica_ttl(SYNC)).await,
+        "replica_ttl"
+    );
+    assert_eq!(
+        refused(Fleet::builder().stale_after(Duration::from_millis(500))).await,
+        "stale_after"
+    );
+    let unnamed = breaker::FleetConfig {
+        namespace: String::new(),
+        ..breaker::FleetConfig::default()
+    };
+    assert_eq!(
+        refused(Fleet::builder().config(unnamed.clone())).await,
+        "namespace"
+    );
+    assert!(matches!(
+        Fleet::start(Arc::clone(&registry), unnamed).await,
+        Err(breaker::fleet::FleetError::Config(c)) if c.field == "namespace"
+    ));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use breaker::{
     CallError, CircuitConfig, CircuitError, CircuitState, ComponentBreaker, FakeClock,
-    GlobalCircuitBreaker, GlobalTripConditions, Outcome, TransitionReason, GLOBAL,
+    FamilyConfig, GlobalCircuitBreaker, GlobalTripConditions, Outcome, TransitionReason, GLOBAL,
 };
 use breaker_suite::{fuse_at_half_of_three, trip, EventLog};
 
@@ -348,4 +348,102 @@ fn the_call_minimum_still_gates_opening_and_summing_stops_once_it_is_met() {
         before,
         "closing needs no call count"
     );
+}
+
+/// A component or a keyed family that joins while the fuse refuses is held at once (it must
+/// not serve while every other healthy member is refused) and serves once the fuse closes.
+#[test]
+fn members_that_join_while_the_fuse_is_open_are_refused_until_it_closes() {
+    // Open at a quarter of six: two unhealthy, still a quarter once two more members join.
+    let (_clock, registry, _log) = breaker_suite::registry(CircuitConfig {
+        global_trip_conditions: GlobalTripConditions {
+            component_open_ratio: 0.25,
+            min_components: 3,
+            min_calls: 0,
+        },
+        ..fuse_at_half_of_three(COOLDOWN)
+    });
+    let get = |name: &str| registry.component(name).unwrap();
+    let fuse = || registry.global().state();
+    for name in ["a", "b", "c", "d", "e", "f"] {
+        registry.register(name).unwrap();
+    }
+    assert_eq!(trip(&get("a")), 2, "opens on its second failure");
+    assert_eq!(fuse(), CircuitState::Closed, "1 of 6 unhealthy");
+    assert_eq!(trip(&get("b")), 2, "opens on its second failure");
+    assert_eq!(fuse(), CircuitState::Open, "2 of 6 unhealthy");
+    let late = registry.register("late").unwrap();
+    assert_eq!(fuse(), CircuitState::Open, "2 of 7 unhealthy");
+    assert_eq!(
+        late.acquire().into_result().unwrap_err(),
+        global_open("late")
+    );
+    let hosts = registry
+        .register_family_with(
+            "hosts",
+            FamilyConfig::DEFAULT,
+            fuse_at_half_of_three(COOLDOWN),
+        )
+        .unwrap();
+    assert_eq!(fuse(), CircuitState::Open, "2 of 8 unhealthy");
+    let key = Arc::clone(hosts.key("a.example").unwrap().breaker());
+    assert!(
+        matches!(
+            key.acquire().into_result().unwrap_err(),
+            CircuitError::GlobalOpen { .. }
+        ),
+        "a new family's keys are held too"
+    );
+
+    for name in ["a", "b"] {
+        get(name).reset();
+    }
+    assert_eq!(fuse(), CircuitState::Closed);
+    late.acquire()
+        .into_result()
+        .unwrap()
+        .record(Outcome::Success);
+    key.acquire()
+        .into_result()
+        .unwrap()
+        .record(Outcome::Success);
+    assert_eq!(late.snapshot().successes, 1);
+    assert_eq!(key.snapshot().successes, 1);
+}
+
+/// A keyed family's calls count toward `global_trip_conditions.min_calls` like a
+/// component's: the family is one member, its keys' windows its calls.
+#[test]
+fn a_familys_calls_count_toward_the_fuses_call_minimum() {
+    let registry = gated(4);
+    for name in ["a", "b", "c"] {
+        registry.register(name).unwrap();
+    }
+    let hosts = registry
+        .register_family("hosts", FamilyConfig::DEFAULT)
+        .unwrap();
+    let call = |key: &str| {
+        hosts
+            .key(key)
+            .unwrap()
+            .acquire()
+            .into_result()
+            .unwrap()
+            .record(Outcome::Success);
+    };
+    for key in ["x", "y", "x"] {
+        call(key);
+    }
+    let get = |name: &str| registry.component(name).unwrap();
+    assert_eq!(trip(&get("a")), 2, "opens on its second failure");
+    assert_eq!(trip(&get("b")), 2, "opens on its second failure");
+    assert_eq!(
+        registry.global().state(),
+        CircuitState::Closed,
+        "2 of 4 members unhealthy, but 3 calls < min_calls 4"
+    );
+    call("y");
+    get("b").reset();
+    assert_eq!(trip(&get("b")), 2, "opens on its second failure");
+    assert_eq!(registry.global().state(), CircuitState::Open);
 }

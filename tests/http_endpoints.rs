@@ -14,6 +14,10 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+breaker::breakers! {
+    quotes { min_calls: 5 },
+}
+
 const CONFIG: CircuitConfig = CircuitConfig {
     min_calls: 2,
     open_cooldown: Duration::from_secs(600),
@@ -337,4 +341,22 @@ async fn a_family_overflow_shows_in_recent_events_and_breakers() {
     assert_eq!(hosts["keys"][0]["component"], "hosts[a.example]");
     assert_eq!(hosts["overflow"]["component"], "hosts[__overflow__]");
     drop((held, overflow));
+}
+
+/// A `breakers!` entry's fields show the manifest as their layer; the fields it leaves show
+/// the registry's defaults.
+#[tokio::test]
+async fn a_manifest_entrys_fields_show_the_manifest_as_their_layer() {
+    let (_clock, registry, app) = setup();
+    breakers::declare(&registry).unwrap();
+    let (status, quotes) = get(&app, "/breakers/quotes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        quotes["config"]["min_calls"],
+        serde_json::json!({"value": 5, "layer": "manifest"})
+    );
+    assert_eq!(
+        quotes["config"]["open_cooldown"],
+        serde_json::json!({"value": "10m", "layer": "registry"})
+    );
 }

@@ -163,3 +163,42 @@ async fn a_refusal_with_the_cooldown_just_over_still_says_at_least_one_second() 
     let refused = send(&mut svc, "/200", None).await;
     assert_eq!(refused.headers()[RETRY_AFTER], "1");
 }
+
+/// A component name with characters JSON or HTML would misread (a family key can be any
+/// UTF-8) is escaped in the JSON body, whatever the body type; the text body is the error.
+#[test]
+fn a_hostile_component_name_is_escaped_in_the_json_body() {
+    use breaker::layer::{service_unavailable, Format};
+    use breaker::CircuitError;
+
+    let hostile = "k\"\\<>&\u{1}\u{e9}";
+    let open = CircuitError::Open {
+        component: hostile.into(),
+        retry_after: Duration::from_millis(1500),
+    };
+    let response: Response<Vec<u8>> = service_unavailable(&open, Format::Json);
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[RETRY_AFTER], "2");
+    let body = String::from_utf8(response.into_body()).unwrap();
+    for raw in ['<', '>', '&', '\u{1}'] {
+        assert!(!body.contains(raw), "{raw:?} unescaped in {body}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["component"], hostile);
+    assert_eq!(json["retry_after_ms"], 1500);
+
+    let text: Response<String> = service_unavailable(&open, Format::Text);
+    assert_eq!(text.headers()[CONTENT_TYPE], "text/plain; charset=utf-8");
+    assert_eq!(text.into_body(), format!("{open}\n"));
+
+    let timeout = CircuitError::Timeout {
+        component: hostile.into(),
+        after: Duration::from_secs(2),
+    };
+    let response: Response<Vec<u8>> = service_unavailable(&timeout, Format::Json);
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(response.headers().get(RETRY_AFTER).is_none());
+    let json: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(json["component"], hostile);
+    assert_eq!(json["timeout_ms"], 2000);
+}

@@ -306,6 +306,31 @@ fn a_removed_file_keeps_the_config_until_a_new_one_appears() {
     assert_eq!(f.min_calls(), 12);
 }
 
+/// A path that exists but cannot be read as a file (here: a directory in its place) is
+/// refused once, as an I/O error naming the file; the config in force stays, and a readable
+/// file at the path again is put in force.
+#[test]
+fn an_unreadable_path_is_refused_once_and_a_file_back_is_loaded() {
+    let f = Fixture::new(INITIAL);
+    let (_watcher, _report) = breaker::watch(Arc::clone(&f.registry), &f.path).unwrap();
+
+    fs::remove_file(&f.path).unwrap();
+    fs::create_dir(&f.path).unwrap();
+    f.expect((1, 1), &[11]);
+    let refused = f.log.events().into_iter().find_map(|e| match e {
+        Event::FileRefused { path, error } => Some((path, error)),
+        _ => None,
+    });
+    let (path, error) = refused.unwrap();
+    assert_eq!(path.as_deref(), Some(f.path.as_path()));
+    assert!(error.contains("breakers.toml"), "{error}");
+
+    fs::remove_dir(&f.path).unwrap();
+    fs::write(&f.path, NEXT).unwrap();
+    f.expect((2, 1), &[11, 12]);
+    assert_eq!(f.min_calls(), 12);
+}
+
 #[test]
 fn dropping_the_watcher_stops_watching() {
     let f = Fixture::new(INITIAL);

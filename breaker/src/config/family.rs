@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn each_rule_names_its_field_value_and_rule() {
-        let cases: [(FamilyConfig, &str); 7] = [
+        let cases: [(FamilyConfig, &str); 8] = [
             (
                 FamilyConfig {
                     max_keys: 0,
@@ -231,6 +231,13 @@ mod tests {
                     ..FamilyConfig::DEFAULT
                 },
                 "idle_ttl = 0s: must be greater than 0 and at most 1 year",
+            ),
+            (
+                FamilyConfig {
+                    idle_ttl: MAX_DURATION + Duration::from_secs(1),
+                    ..FamilyConfig::DEFAULT
+                },
+                "idle_ttl = 1year 1s: must be greater than 0 and at most 1 year",
             ),
             (
                 FamilyConfig {

@@ -274,4 +274,126 @@ mod tests {
         .unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }
+
+    #[test]
+    fn each_rule_holds_at_its_bounds() {
+        let year = crate::config::MAX_DURATION;
+        let accepted = [
+            FleetConfig {
+                url: "rediss://h:6380".into(),
+                namespace: "a".repeat(64),
+                replica_id: Some("pod-1.zone_a".into()),
+                open_replica_ratio: 0.0,
+                sync_interval: Duration::from_millis(10),
+                replica_ttl: Duration::from_millis(11),
+                stale_after: Duration::from_millis(10),
+                ..FleetConfig::default()
+            },
+            FleetConfig {
+                url: "redis+unix:///run/redis.sock".into(),
+                open_replica_ratio: 1.0,
+                sync_interval: year - Duration::from_secs(1),
+                replica_ttl: year,
+                stale_after: year,
+                ..FleetConfig::default()
+            },
+            FleetConfig {
+                url: "unix:///run/redis.sock".into(),
+                min_open_replicas: 1,
+                ..FleetConfig::default()
+            },
+        ];
+        for config in &accepted {
+            assert_eq!(config.validate(), Ok(()), "{config:?}");
+        }
+        let refused = [
+            (
+                "namespace",
+                FleetConfig {
+                    namespace: String::new(),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "namespace",
+                FleetConfig {
+                    namespace: "a".repeat(65),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "replica_id",
+                FleetConfig {
+                    replica_id: Some(String::new()),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "open_replica_ratio",
+                FleetConfig {
+                    open_replica_ratio: f32::NAN,
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "open_replica_ratio",
+                FleetConfig {
+                    open_replica_ratio: -0.1,
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "sync_interval",
+                FleetConfig {
+                    sync_interval: Duration::from_millis(9),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "sync_interval",
+                FleetConfig {
+                    sync_interval: year + Duration::from_secs(1),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "replica_ttl",
+                FleetConfig {
+                    replica_ttl: FleetConfig::default().sync_interval,
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "replica_ttl",
+                FleetConfig {
+                    replica_ttl: year + Duration::from_secs(1),
+                    ..FleetConfig::default()
+                },
+            ),
+            (
+                "stale_after",
+                FleetConfig {
+                    stale_after: year + Duration::from_secs(1),
+                    ..FleetConfig::default()
+                },
+            ),
+        ];
+        for (field, config) in &refused {
+            assert_eq!(
+                config.validate().map_err(|e| e.field),
+                Err(*field),
+                "{config:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_password_is_masked() {
+        for unchanged in ["not a url", "redis://user@h:6379", "redis://h:6379/0"] {
+            assert_eq!(mask_password(unchanged), unchanged);
+        }
+        // The last `@` ends the credentials; a password may contain `:` and `@`.
+        assert_eq!(mask_password("redis://u:p:a@ss@h"), "redis://u:***@h");
+        assert_eq!(mask_password("rediss://:token@h"), "rediss://:***@h");
+    }
 }

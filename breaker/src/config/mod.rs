@@ -224,3 +224,29 @@ impl Default for CircuitConfig {
         Self::DEFAULT
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_grows_to_its_cap_and_stays_there_past_overflow() {
+        let config = CircuitConfig {
+            open_cooldown: Duration::from_secs(10),
+            open_backoff_multiplier: 2.0,
+            open_cooldown_max: Duration::from_secs(300),
+            ..CircuitConfig::DEFAULT
+        };
+        assert_eq!(config.cooldown_after(0), Duration::from_secs(10));
+        assert_eq!(config.cooldown_after(3), Duration::from_secs(80));
+        assert_eq!(config.cooldown_after(5), Duration::from_secs(300));
+        // 2^1024 overflows an f64: still the cap, not a panic or a zero.
+        assert_eq!(config.cooldown_after(u32::MAX), Duration::from_secs(300));
+        // A maximum below the cooldown: the cooldown is the cap.
+        let low = CircuitConfig {
+            open_cooldown_max: Duration::from_secs(1),
+            ..config
+        };
+        assert_eq!(low.cooldown_after(2), Duration::from_secs(10));
+    }
+}

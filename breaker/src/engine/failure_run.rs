@@ -67,7 +67,8 @@ mod tests {
         // A failure of the next episode starts a new run of one.
         assert_eq!(run.extended(generation + 1).in_episode(generation + 1), 1);
         assert_eq!(FailureRun::empty(generation).in_episode(generation), 0);
-        assert!(run.is_running_in(generation) && !run.is_running_in(generation + 1));
+        assert!(run.is_running_in(generation));
+        assert!(!run.is_running_in(generation + 1));
         assert!(!FailureRun::empty(generation).is_running_in(generation));
         assert_eq!(FailureRun::NONE.in_episode(0), 0);
     }

@@ -306,4 +306,34 @@ mod tests {
         };
         assert_eq!(Notice::decode(&ok.encode()).unwrap(), ok);
     }
+
+    #[test]
+    fn version_zero_and_empty_or_long_keys_are_refused() {
+        let zero = Report { v: 0, ..report() };
+        assert_eq!(
+            Report::decode(&zero.encode()),
+            Err(DecodeError::Invalid("schema version 0"))
+        );
+        let key = |key: String| KeyReport {
+            key,
+            state: CircuitState::Open,
+            generation: 1,
+            open_for_ms: None,
+        };
+        for bad in [String::new(), "k".repeat(MAX_NAME_BYTES + 1)] {
+            let keyed = Report {
+                keys: vec![key(bad)],
+                ..report()
+            };
+            assert_eq!(
+                Report::decode(&keyed.encode()),
+                Err(DecodeError::Invalid("family key empty or too long"))
+            );
+        }
+        let longest = Report {
+            keys: vec![key("k".repeat(MAX_NAME_BYTES))],
+            ..report()
+        };
+        assert_eq!(Report::decode(&longest.encode()).unwrap(), longest);
+    }
 }

@@ -321,3 +321,108 @@ pub fn error_of<R: Classify>(out: &R) -> Option<&R::Error> {
 pub fn error_of_rejectable<R: Reject>(out: &R) -> Option<&R::Error> {
     out.error()
 }
+
+#[allow(clippy::unwrap_used)]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `max_keys` breaks its own rule.
+    const NO_KEYS: FamilyConfig = FamilyConfig {
+        max_keys: 0,
+        ..FamilyConfig::DEFAULT
+    };
+
+    fn family_error(at: Option<&str>, written: &[&str]) -> Option<String> {
+        family_manifest_error(&NO_KEYS, at, written, None).map(|m| m.as_str().to_owned())
+    }
+
+    #[test]
+    fn exactly_one_check_reports_a_family_entrys_broken_field() {
+        let message = "max_keys = 0: must be between 1 and 1000000";
+        // The field's own check owns it.
+        assert_eq!(
+            family_error(Some("max_keys"), &["max_keys"]).as_deref(),
+            Some(message)
+        );
+        // Another field's check does not, nor one whose name differs in a byte only.
+        assert_eq!(
+            family_error(Some("idle_ttl"), &["idle_ttl", "max_keys"]),
+            None
+        );
+        assert_eq!(family_error(Some("max_keyz"), &["max_keyz"]), None);
+        // The entry's own check leaves a field the entry sets to that field's check...
+        assert_eq!(family_error(None, &["idle_ttl", "max_keys"]), None);
+        // ...and reports one it does not set (the defaults cannot break it, but a
+        // combination can).
+        assert_eq!(family_error(None, &["idle_ttl"]).as_deref(), Some(message));
+        // A valid family entry: no check reports anything.
+        for at in [None, Some("max_keys")] {
+            assert!(family_manifest_error(&FamilyConfig::DEFAULT, at, &[], None).is_none());
+        }
+    }
+
+    #[test]
+    fn a_broken_ratio_is_worded_with_the_literal_as_written() {
+        let config = CircuitConfig {
+            error_rate_threshold: 1.5,
+            ..CircuitConfig::DEFAULT
+        };
+        let error = manifest_error(
+            &config,
+            Some("error_rate_threshold"),
+            &["error_rate_threshold"],
+            Some("1.50"),
+        );
+        assert_eq!(
+            error.map(|m| m.as_str().to_owned()).as_deref(),
+            Some("error_rate_threshold = 1.50: must be in (0, 1]")
+        );
+        assert!(manifest_error(&config, None, &["error_rate_threshold"], None).is_none());
+    }
+
+    #[test]
+    fn a_message_longer_than_its_capacity_is_cut_never_refused() {
+        let config = CircuitConfig {
+            error_rate_threshold: 1.5,
+            ..CircuitConfig::DEFAULT
+        };
+        let at = Some("error_rate_threshold");
+        let written = ["error_rate_threshold"];
+        let prefix = "error_rate_threshold = ";
+        let long = "9".repeat(600);
+        let cut = manifest_error(&config, at, &written, Some(&long)).unwrap();
+        assert_eq!(cut.as_str().len(), 512);
+        assert!(cut.as_str().starts_with(prefix));
+        assert!(cut.as_str().ends_with('9'));
+        // A cut through a character leaves no text rather than half of one.
+        let split = format!("{}\u{e9}", "9".repeat(512 - prefix.len() - 1));
+        let cut = manifest_error(&config, at, &written, Some(&split)).unwrap();
+        assert_eq!(cut.as_str(), "");
+        // One byte shorter, the character fits and the rule is cut instead.
+        let fits = format!("{}\u{e9}", "9".repeat(512 - prefix.len() - 2));
+        let cut = manifest_error(&config, at, &written, Some(&fits)).unwrap();
+        assert_eq!(cut.as_str().len(), 512);
+        assert!(cut.as_str().ends_with('\u{e9}'));
+    }
+
+    #[test]
+    fn handles_built_at_run_time_declare_their_entry() {
+        let registry = GlobalCircuitBreaker::new(CircuitConfig::DEFAULT).unwrap();
+        let component = handle("rt_component", None, &[], &[]);
+        assert_eq!(component.name(), "rt_component");
+        let family = family_handle(
+            "rt_family",
+            None,
+            &[],
+            Some(FamilyConfig {
+                max_keys: 4,
+                ..FamilyConfig::DEFAULT
+            }),
+            &["max_keys"],
+        );
+        assert_eq!(family.declared_family_fields(), ["max_keys"]);
+        assert_eq!(family.family_in(&registry).config().max_keys, 4);
+        assert_eq!(registry.family("rt_family").unwrap().config().max_keys, 4);
+    }
+}

@@ -40,3 +40,50 @@ impl Extensions {
         self.items.load_full()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(items: &[Extension]) -> Vec<u32> {
+        items
+            .iter()
+            .filter_map(|e| e.downcast_ref::<u32>().copied())
+            .collect()
+    }
+
+    #[test]
+    fn values_keep_their_order_and_a_snapshot_keeps_its_moment() {
+        let extensions = Extensions::default();
+        assert!(extensions.all().is_empty());
+        extensions.add(Arc::new(1_u32));
+        extensions.add(Arc::new("not a number"));
+        extensions.add(Arc::new(2_u32));
+        let before = extensions.all();
+        extensions.add(Arc::new(3_u32));
+        assert_eq!(numbers(&before), [1, 2]);
+        assert_eq!(before.len(), 3);
+        assert_eq!(numbers(&extensions.all()), [1, 2, 3]);
+        assert_eq!(format!("{extensions:?}"), "Extensions { count: 4 }");
+    }
+
+    #[test]
+    fn concurrent_adds_all_land() {
+        let extensions = Extensions::default();
+        std::thread::scope(|s| {
+            for t in 0..4_u32 {
+                let extensions = &extensions;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        extensions.add(Arc::new(t * 100 + i));
+                    }
+                });
+            }
+        });
+        let mut all = numbers(&extensions.all());
+        assert_eq!(all.len(), 200);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 200);
+    }
+}

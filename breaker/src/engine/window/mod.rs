@@ -765,10 +765,8 @@ mod tests {
         let w = Window::new(1, 1_000_000);
         for buckets in 1..=MAX_RING {
             let (index, level) = w.level_for(buckets);
-            assert!(
-                index <= GROWN_LEVELS && level.stripes.capacity() >= buckets,
-                "{buckets}"
-            );
+            assert!(index <= GROWN_LEVELS, "{buckets}");
+            assert!(level.stripes.capacity() >= buckets, "{buckets}");
         }
         assert!(w.levels().count() <= GROWN_LEVELS + 1);
     }

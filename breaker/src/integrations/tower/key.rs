@@ -79,3 +79,20 @@ impl<B> RequestKey<http::Request<B>> for Header {
         Some(Cow::Borrowed(value))
     }
 }
+
+#[allow(clippy::unwrap_used)]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closure_picker_is_debug_without_the_closure_being_debug() {
+        fn path(r: &http::Request<()>) -> Cow<'_, str> {
+            Cow::Borrowed(r.uri().path())
+        }
+        let picker = KeyFn(path);
+        assert_eq!(format!("{picker:?}"), "KeyFn");
+        let request = http::Request::get("/orders").body(()).unwrap();
+        assert_eq!(picker.key(&request).as_deref(), Some("/orders"));
+    }
+}
