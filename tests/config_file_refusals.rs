@@ -312,14 +312,31 @@ fn a_misshapen_family_section_is_refused_where_the_file_wrote_it() {
         text.starts_with("<config>:1:") && text.contains("`bad name` cannot name a keyed family: "),
         "{text}"
     );
-    // A breaker field of the wrong type in a family: at the family's header, naming it.
-    let (line, text) =
-        refused("[components.db]\nmin_calls = 2\n\n[families.hosts]\nmin_calls = \"three\"\n");
-    assert_eq!(line, Some(4));
-    assert!(text.contains("[families.hosts] "), "{text}");
-    assert!(
-        text.ends_with("[families.hosts] invalid type: string \"three\", expected u32"),
-        "{text}"
+    // A value of the wrong type, in a family's breaker fields, its own fields or one key's
+    // section: at the field's own line and column, naming the section and the field.
+    assert_eq!(
+        refused("[components.db]\nmin_calls = 2\n\n[families.hosts]\nmin_calls = \"three\"\n"),
+        (
+            Some(5),
+            "<config>:5:1: [families.hosts] `min_calls`: invalid type: string \"three\", expected u32"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        refused("[families.hosts]\nmin_calls = 3\nmax_keys = \"many\"\n"),
+        (
+            Some(3),
+            "<config>:3:1: [families.hosts] `max_keys`: invalid type: string \"many\", expected u32"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        refused("[families.hosts.keys.\"a\"]\n\nmin_calls = 3\n  error_rate_threshold = \"half\"\n"),
+        (
+            Some(4),
+            "<config>:4:3: [families.hosts.keys.\"a\"] `error_rate_threshold`: invalid type: string \"half\", expected f32"
+                .to_owned()
+        )
     );
 
     assert_eq!(registry.config(), before);
@@ -329,7 +346,7 @@ fn a_misshapen_family_section_is_refused_where_the_file_wrote_it() {
         .iter()
         .filter(|e| matches!(e, Event::FileRefused { .. }))
         .count();
-    assert_eq!(refusals, 6);
+    assert_eq!(refusals, 8);
     assert!(!log
         .events()
         .iter()

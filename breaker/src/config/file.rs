@@ -434,6 +434,30 @@ impl Source<'_> {
         }
     }
 
+    /// A value of the wrong type in `raw` (section `name`), which only a family's sections
+    /// reach: each field is converted on its own until one fails, so the refusal names it and
+    /// points at its line and column (serde's message alone names neither).
+    fn field_error(&self, name: &str, raw: &RawSection, prefix: &str, message: &str) -> FileError {
+        for (key, node) in raw {
+            let mut alone = toml::Table::new();
+            alone.insert(key.get_ref().clone(), node.value());
+            let alone = toml::Value::Table(alone);
+            let failed = if prefix.is_empty() {
+                alone.try_into::<CircuitConfig>().err()
+            } else {
+                alone.try_into::<GlobalTripConditions>().err()
+            };
+            if let Some(e) = failed {
+                return self.parse_error(
+                    &key.span(),
+                    format!("[{name}] `{}`: {}", key.get_ref(), e.message()),
+                );
+            }
+        }
+        // Not found field by field (a combination no single field fails): serde's message.
+        self.parse_error(&(0..0), message.to_owned())
+    }
+
     /// Builds a section. `prefix` is `global_trip_conditions.` for `[global]`.
     fn section(&self, name: String, raw: &RawSection, prefix: &str) -> Result<Section, FileError> {
         let mut fields = Fields::NONE;
@@ -493,8 +517,9 @@ impl Source<'_> {
                     ..CircuitConfig::DEFAULT
                 })
         }
-        // The typed parse accepted these values already.
-        .map_err(|e| self.parse_error(&(0..0), e.message().to_owned()))?;
+        // Components and defaults passed the typed parse already; a family's sections (its
+        // own and its keys') are untyped until here, so find the field at fault.
+        .map_err(|e| self.field_error(&name, raw, prefix, e.message()))?;
         Ok(Section {
             name,
             values,
@@ -597,7 +622,22 @@ impl Source<'_> {
         }
         let family = toml::Value::Table(family)
             .try_into::<FamilyConfig>()
-            .map_err(|e| self.parse_error(&name.span(), format!("[{section}] {}", e.message())))?;
+            .map_err(|e| {
+                // The field at fault, converted on its own (as for breaker fields).
+                let culprit = raw.iter().find_map(|(key, node)| {
+                    FamilyFields::named(key.get_ref())?;
+                    let mut alone = toml::Table::new();
+                    alone.insert(key.get_ref().clone(), node.value());
+                    let e = toml::Value::Table(alone).try_into::<FamilyConfig>().err()?;
+                    Some(self.parse_error(
+                        &key.span(),
+                        format!("[{section}] `{}`: {}", key.get_ref(), e.message()),
+                    ))
+                });
+                culprit.unwrap_or_else(|| {
+                    self.parse_error(&name.span(), format!("[{section}] {}", e.message()))
+                })
+            })?;
         if let Err(violation) = family.check() {
             let line = raw
                 .keys()
