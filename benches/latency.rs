@@ -237,6 +237,7 @@ fn subjects() -> Vec<Subject> {
     let coarse_ok = coarse("coarse_ok");
     let coarse_mixed = coarse("coarse_mixed");
     let call_ok = standalone("call_ok", breaker::SampleWeighting::Sliding);
+    let explicit_ok = standalone("explicit_ok", breaker::SampleWeighting::Sliding);
 
     let fd_open = failsafe_default();
     trip_failsafe(&fd_open, 5);
@@ -273,6 +274,20 @@ fn subjects() -> Vec<Subject> {
         subject(CS, "engine by hand, standalone, CoarseClock", move |i| {
             on_fake(coarse_ok, i, succeed)
         }),
+        // `call`'s loop written out: the same breaker kind and the same inlined body as the
+        // row below (`on_fake` calls its body through a fn pointer, `call` inlines it).
+        subject(
+            CS,
+            "engine acquire + record, standalone",
+            move |i| match explicit_ok.acquire() {
+                breaker::Permit::Allowed(g) => {
+                    let out = succeed(i);
+                    g.record_result(&out);
+                    out
+                }
+                breaker::Permit::Rejected(e) => Err(e.into()),
+            },
+        ),
         subject(CS, "engine call(|| ..), standalone", move |i| {
             call_ok.call(|| succeed(i)).map_err(|e| match e {
                 breaker::CallError::Rejected(e) => e.into(),
@@ -642,6 +657,7 @@ fn main() {
     let standalone = find(&all, "1.", "engine by hand, standalone");
     let coarse = find(&all, "1.", "engine by hand, standalone, CoarseClock");
     let call = find(&all, "1.", "engine call(|| ..), standalone");
+    let explicit = find(&all, "1.", "engine acquire + record, standalone");
     let mixed = find(&all, "2.", "engine by hand, standalone");
     // A failure's cost over a success's, from one failure in ten: mixed = 0.9 s + 0.1 f.
     let failure = (mixed.mean - 0.9 * standalone.mean) / 0.1;
@@ -666,10 +682,10 @@ fn main() {
     );
     println!(
         "| explicit acquire + record no slower than call(|| ..) | {:.1} ns vs {:.1} ns: {:.2}x | {} |",
-        standalone.mean,
+        explicit.mean,
         call.mean,
-        standalone.mean / call.mean,
-        verdict(standalone.mean <= call.mean)
+        explicit.mean / call.mean,
+        verdict(explicit.mean <= call.mean)
     );
     println!(
         "| the count window faster than recloser | {:.1} ns vs {:.1} ns: {:.2}x | {} |",

@@ -112,12 +112,6 @@ pub struct ComponentBreaker {
     since: AtomicU64,
     /// When the current `Open` state ends.
     open_until: AtomicU64,
-    /// Re-opens from `HalfOpen` since the last close: the backoff exponent.
-    reopens: AtomicU32,
-    /// The window's failure rate (`f32` bits) when `Closed` last tripped to `Open`: what
-    /// tripped it, kept through the outage (the window itself restarts at the trip). Written
-    /// by transitions only, under the transition lock.
-    trip_rate: AtomicU32,
     /// Transition counts, indexed `from * 5 + to`.
     transitions: [AtomicU64; 25],
     /// Serialises transitions (never taken by the hot path).
@@ -147,6 +141,14 @@ struct FailureLine {
     trip: TripRules,
     /// The fold of the window's earlier buckets, for the trip check.
     fold: FoldCache,
+    /// Re-opens from `HalfOpen` since the last close: the backoff exponent. (Written by
+    /// transitions, which follow failures; here it fills padding and keeps the breaker in four
+    /// lines.)
+    reopens: AtomicU32,
+    /// The window's failure rate (`f32` bits) when `Closed` last tripped to `Open`: what
+    /// tripped it, kept through the outage (the window itself restarts at the trip). Written
+    /// by transitions only, under the transition lock.
+    trip_rate: AtomicU32,
 }
 
 /// The trip rules of the config in force, in three words a reload writes (a trip check
@@ -314,11 +316,11 @@ impl ComponentBreaker {
                 count: count_window(&config),
                 trip: TripRules::new(&config),
                 fold: FoldCache::default(),
+                reopens: AtomicU32::new(0),
+                trip_rate: AtomicU32::new(0),
             }),
             since: AtomicU64::new(now),
             open_until: AtomicU64::new(0),
-            reopens: AtomicU32::new(0),
-            trip_rate: AtomicU32::new(0),
             transitions: Default::default(),
             transition_lock: Mutex::new(()),
             owner,

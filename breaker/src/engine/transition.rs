@@ -84,11 +84,15 @@ impl ComponentBreaker {
                     // Saturating: a wrapped exponent would shrink the cooldown back to
                     // `open_cooldown` after 2^32 re-opens. Only transitions write it, under
                     // this lock.
-                    let reopens = self.reopens.load(Ordering::Relaxed).saturating_add(1);
-                    self.reopens.store(reopens, Ordering::Relaxed);
+                    let reopens = self
+                        .failure
+                        .reopens
+                        .load(Ordering::Relaxed)
+                        .saturating_add(1);
+                    self.failure.reopens.store(reopens, Ordering::Relaxed);
                     reopens
                 } else {
-                    self.reopens.load(Ordering::Relaxed)
+                    self.failure.reopens.load(Ordering::Relaxed)
                 };
                 let cooldown = self.config.load().cooldown_after(reopens);
                 // Saturates to `OPEN_FOREVER` when the end is past the clock's range (see
@@ -103,7 +107,7 @@ impl ComponentBreaker {
             CircuitState::Closed => {
                 // The new generation starts an empty window and failure run by itself (both are
                 // tagged with it), so the failures that opened the breaker cannot re-trip it.
-                self.reopens.store(0, Ordering::Relaxed);
+                self.failure.reopens.store(0, Ordering::Relaxed);
             }
             CircuitState::ForcedOpen | CircuitState::Disabled => {}
         }
@@ -140,12 +144,14 @@ impl ComponentBreaker {
                     .error_rate
             }
         };
-        self.trip_rate.store(rate.to_bits(), Ordering::Relaxed);
+        self.failure
+            .trip_rate
+            .store(rate.to_bits(), Ordering::Relaxed);
     }
 
     /// The failure rate of the last `Closed -> Open` trip (0 before any).
     pub(crate) fn trip_failure_rate(&self) -> f32 {
-        f32::from_bits(self.trip_rate.load(Ordering::Relaxed))
+        f32::from_bits(self.failure.trip_rate.load(Ordering::Relaxed))
     }
 
     /// Moves to `to` from whatever state the breaker is in (manual control).
@@ -215,7 +221,7 @@ impl ComponentBreaker {
             let cooldown = nanos(
                 self.config
                     .load()
-                    .cooldown_after(self.reopens.load(Ordering::Relaxed)),
+                    .cooldown_after(self.failure.reopens.load(Ordering::Relaxed)),
             );
             let left = cooldown.saturating_sub(now.saturating_sub(since)).max(1);
             Some(Duration::from_nanos(left))

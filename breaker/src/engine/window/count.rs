@@ -63,6 +63,7 @@
 use crate::engine::loom_shim::{AtomicU64, AtomicU8, OnceBox, Ordering};
 use crate::engine::state::episode_tag;
 
+use super::divide::{div_rem, reciprocal};
 use super::slots::{Slot, Slots};
 use super::stripe::Tally;
 use super::{probe, rehash, WindowStats, MAX_STRIPES};
@@ -231,6 +232,9 @@ pub(crate) enum Added {
 /// The count window; see the module docs.
 pub(crate) struct CountWindow {
     geometry: AtomicU64,
+    /// The reciprocal of the window's length, so that a cursor finds its ring slot by a
+    /// multiplication (a hint `div_rem` checks: see `divide`).
+    per_call: std::sync::atomic::AtomicU64,
     base: Level,
 }
 
@@ -251,6 +255,7 @@ impl CountWindow {
         let calls = calls.clamp(1, MAX_CAPACITY);
         Self {
             geometry: AtomicU64::new(Geometry::new(episode_tag(generation), calls, 0, 0, true).0),
+            per_call: std::sync::atomic::AtomicU64::new(reciprocal(u64::from(calls))),
             base: Level::new(calls),
         }
     }
@@ -309,7 +314,12 @@ impl CountWindow {
             Err(_) => (ring.cursor.fetch_add(1, Ordering::Release), true),
         };
         // `calls` never exceeds the level's capacity, so the index is in the ring.
-        let at = (index % geometry.calls()) as usize;
+        let (_, at) = div_rem(
+            index,
+            geometry.calls(),
+            self.per_call.load(Ordering::Relaxed),
+        );
+        let at = at as usize;
         if let Some(byte) = ring.bytes.get(at) {
             if byte.load(Ordering::Relaxed) != value {
                 self.replace(ring, byte, value, geometry);
@@ -394,6 +404,8 @@ impl CountWindow {
             return;
         }
         let (index, level) = self.level_for(calls);
+        self.per_call
+            .store(reciprocal(u64::from(calls)), Ordering::Relaxed);
         self.publish(|g| {
             Geometry::new(
                 episode_tag(generation),

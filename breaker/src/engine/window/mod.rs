@@ -58,21 +58,25 @@
 //!
 //! A stripe is a 128 B header plus `capacity × 40 B` of buckets (the high-water mark lives in
 //! the first stripe's header padding); a ring level also holds `max_stripes × 8 B` of slot
-//! pointers. A window is 56 B inside the breaker plus its level-0 slots; a component only ever
+//! pointers. A window is 72 B inside the breaker plus its level-0 slots; a component only ever
 //! touched by one thread at a time keeps one stripe. A geometry change adds, on the level it
 //! moves to, a carried set of `capacity × 40 B` (once), and a new level if the ring grows.
 
 mod cache;
 mod count;
+mod divide;
 mod slots;
 mod stripe;
 mod weighting;
 
 use std::cell::Cell;
+// Hints checked by `div_rem`: see `divide`'s module docs for why they are std atomics.
+use std::sync::atomic::AtomicU64 as Hint;
 
 use crate::engine::loom_shim::{AtomicU64, OnceBox, Ordering};
 pub(crate) use cache::FoldCache;
 pub(crate) use count::{outcome, Added, CountWindow};
+use divide::{div_rem, reciprocal};
 use slots::{Slot, Slots, MAX_STRIPES};
 use stripe::{era, Bucket, Stripe, Tag};
 pub(crate) use stripe::{Kind, Tally};
@@ -215,6 +219,11 @@ impl Width {
         Self((nanos.clamp(1, Self::MAX) << Self::CHECK_BITS) | (layout & Self::CHECK_MASK))
     }
 
+    /// The width in nanoseconds, whatever its layout.
+    fn nanos(self) -> u64 {
+        (self.0 >> Self::CHECK_BITS).max(1)
+    }
+
     /// The width in nanoseconds, if it belongs to `geometry`'s layout.
     #[inline(always)]
     fn for_layout(self, geometry: Geometry) -> Option<u64> {
@@ -318,6 +327,9 @@ impl Span {
 
 pub(crate) struct Window {
     geometry: AtomicU64,
+    /// The reciprocals of the current layout's bucket width and bucket count, so that
+    /// placing an outcome multiplies instead of dividing (see `divide`).
+    reciprocals: [Hint; 2],
     base: Level,
 }
 
@@ -336,9 +348,14 @@ impl std::fmt::Debug for Window {
 impl Window {
     pub(crate) fn new(buckets: u32, bucket_nanos: u64) -> Self {
         let buckets = buckets.clamp(1, MAX_RING);
+        let width = Width::new(bucket_nanos, 0);
         Self {
             geometry: AtomicU64::new(Geometry::new(0, buckets, 0, 0, false).0),
-            base: Level::new(buckets, Width::new(bucket_nanos, 0)),
+            reciprocals: [
+                Hint::new(reciprocal(width.nanos())),
+                Hint::new(reciprocal(u64::from(buckets))),
+            ],
+            base: Level::new(buckets, width),
         }
     }
 
@@ -375,14 +392,26 @@ impl Window {
             // A reload is changing the geometry under us: totals only.
             return retire(stripe, kind);
         };
-        let epoch = now_nanos / width;
+        let (epoch, index) = self.place(now_nanos, width, geometry);
         let tag = Tag::new(era(generation, geometry.layout()), epoch);
-        let index = (epoch % geometry.buckets()) as usize;
         let relaid =
             || Geometry(self.geometry.load(Ordering::Acquire)).layout() != geometry.layout();
         if !stripe.add(tag, index, kind, relaid) {
             self.on_contention();
         }
+    }
+
+    /// The epoch of `now_nanos` in buckets of `width`, and its bucket in `geometry`'s ring.
+    #[inline(always)]
+    fn place(&self, now_nanos: u64, width: u64, geometry: Geometry) -> (u64, usize) {
+        let [per_width, per_bucket] = &self.reciprocals;
+        let (epoch, _) = div_rem(now_nanos, width, per_width.load(Ordering::Relaxed));
+        let (_, index) = div_rem(
+            epoch,
+            geometry.buckets(),
+            per_bucket.load(Ordering::Relaxed),
+        );
+        (epoch, index as usize)
     }
 
     /// This thread's stripe in the ring in use (for counts that skip the window).
@@ -473,7 +502,7 @@ impl Window {
         let Some(width) = Width(level.width.load(Ordering::Relaxed)).for_layout(geometry) else {
             return self.stats(now_nanos, generation, since_nanos, &Sliding, 0);
         };
-        let now = now_nanos / width;
+        let (now, index) = self.place(now_nanos, width, geometry);
         // The current bucket is never older than the episode, so its tag alone says whether
         // it counts.
         let current = Tag::new(era(generation, geometry.layout()), now);
@@ -497,7 +526,6 @@ impl Window {
                 sums[2] += slow;
             }
         };
-        let index = usize::try_from(now % geometry.buckets()).unwrap_or(0);
         // Stripes exist only below the stripe count, which never shrinks.
         for stripe in level.stripes.live_below(geometry.stripes()) {
             if let Some(bucket) = stripe.buckets().get(index) {
@@ -677,9 +705,11 @@ impl Window {
                 _ => entry.publish(Tag::EMPTY, [0; 4]),
             }
         }
-        level
-            .width
-            .store(Width::new(width, layout).0, Ordering::Release);
+        let new_width = Width::new(width, layout);
+        level.width.store(new_width.0, Ordering::Release);
+        let [per_width, per_bucket] = &self.reciprocals;
+        per_width.store(reciprocal(new_width.nanos()), Ordering::Relaxed);
+        per_bucket.store(reciprocal(u64::from(buckets)), Ordering::Relaxed);
         let _ = self
             .geometry
             .fetch_update(Ordering::Release, Ordering::Relaxed, |g| {
@@ -827,6 +857,6 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_window_keeps_the_breaker_in_four_cache_lines() {
-        assert_eq!(std::mem::size_of::<Window>(), 56);
+        assert_eq!(std::mem::size_of::<Window>(), 72);
     }
 }
