@@ -3,38 +3,15 @@
 //! in its binary: a scoped subscriber only sees callsites whose interest no other thread has
 //! cached first.
 
-use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use breaker::{CircuitConfig, CircuitError, GlobalTripConditions};
-use breaker_suite::{registry, trip};
+use breaker_suite::{logged, registry, trip};
 
 /// With a subscriber at `trace`, refusals and trip checks emit their events.
 #[test]
 fn refusals_and_trip_checks_are_traced() {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let out = logged(tracing::Level::TRACE, || {
         let (clock, registry, _log) = registry(CircuitConfig {
             min_calls: 2,
             half_open_max_concurrent: 1,
@@ -63,7 +40,6 @@ fn refusals_and_trip_checks_are_traced() {
             CircuitError::GlobalOpen { .. }
         ));
     });
-    let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     for needle in [
         "call refused",
         "reason=\"open\"",

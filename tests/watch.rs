@@ -37,6 +37,18 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// The path and error of the first `FileRefused` event.
+    fn first_refusal(&self) -> (Option<PathBuf>, String) {
+        self.log
+            .events()
+            .into_iter()
+            .find_map(|e| match e {
+                Event::FileRefused { path, error } => Some((path, error)),
+                _ => None,
+            })
+            .expect("a file was refused")
+    }
+
     /// A registry whose code defaults have `min_calls = 20` (`CircuitConfig::DEFAULT`), and a
     /// `breakers.toml` holding `initial` in a fresh directory.
     fn new(initial: &str) -> Self {
@@ -272,11 +284,7 @@ fn a_refused_edit_is_refused_once_and_the_same_bytes_again_change_nothing() {
 
     save_by_rename(&f.path, "[defaults]\nmin_calls = 0\n");
     f.expect((1, 1), &[11]);
-    let refused = f.log.events().into_iter().find_map(|e| match e {
-        Event::FileRefused { path, error } => Some((path, error)),
-        _ => None,
-    });
-    let (path, error) = refused.unwrap();
+    let (path, error) = f.first_refusal();
     assert_eq!(path.as_deref(), Some(f.path.as_path()));
     assert!(error.contains("min_calls = 0"), "{error}");
 
@@ -317,11 +325,7 @@ fn an_unreadable_path_is_refused_once_and_a_file_back_is_loaded() {
     fs::remove_file(&f.path).unwrap();
     fs::create_dir(&f.path).unwrap();
     f.expect((1, 1), &[11]);
-    let refused = f.log.events().into_iter().find_map(|e| match e {
-        Event::FileRefused { path, error } => Some((path, error)),
-        _ => None,
-    });
-    let (path, error) = refused.unwrap();
+    let (path, error) = f.first_refusal();
     assert_eq!(path.as_deref(), Some(f.path.as_path()));
     assert!(error.contains("breakers.toml"), "{error}");
 

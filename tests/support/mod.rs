@@ -257,3 +257,42 @@ breaker::breakers! {
     /// annotated functions use it through `pub use breaker_suite::breakers;`.
     shared_api,
 }
+
+/// Runs `body` under a scoped `tracing` subscriber at `level` and returns what it logged, as
+/// text without colours. Only callsites whose interest no other thread has cached first are
+/// seen, so a test that uses it lives alone in its binary.
+///
+/// # Panics
+///
+/// If the subscriber wrote something that is not UTF-8.
+#[allow(clippy::expect_used)]
+pub fn logged(level: tracing::Level, body: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, body);
+    let bytes = sink
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    String::from_utf8(bytes).expect("the fmt subscriber writes UTF-8")
+}
