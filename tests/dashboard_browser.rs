@@ -12,9 +12,10 @@ mod browser;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use breaker::{CircuitConfig, GlobalCircuitBreaker, Outcome};
+use breaker_suite::Patience;
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
@@ -55,13 +56,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + within;
+    let mut patience = Patience::new(within, Duration::from_millis(100));
     loop {
         if let Some(found) = probe().await {
             return found;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(patience.again_async().await, "timed out waiting for {what}");
     }
 }
 

@@ -14,6 +14,7 @@ use breaker::{
     CircuitError, CircuitState, Event, FakeClock, FleetEvent, GlobalCircuitBreaker, Outcome, Permit,
 };
 use breaker_suite::redis_server::{RedisServer, StallProxy};
+use breaker_suite::Patience;
 use breaker_suite::{small_config, trip, EventLog, COOLDOWN};
 
 const TTL: Duration = Duration::from_secs(5);
@@ -99,14 +100,13 @@ async fn try_replica(url: &str, ns: &str, id: &str, start_timeout: Duration) -> 
 
 /// Polls `done` every few milliseconds until it holds or `IO_DEADLINE` passes.
 async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + IO_DEADLINE;
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut patience = Patience::new(IO_DEADLINE, Duration::from_millis(5));
+    while !done() {
+        assert!(
+            patience.again_async().await,
+            "not within {IO_DEADLINE:?}: {what}"
+        );
     }
-    assert!(done(), "not within {IO_DEADLINE:?}: {what}");
 }
 
 fn is_fleet_open(e: &Option<CircuitError>) -> bool {
@@ -221,15 +221,17 @@ async fn one_bad_replica_opens_alone_and_a_real_outage_opens_all_then_recovery_l
 /// Ticks `r` (advancing its clock) until `done` holds, within `IO_DEADLINE` of real time:
 /// for what a full read repairs, after a reconnect say.
 async fn ticked_until(r: &Replica, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + IO_DEADLINE;
-    while Instant::now() < deadline {
+    let mut patience = Patience::new(IO_DEADLINE, Duration::from_millis(20));
+    loop {
         r.beat().await;
         if done() {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            patience.again_async().await,
+            "not within {IO_DEADLINE:?}: {what}"
+        );
     }
-    assert!(done(), "not within {IO_DEADLINE:?}: {what}");
 }
 
 fn serves(r: &Replica, calls: u32) {
@@ -387,10 +389,8 @@ async fn stalled_redis_never_slows_a_call() {
         }
     });
     let tick = a.fleet.tick().await;
-    let deadline = Instant::now() + IO_DEADLINE;
-    while done.load(Ordering::Relaxed) < CALLS && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let mut patience = Patience::new(IO_DEADLINE, Duration::from_millis(5));
+    while done.load(Ordering::Relaxed) < CALLS && patience.again_async().await {}
     assert_eq!(
         done.load(Ordering::Relaxed),
         CALLS,

@@ -8,11 +8,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use breaker::fleet::Fleet;
 use breaker::{FakeClock, GlobalCircuitBreaker, Outcome, Permit};
 use breaker_suite::redis_server::RedisServer;
+use breaker_suite::Patience;
 use breaker_suite::{small_config, trip, COOLDOWN};
 
 const ROLE: &str = "BREAKER_FLEET_REPLICA";
@@ -159,16 +160,15 @@ impl Proc {
 
     /// Asks `call` until the answer is `want`, within a bounded real deadline.
     fn call_until(&mut self, want: &str) {
-        let deadline = Instant::now() + REPLY_DEADLINE;
-        let mut last = String::new();
-        while Instant::now() < deadline {
+        let mut patience = Patience::new(REPLY_DEADLINE, Duration::from_millis(10));
+        let mut last;
+        loop {
             last = self.ask("call");
-            if last == want {
-                return;
+            if last == want || !patience.again() {
+                break;
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("wanted `{want}`, last answer `{last}`");
+        assert!(last == want, "wanted `{want}`, last answer `{last}`");
     }
 }
 

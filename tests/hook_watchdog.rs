@@ -9,12 +9,13 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use breaker::{
     CircuitConfig, CircuitState, ComponentBreaker, Event, FakeClock, GlobalCircuitBreaker,
     GlobalTripConditions, Outcome, Permit,
 };
+use breaker_suite::eventually;
 use breaker_suite::{fuse_at_half_of_three, EventLog};
 
 breaker::breakers! {
@@ -322,18 +323,6 @@ fn record(b: &ComponentBreaker, outcome: Outcome, times: u32) {
     for _ in 0..times {
         breaker_suite::call(b, outcome);
     }
-}
-
-/// Polls `done` every 20 ms for at most `limit`.
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }
 
 /// One hook, on every event, calls back into the registry in every way it can: acquires the

@@ -160,14 +160,12 @@ fn clients_over_the_cap_are_refused_503() {
 
     // A client gone gives its place back (noticed when the server next writes to it).
     drop(a);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if get_json(addr, "/breakers")["debug"]["sse_clients"] == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the closed stream kept its slot");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        breaker_suite::eventually(Duration::from_secs(10), || {
+            get_json(addr, "/breakers")["debug"]["sse_clients"] == 1
+        }),
+        "the closed stream kept its slot"
+    );
     let mut c = Client::connect(addr, "/events");
     c.until("event: snapshot", Duration::from_secs(10));
 }
@@ -198,14 +196,10 @@ fn a_stalled_client_does_not_block_record_and_is_dropped_when_it_falls_behind() 
         }
         started.elapsed()
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !engine.is_finished() {
-        assert!(
-            Instant::now() < deadline,
-            "the engine was held up by a stalled SSE client"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        breaker_suite::eventually(Duration::from_secs(60), || engine.is_finished()),
+        "the engine was held up by a stalled SSE client"
+    );
     let took = engine.join().unwrap();
     assert!(took < Duration::from_secs(30), "{took:?}");
 

@@ -13,10 +13,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use breaker::{CircuitConfig, Event, FakeClock, GlobalCircuitBreaker};
 use breaker_suite::EventLog;
+use breaker_suite::Patience;
 
 /// `watch`'s default debounce: the directory must be quiet this long before the file is read.
 const DEBOUNCE: Duration = Duration::from_millis(500);
@@ -96,29 +97,29 @@ impl Fixture {
 
     /// Polls until `done`, running `invariant` at every poll; fails after [`DEADLINE`].
     fn wait_for(&self, what: &str, mut invariant: impl FnMut(&Self), done: impl Fn(&Self) -> bool) {
-        let start = Instant::now();
+        let mut patience = Patience::new(DEADLINE, POLL);
         loop {
             invariant(self);
             if done(self) {
                 return;
             }
             assert!(
-                start.elapsed() < DEADLINE,
+                patience.again(),
                 "timed out waiting for {what}; events: {:?}",
                 self.log.events()
             );
-            std::thread::sleep(POLL);
         }
     }
 
     /// Polls for `window`, running `invariant` at every poll.
     fn hold(&self, window: Duration, mut invariant: impl FnMut(&Self)) {
-        let start = Instant::now();
-        while start.elapsed() < window {
+        let mut patience = Patience::new(window, POLL);
+        loop {
             invariant(self);
-            std::thread::sleep(POLL);
+            if !patience.again() {
+                break;
+            }
         }
-        invariant(self);
     }
 
     /// Waits for exactly `want` (reloaded, refused) events, checking at every poll that the

@@ -9,7 +9,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder};
@@ -89,7 +89,8 @@ impl Browser {
             }),
         );
         // chromedriver takes a moment to listen: a bounded poll of session creation.
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut patience =
+            breaker_suite::Patience::new(Duration::from_secs(30), Duration::from_millis(100));
         let client = loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
             match ClientBuilder::new(connector)
@@ -99,14 +100,13 @@ impl Browser {
             {
                 Ok(client) => break client,
                 Err(e) => {
-                    if Instant::now() > deadline {
-                        let _ = driver.kill();
-                        panic!("no WebDriver session from chromedriver at {url}: {e}");
-                    }
                     if let Ok(Some(status)) = driver.try_wait() {
                         panic!("chromedriver exited: {status}");
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if !patience.again_async().await {
+                        let _ = driver.kill();
+                        panic!("no WebDriver session from chromedriver at {url}: {e}");
+                    }
                 }
             }
         };

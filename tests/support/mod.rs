@@ -291,3 +291,75 @@ pub fn logged(level: tracing::Level, body: impl FnOnce()) -> String {
         .clone();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// The one way the tests wait on real I/O (a socket, a child process, a file watcher, Redis,
+/// a browser): look, and if what is awaited is not there yet, [`again`](Self::again) pauses
+/// `every` and says whether the deadline allows another look. Bounded in time and in the
+/// number of looks. Never for breaker time: a `FakeClock` advances that.
+#[derive(Debug)]
+pub struct Patience {
+    deadline: std::time::Instant,
+    every: Duration,
+    looks_left: u64,
+}
+
+impl Patience {
+    /// At most `within` of real time, looking every `every`.
+    pub fn new(within: Duration, every: Duration) -> Self {
+        let every = every.max(Duration::from_millis(1));
+        let looks = within.as_millis() / every.as_millis() + 2;
+        Self {
+            deadline: std::time::Instant::now() + within,
+            every,
+            looks_left: u64::try_from(looks).unwrap_or(u64::MAX).min(1_000_000),
+        }
+    }
+
+    fn spend(&mut self) -> bool {
+        if self.looks_left == 0 || std::time::Instant::now() >= self.deadline {
+            return false;
+        }
+        self.looks_left -= 1;
+        true
+    }
+
+    /// Pauses before the next look; `false` (at once) when the deadline has passed.
+    pub fn again(&mut self) -> bool {
+        let more = self.spend();
+        if more {
+            std::thread::sleep(self.every);
+        }
+        more
+    }
+
+    /// [`again`](Self::again) on tokio's timer, for tests inside a runtime.
+    pub async fn again_async(&mut self) -> bool {
+        let more = self.spend();
+        if more {
+            tokio::time::sleep(self.every).await;
+        }
+        more
+    }
+}
+
+/// Looks at `check` every `every` until it returns `Some`, for at most `within`.
+pub fn poll_every<T>(
+    every: Duration,
+    within: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let mut patience = Patience::new(within, every);
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if !patience.again() {
+            return None;
+        }
+    }
+}
+
+/// Whether `done` holds within `within`, looked at every 20 ms.
+pub fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    poll_every(Duration::from_millis(20), within, || done().then_some(())).is_some()
+}

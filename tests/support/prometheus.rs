@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // Fixtures: when one cannot do what the test asked, failing the test on the spot, with a
 // message, is their job.
@@ -186,18 +186,8 @@ pub fn get(addr: SocketAddr, path: &str) -> Option<String> {
 
 /// Polls `check` until it returns `Some`, at most until `deadline` from now (and at most 1,000
 /// times), 100 ms apart: a bounded wait on real processes, never on breaker time.
-pub fn poll<T>(deadline: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    for _ in 0..1_000 {
-        if let Some(found) = check() {
-            return Some(found);
-        }
-        if start.elapsed() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
+pub fn poll<T>(deadline: Duration, check: impl FnMut() -> Option<T>) -> Option<T> {
+    crate::poll_every(Duration::from_millis(100), deadline, check)
 }
 
 /// `s` percent-encoded for a URL's query string.

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // Test fixtures: failing the test with a message when the fixture cannot do its job is their
 // purpose, hence the `expect`s and `panic!`s.
@@ -129,12 +129,14 @@ impl RedisServer {
             command.args(["--requirepass", p]);
         }
         self.child = Some(command.spawn().expect("redis-server starts"));
-        let deadline = Instant::now() + START_DEADLINE;
-        while Instant::now() < deadline {
+        let mut patience = crate::Patience::new(START_DEADLINE, Duration::from_millis(20));
+        loop {
             if self.command(&["PING"]).is_some_and(|r| r == "PONG") {
                 return;
             }
-            thread::sleep(Duration::from_millis(20));
+            if !patience.again() {
+                break;
+            }
         }
         panic!(
             "redis-server on port {} did not answer PING within {START_DEADLINE:?}",

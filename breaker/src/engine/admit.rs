@@ -250,8 +250,11 @@ impl ComponentBreaker {
 
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used, clippy::panic)]
-#[cfg(all(test, not(breaker_loom)))]
+#[cfg(test)]
 mod tests {
+    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+    #![cfg(not(breaker_loom))]
+
     use super::super::clock::{Clock, FakeClock, Timeline};
     use super::super::events::Unowned;
     use super::*;
