@@ -201,11 +201,10 @@ impl FamilyFields {
 
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used)]
+// Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+#[cfg(not(breaker_loom))]
 #[cfg(test)]
 mod tests {
-    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
-    #![cfg(not(breaker_loom))]
-
     use super::*;
 
     // Checked at compile time, as a manifest's family entry is.

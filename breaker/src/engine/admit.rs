@@ -250,11 +250,10 @@ impl ComponentBreaker {
 
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used, clippy::panic)]
+// Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+#[cfg(not(breaker_loom))]
 #[cfg(test)]
 mod tests {
-    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
-    #![cfg(not(breaker_loom))]
-
     use super::super::clock::{Clock, FakeClock, Timeline};
     use super::super::events::Unowned;
     use super::*;

@@ -74,11 +74,10 @@ impl Gate {
     }
 }
 
+// Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+#[cfg(not(breaker_loom))]
 #[cfg(test)]
 mod tests {
-    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
-    #![cfg(not(breaker_loom))]
-
     use super::*;
 
     #[test]

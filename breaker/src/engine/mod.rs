@@ -391,11 +391,10 @@ impl ComponentBreaker {
     }
 }
 
+// Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+#[cfg(not(breaker_loom))]
 #[cfg(test)]
 mod tests {
-    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
-    #![cfg(not(breaker_loom))]
-
     use super::*;
 
     /// The state word and the gate word are read by every admission: they share a line.

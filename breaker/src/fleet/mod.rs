@@ -961,11 +961,10 @@ async fn heartbeat(shared: Weak<Shared>, every: Duration) {
 // The registry's side of the gate, tested from here: a test inside the registry that builds a
 // registry would make its file and the registry's import each other.
 #[allow(clippy::unwrap_used, clippy::panic)]
+// Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+#[cfg(not(breaker_loom))]
 #[cfg(test)]
 mod tests {
-    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
-    #![cfg(not(breaker_loom))]
-
     use super::*;
     use crate::config::CircuitConfig;
     use crate::engine::{CircuitError, FakeClock, Outcome, Permit};

@@ -176,11 +176,10 @@ impl fmt::Debug for ComponentHandle {
 
 // A test fails by panicking; the workspace lints are for the library's own code.
 #[allow(clippy::unwrap_used)]
+// Not in the loom build (`--cfg breaker_loom`), which runs only the models.
+#[cfg(not(breaker_loom))]
 #[cfg(test)]
 mod tests {
-    // Not in the loom build (`--cfg breaker_loom`), which runs only the models.
-    #![cfg(not(breaker_loom))]
-
     use super::*;
     use crate::engine::FakeClock;
     use crate::registry::GlobalCircuitBreaker;
