@@ -438,24 +438,35 @@ impl Source<'_> {
     /// reach: each field is converted on its own until one fails, so the refusal names it and
     /// points at its line and column (serde's message alone names neither).
     fn field_error(&self, name: &str, raw: &RawSection, prefix: &str, message: &str) -> FileError {
-        for (key, node) in raw {
+        let culprit = if prefix.is_empty() {
+            self.wrong_field::<CircuitConfig>(name, raw, |_| true)
+        } else {
+            self.wrong_field::<GlobalTripConditions>(name, raw, |_| true)
+        };
+        // Not found field by field (a combination no single field fails): serde's message.
+        culprit.unwrap_or_else(|| self.parse_error(&(0..0), message.to_owned()))
+    }
+
+    /// The first of `raw`'s fields (those `include` names) that `T` refuses on its own, as a
+    /// refusal at that field's line and column naming section `name` and the field.
+    fn wrong_field<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        raw: &RawSection,
+        include: impl Fn(&str) -> bool,
+    ) -> Option<FileError> {
+        raw.iter().find_map(|(key, node)| {
+            if !include(key.get_ref()) {
+                return None;
+            }
             let mut alone = toml::Table::new();
             alone.insert(key.get_ref().clone(), node.value());
-            let alone = toml::Value::Table(alone);
-            let failed = if prefix.is_empty() {
-                alone.try_into::<CircuitConfig>().err()
-            } else {
-                alone.try_into::<GlobalTripConditions>().err()
-            };
-            if let Some(e) = failed {
-                return self.parse_error(
-                    &key.span(),
-                    format!("[{name}] `{}`: {}", key.get_ref(), e.message()),
-                );
-            }
-        }
-        // Not found field by field (a combination no single field fails): serde's message.
-        self.parse_error(&(0..0), message.to_owned())
+            let e = toml::Value::Table(alone).try_into::<T>().err()?;
+            Some(self.parse_error(
+                &key.span(),
+                format!("[{name}] `{}`: {}", key.get_ref(), e.message()),
+            ))
+        })
     }
 
     /// Builds a section. `prefix` is `global_trip_conditions.` for `[global]`.
@@ -623,18 +634,10 @@ impl Source<'_> {
         let family = toml::Value::Table(family)
             .try_into::<FamilyConfig>()
             .map_err(|e| {
-                // The field at fault, converted on its own (as for breaker fields).
-                let culprit = raw.iter().find_map(|(key, node)| {
-                    FamilyFields::named(key.get_ref())?;
-                    let mut alone = toml::Table::new();
-                    alone.insert(key.get_ref().clone(), node.value());
-                    let e = toml::Value::Table(alone).try_into::<FamilyConfig>().err()?;
-                    Some(self.parse_error(
-                        &key.span(),
-                        format!("[{section}] `{}`: {}", key.get_ref(), e.message()),
-                    ))
-                });
-                culprit.unwrap_or_else(|| {
+                self.wrong_field::<FamilyConfig>(&section, raw, |f| {
+                    FamilyFields::named(f).is_some()
+                })
+                .unwrap_or_else(|| {
                     self.parse_error(&name.span(), format!("[{section}] {}", e.message()))
                 })
             })?;
