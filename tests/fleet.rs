@@ -254,10 +254,12 @@ async fn redis_killed_under_traffic_means_local_mode_and_a_restart_resyncs() {
     // Traffic on a and b while Redis dies: every call is answered by the local breakers
     // (a and b are open: refused by their own state, never failed by Redis).
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answered: Vec<_> = (0..2).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let traffic: Vec<_> = [&a, &b]
         .iter()
-        .map(|r| {
-            let (db, stop) = (r.db(), Arc::clone(&stop));
+        .zip(&answered)
+        .map(|(r, count)| {
+            let (db, stop, count) = (r.db(), Arc::clone(&stop), Arc::clone(count));
             std::thread::spawn(move || {
                 let mut answered = 0u64;
                 while !stop.load(Ordering::Relaxed) && answered < 1_000_000 {
@@ -274,6 +276,7 @@ async fn redis_killed_under_traffic_means_local_mode_and_a_restart_resyncs() {
                         ),
                     }
                     answered += 1;
+                    count.store(answered, Ordering::Relaxed);
                 }
                 answered
             })
@@ -290,6 +293,12 @@ async fn redis_killed_under_traffic_means_local_mode_and_a_restart_resyncs() {
             .any(|e| matches!(e, FleetEvent::Disconnected { .. })));
         assert!(!r.registry.snapshot().fleet.unwrap().connected);
     }
+    // Both threads have had calls answered before they are told to stop: waited for, since a
+    // loaded machine may start them later than all of the above.
+    eventually("both traffic threads answered", || {
+        answered.iter().all(|c| c.load(Ordering::Relaxed) > 0)
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for t in traffic {
         assert!(t.join().unwrap() > 0);
